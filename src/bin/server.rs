@@ -1,0 +1,55 @@
+//! The `server` binary: parse flags, install the Ctrl-C/SIGTERM handler, run.
+//! Exit codes: 0 after a clean stop, 1 if it cannot start, 2 for bad flags,
+//! 130 for a second Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chatroom::config::{parse_server_args, Parsed, SERVER_USAGE};
+use chatroom::Server;
+
+fn main() -> ExitCode {
+    let config = match parse_server_args(std::env::args().skip(1)) {
+        Ok(Parsed::Run(config)) => config,
+        Ok(Parsed::Help) => {
+            print!("{SERVER_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprint!("server: {e}\n\n{SERVER_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let handle = server.shutdown_handle();
+    let stopping = AtomicBool::new(false);
+    // The `termination` feature makes this fire for SIGTERM (and SIGHUP) too.
+    let installed = ctrlc::set_handler(move || {
+        if stopping.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: the user is not willing to wait.
+            std::process::exit(130);
+        }
+        eprintln!("stopping (press Ctrl-C again to quit at once)");
+        handle.shutdown();
+    });
+    if let Err(e) = installed {
+        eprintln!("server: cannot install the Ctrl-C handler ({e}); stop it with a kill");
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

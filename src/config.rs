@@ -1,0 +1,362 @@
+//! Settings for both binaries: their defaults, the `--help` texts, and one small
+//! hand-written flag parser (no dependency needed for a dozen flags).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The port both binaries use unless told otherwise (the Node tutorial's).
+pub const DEFAULT_PORT: u16 = 9000;
+/// The host both binaries use unless told otherwise: loopback, so a lab machine
+/// is not exposed to the network by accident.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// How the server cuts the byte stream it reads into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The real protocol: a message is a whole line ending in `\n`.
+    Lines,
+    /// Demo mode: relay every read chunk as it arrives, as the Node tutorial does,
+    /// so students can watch messages get split and merged.
+    Chunks,
+}
+
+/// Everything the server can be told on its command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind (`--host`).
+    pub host: String,
+    /// Port to bind (`--port`); 0 asks the OS for a free one.
+    pub port: u16,
+    /// Most clients connected at once (`--max-clients`).
+    pub max_clients: usize,
+    /// Longest accepted line in bytes, not counting `\r\n` (`--max-line-bytes`).
+    pub max_line_bytes: usize,
+    /// Keep only start, stop and error lines in the log (`--quiet`).
+    pub quiet: bool,
+    /// Deadline for one pending write to one client (`--write-timeout-ms`);
+    /// `None` is the `--no-write-timeout` demo mode.
+    pub write_timeout: Option<Duration>,
+    /// Sustained lines per second per client (`--rate-limit`); 0 turns it off.
+    pub rate_limit: u32,
+    /// Line framing, or the chunk-relaying demo mode (`--framing`).
+    pub framing: Framing,
+    /// Print a statistics line on stderr this often (`--stats-every`).
+    pub stats_every: Option<Duration>,
+    /// Append every event as JSON lines to this file (`--transcript`).
+    pub transcript: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            max_clients: 1024,
+            max_line_bytes: 1024,
+            quiet: false,
+            write_timeout: Some(Duration::from_millis(1000)),
+            rate_limit: 20,
+            framing: Framing::Lines,
+            stats_every: None,
+            transcript: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The demo modes that are switched on, as short phrases for the welcome line
+    /// and the start-up warning. Empty for a normal server.
+    pub fn demo_modes(&self) -> Vec<&'static str> {
+        let mut modes = Vec::new();
+        if self.framing == Framing::Chunks {
+            modes.push("chunk framing");
+        }
+        if self.write_timeout.is_none() {
+            modes.push("no write timeout");
+        }
+        modes
+    }
+}
+
+/// Everything the client can be told on its command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Server host (`--host`).
+    pub host: String,
+    /// Server port (`--port`).
+    pub port: u16,
+    /// Name to ask for with `/nick` right after connecting (`--name`).
+    pub name: Option<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            name: None,
+        }
+    }
+}
+
+/// What a command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// Run with these settings.
+    Run(T),
+    /// Print the usage text and exit 0.
+    Help,
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// A command-line mistake, worded for the user; the binaries print it with the
+/// usage and exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `--help` text of the server.
+pub const SERVER_USAGE: &str = "\
+Usage: server [OPTIONS]
+
+A multi-client TCP chat room: every line a client sends goes to all the others.
+
+Options:
+  --host HOST              address to listen on [default: 127.0.0.1]
+                           (use 0.0.0.0 to let a whole classroom in)
+  --port PORT              port to listen on, 0 picks a free one [default: 9000]
+  --max-clients N          most clients connected at once [default: 1024]
+  --max-line-bytes N       longest line accepted, in bytes [default: 1024]
+  --write-timeout-ms MS    a client that cannot take a write within MS
+                           milliseconds is disconnected [default: 1000]
+  --rate-limit N           lines per second per client, sustained; bursts of
+                           50 lines (or 2 s worth) pass at once; 0 = off
+                           [default: 20]
+  --stats-every SECONDS    log a statistics line every SECONDS
+  --transcript FILE        append every event to FILE as JSON lines
+  --quiet                  log only start, stop and errors
+  -h, --help               print this help
+  -V, --version            print the version
+
+Demo modes (off by default; they switch a defence off so a lab can watch it fail):
+  --framing chunks         relay raw read chunks like the Node tutorial, instead
+                           of whole lines [default: lines]
+  --no-write-timeout       plain blocking writes: one stalled client freezes
+                           the whole room
+";
+
+/// `--help` text of the client.
+pub const CLIENT_USAGE: &str = "\
+Usage: client [OPTIONS]
+
+Connects to a chat server: sends what you type, prints what others say.
+Status lines go to stderr, so `client < in.txt > out.txt` keeps only the chat.
+
+Options:
+  --host HOST      server address [default: 127.0.0.1]
+  --port PORT      server port [default: 9000]
+  --name NAME      ask for this name with /nick right after connecting
+  -h, --help       print this help
+  -V, --version    print the version
+";
+
+/// Walks `--flag value` and `--flag=value` arguments.
+struct Flags<I: Iterator<Item = String>> {
+    args: I,
+}
+
+impl<I: Iterator<Item = String>> Flags<I> {
+    /// The next flag and, if it was written `--flag=value`, its inline value.
+    fn next_flag(&mut self) -> Option<(String, Option<String>)> {
+        let arg = self.args.next()?;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                Some((flag.to_string(), Some(value.to_string())))
+            }
+            _ => Some((arg, None)),
+        }
+    }
+
+    fn value(&mut self, flag: &str, inline: Option<String>) -> Result<String, ConfigError> {
+        inline
+            .or_else(|| self.args.next())
+            .ok_or_else(|| ConfigError(format!("{flag} needs a value")))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &mut self,
+        flag: &str,
+        inline: Option<String>,
+    ) -> Result<T, ConfigError> {
+        let text = self.value(flag, inline)?;
+        text.parse()
+            .map_err(|_| ConfigError(format!("{flag}: '{text}' is not a valid number")))
+    }
+}
+
+fn no_value(flag: &str, inline: &Option<String>) -> Result<(), ConfigError> {
+    match inline {
+        Some(_) => Err(ConfigError(format!("{flag} takes no value"))),
+        None => Ok(()),
+    }
+}
+
+/// Parses the server's arguments (without the program name).
+///
+/// # Errors
+/// An unknown flag, a missing value or a value out of range.
+pub fn parse_server_args(
+    args: impl IntoIterator<Item = String>,
+) -> Result<Parsed<ServerConfig>, ConfigError> {
+    let mut config = ServerConfig::default();
+    let mut flags = Flags {
+        args: args.into_iter(),
+    };
+    while let Some((flag, inline)) = flags.next_flag() {
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
+            "--host" => config.host = flags.value(&flag, inline)?,
+            "--port" => config.port = flags.number(&flag, inline)?,
+            "--max-clients" => config.max_clients = positive(&flag, flags.number(&flag, inline)?)?,
+            "--max-line-bytes" => {
+                config.max_line_bytes = positive(&flag, flags.number(&flag, inline)?)?
+            }
+            "--write-timeout-ms" => {
+                let ms: u64 = positive(&flag, flags.number(&flag, inline)?)?;
+                config.write_timeout = Some(Duration::from_millis(ms));
+            }
+            "--no-write-timeout" => {
+                no_value(&flag, &inline)?;
+                config.write_timeout = None;
+            }
+            "--rate-limit" => config.rate_limit = flags.number(&flag, inline)?,
+            "--stats-every" => {
+                let secs: u64 = positive(&flag, flags.number(&flag, inline)?)?;
+                config.stats_every = Some(Duration::from_secs(secs));
+            }
+            "--transcript" => config.transcript = Some(flags.value(&flag, inline)?.into()),
+            "--framing" => {
+                config.framing = match flags.value(&flag, inline)?.as_str() {
+                    "lines" => Framing::Lines,
+                    "chunks" => Framing::Chunks,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "--framing: '{other}' is not 'lines' or 'chunks'"
+                        )))
+                    }
+                }
+            }
+            "--quiet" => {
+                no_value(&flag, &inline)?;
+                config.quiet = true;
+            }
+            other => return Err(ConfigError(format!("unknown option '{other}'"))),
+        }
+    }
+    Ok(Parsed::Run(config))
+}
+
+/// Parses the client's arguments (without the program name).
+///
+/// # Errors
+/// An unknown flag or a missing or malformed value.
+pub fn parse_client_args(
+    args: impl IntoIterator<Item = String>,
+) -> Result<Parsed<ClientConfig>, ConfigError> {
+    let mut config = ClientConfig::default();
+    let mut flags = Flags {
+        args: args.into_iter(),
+    };
+    while let Some((flag, inline)) = flags.next_flag() {
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
+            "--host" => config.host = flags.value(&flag, inline)?,
+            "--port" => config.port = flags.number(&flag, inline)?,
+            "--name" => config.name = Some(flags.value(&flag, inline)?),
+            other => return Err(ConfigError(format!("unknown option '{other}'"))),
+        }
+    }
+    Ok(Parsed::Run(config))
+}
+
+fn positive<T: PartialOrd + Default>(flag: &str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError(format!("{flag} must be at least 1")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(args: &[&str]) -> Result<Parsed<ServerConfig>, ConfigError> {
+        parse_server_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let Ok(Parsed::Run(c)) = server(&[]) else {
+            panic!("no flags must parse")
+        };
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 9000));
+        assert_eq!(
+            (c.max_clients, c.max_line_bytes, c.rate_limit),
+            (1024, 1024, 20)
+        );
+        assert_eq!(c.write_timeout, Some(Duration::from_millis(1000)));
+        assert!(c.demo_modes().is_empty());
+    }
+
+    #[test]
+    fn both_flag_spellings_work() {
+        let Ok(Parsed::Run(c)) = server(&["--port", "0", "--max-clients=3", "--framing=chunks"])
+        else {
+            panic!("valid flags must parse")
+        };
+        assert_eq!((c.port, c.max_clients), (0, 3));
+        assert_eq!(c.demo_modes(), ["chunk framing"]);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert_eq!(
+            server(&["--bogus"]).unwrap_err().0,
+            "unknown option '--bogus'"
+        );
+        assert_eq!(server(&["--port"]).unwrap_err().0, "--port needs a value");
+        assert!(server(&["--port", "99999"])
+            .unwrap_err()
+            .0
+            .contains("not a valid number"));
+        assert!(server(&["--max-clients", "0"])
+            .unwrap_err()
+            .0
+            .contains("at least 1"));
+        assert!(server(&["--quiet=yes"])
+            .unwrap_err()
+            .0
+            .contains("takes no value"));
+    }
+
+    #[test]
+    fn help_and_version_win() {
+        assert_eq!(server(&["--help"]).unwrap(), Parsed::Help);
+        assert_eq!(
+            parse_client_args(["-V".to_string()]).unwrap(),
+            Parsed::Version
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The server's counters, shared by every thread as atomics, and the one-line
+//! summary that `/stats` and `--stats-every` print.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Counters for `/stats`. Relaxed atomics: each counter is independent, and a
+/// summary only needs every number to be one that really was true recently.
+#[derive(Debug)]
+pub struct Stats {
+    started: Instant,
+    rate_limit: u32,
+    clients: AtomicU64,
+    peak_clients: AtomicU64,
+    /// Chat lines accepted for relaying.
+    pub lines_relayed: AtomicU64,
+    /// Bytes the broadcaster wrote to sockets.
+    pub bytes_out: AtomicU64,
+    /// Clients disconnected because they could not keep up.
+    pub evicted_slow: AtomicU64,
+    /// Clients whose connection was reset.
+    pub evicted_reset: AtomicU64,
+    /// Lines refused as longer than `--max-line-bytes`.
+    pub lines_too_long: AtomicU64,
+}
+
+impl Stats {
+    /// Fresh counters; `rate_limit` is only reported.
+    pub fn new(rate_limit: u32) -> Self {
+        Stats {
+            started: Instant::now(),
+            rate_limit,
+            clients: AtomicU64::new(0),
+            peak_clients: AtomicU64::new(0),
+            lines_relayed: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            evicted_slow: AtomicU64::new(0),
+            evicted_reset: AtomicU64::new(0),
+            lines_too_long: AtomicU64::new(0),
+        }
+    }
+
+    /// Records how many clients are in the room now, keeping the peak.
+    pub fn note_clients(&self, now: usize) {
+        self.clients.store(now as u64, Relaxed);
+        self.peak_clients.fetch_max(now as u64, Relaxed);
+    }
+
+    /// Clients in the room at the last count.
+    pub fn clients(&self) -> u64 {
+        self.clients.load(Relaxed)
+    }
+
+    /// The summary line (without the `* ` or log prefix).
+    pub fn summary(&self) -> String {
+        let uptime = self.started.elapsed().as_secs();
+        let rate = match self.rate_limit {
+            0 => "off".to_string(),
+            n => format!("{n} lines/s"),
+        };
+        format!(
+            "stats: uptime {}h{:02}m{:02}s, clients {} (peak {}), lines relayed {}, \
+             bytes out {}, evicted {} too slow + {} reset, lines too long {}, rate limit {}",
+            uptime / 3600,
+            uptime / 60 % 60,
+            uptime % 60,
+            self.clients(),
+            self.peak_clients.load(Relaxed),
+            self.lines_relayed.load(Relaxed),
+            self.bytes_out.load(Relaxed),
+            self.evicted_slow.load(Relaxed),
+            self.evicted_reset.load(Relaxed),
+            self.lines_too_long.load(Relaxed),
+            rate,
+        )
+    }
+}
