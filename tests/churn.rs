@@ -1,0 +1,93 @@
+//! Connect/disconnect churn leaves nothing behind: no thread, no descriptor, no
+//! registry entry. Alone in its own test binary, so that counting this
+//! process's threads and descriptors sees only this test's server.
+
+mod common;
+
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+
+#[cfg(target_os = "linux")]
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir).expect("read /proc").count()
+}
+
+/// Thousands of connections end by FIN, by reset, half-closed, mid-line and
+/// mid-broadcast; afterwards the room and the process are as before.
+#[test]
+fn churn_leaves_nothing_behind() {
+    let server = TestServer::with(|c| c.rate_limit = 0);
+    let mut observer = server.connect();
+    let mut talker = server.connect();
+    observer.expect(&format!("* {} joined", talker.name));
+    #[cfg(target_os = "linux")]
+    let (threads_before, fds_before) = (count("/proc/self/task"), count("/proc/self/fd"));
+
+    for i in 0..2000 {
+        let stream = TcpStream::connect(server.addr).expect("connect");
+        match i % 5 {
+            // Plain close (FIN).
+            0 => drop(stream),
+            // Half-close, then wait for the server to close its side.
+            1 => {
+                stream.shutdown(Shutdown::Write).unwrap();
+                stream.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut &stream, &mut sink);
+            }
+            // Close in the middle of a line.
+            2 => {
+                let _ = (&stream).write_all(b"half a li");
+            }
+            // Close with unread data: the kernel sends a reset.
+            3 => {
+                let _ = (&stream).write_all(b"hello\n");
+                talker.send("a broadcast while they come and go");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // Leave politely.
+            _ => {
+                let _ = (&stream).write_all(b"/quit\n");
+            }
+        }
+    }
+
+    // Wait until the registry holds just the two who stayed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let want = format!("* online (2): {}, {}", observer.name, talker.name);
+    loop {
+        talker.send("/who");
+        let answer = talker.wait_for("the who answer", |l| l.starts_with("* online"));
+        if answer == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "registry never emptied: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The observer is still served, in order.
+    talker.send("still here");
+    observer.wait_for("the last line", |l| l.ends_with(": still here"));
+
+    // Reader threads finish their linger within a second or so of leaving.
+    #[cfg(target_os = "linux")]
+    {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+            if threads <= threads_before && fds <= fds_before {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "left behind: threads {threads_before} -> {threads}, fds {fds_before} -> {fds}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Property tests of the pure parts: framing, sanitising, command parsing.
+
+use chatroom::command::Command;
+use chatroom::protocol::{is_forbidden, sanitize, Frame, LineFramer};
+use proptest::prelude::*;
+
+fn frames_of(max: usize, data: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
+    let mut framer = LineFramer::new(max);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(data.len());
+    for end in points {
+        framer.push(&data[start..end], |frame| {
+            out.push(match frame {
+                Frame::Line(line) => Some(line.to_vec()),
+                Frame::TooLong => None,
+            })
+        });
+        start = end;
+    }
+    out
+}
+
+proptest! {
+    /// Any split of a byte stream into reads yields the same frames as one read.
+    #[test]
+    fn any_split_gives_the_same_lines(
+        data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), any::<u8>()], 0..400),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        max in 1usize..40,
+    ) {
+        prop_assert_eq!(frames_of(max, &data, &cuts), frames_of(max, &data, &[]));
+    }
+
+    /// The framer never holds more than the limit (+1 for a `\r`).
+    #[test]
+    fn framer_memory_is_bounded(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..50), max in 1usize..64) {
+        let mut framer = LineFramer::new(max);
+        for chunk in chunks {
+            framer.push(&chunk, |_| {});
+            prop_assert!(framer.buffered() <= max + 1);
+        }
+    }
+
+    /// Sanitised text has no forbidden character, no surrounding whitespace,
+    /// and sanitising again changes nothing.
+    #[test]
+    fn sanitize_is_clean_and_idempotent(text in any::<String>()) {
+        let once = sanitize(&text).into_owned();
+        prop_assert!(!once.chars().any(is_forbidden), "{:?}", once);
+        prop_assert_eq!(once.trim(), once.as_str());
+        prop_assert_eq!(sanitize(&once).into_owned(), once);
+    }
+
+    /// The command parser never panics, whatever the line.
+    #[test]
+    fn command_parse_never_panics(line in any::<String>()) {
+        let _ = Command::parse(&line);
+        let slashed = format!("/{line}");
+        let _ = Command::parse(&slashed);
+    }
+}
