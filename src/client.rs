@@ -168,21 +168,28 @@ fn print_incoming(
     Ok(())
 }
 
-/// How much of `bytes` can be decoded now: all of it, except an incomplete
-/// UTF-8 sequence at the very end that the next read may finish.
+/// How much of `bytes` can be decoded now: all of it, except an unfinished
+/// UTF-8 sequence at the very end that the next read may complete.
 fn complete_utf8_len(bytes: &[u8]) -> usize {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => bytes.len(),
-        Err(e) if e.error_len().is_none() => e.valid_up_to(),
-        Err(_) => {
-            // Invalid bytes somewhere: only hold back a possibly unfinished tail.
-            let tail_start = bytes.len().saturating_sub(3);
-            match std::str::from_utf8(&bytes[tail_start..]) {
-                Err(e) if e.error_len().is_none() => tail_start + e.valid_up_to(),
-                _ => bytes.len(),
-            }
+    // Look back at most three bytes for the lead byte of the last sequence.
+    for back in 1..=bytes.len().min(3) {
+        let lead = bytes[bytes.len() - back];
+        if lead & 0b1100_0000 == 0b1000_0000 {
+            continue; // a continuation byte: keep looking for the lead
         }
+        let needed = match lead {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 1,
+        };
+        return if needed > back {
+            bytes.len() - back
+        } else {
+            bytes.len()
+        };
     }
+    bytes.len()
 }
 
 /// Watches the server's lines for its answer to `--name`, to explain a refusal
