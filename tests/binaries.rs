@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{server_binary, ChildGuard, Client, TestServer};
 
@@ -118,7 +118,7 @@ fn signals_shut_down_cleanly() {
         let mut room: Vec<Client> = (0..50).map(|_| Client::connect(addr)).collect();
         room[49].send("/who"); // the room is complete once the last has its answer
         room[49].wait_for("the who list", |l| l.starts_with("* online (50)"));
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         signal(&server, sig);
         for client in &mut room {
             client.wait_for("the goodbye", |l| l == "* server shutting down");
