@@ -230,3 +230,19 @@ fn a_hundred_clients_and_a_quick_shutdown() {
     }
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
 }
+
+/// Over IPv6 the name is `[IP]:PORT` (skipped where the machine has no IPv6 loopback).
+#[test]
+fn ipv6_names_are_bracketed() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; nothing to check");
+        return;
+    }
+    let server = TestServer::with(|c| c.host = "::1".into());
+    assert!(server.addr.is_ipv6());
+    let mut room = server.room(2);
+    assert!(room[0].name.starts_with("[::1]:"), "{}", room[0].name);
+    room[0].send("over six");
+    let name = room[0].name.clone();
+    room[1].expect(&format!("> {name}: over six"));
+}
