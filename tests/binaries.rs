@@ -17,6 +17,15 @@ fn client_binary(args: &[String]) -> ChildGuard {
     ChildGuard::spawn(command)
 }
 
+/// Starts the client binary against `server` and returns it with the name
+/// `peer` saw it join under.
+fn joined_client(server: &TestServer, peer: &mut Client) -> (ChildGuard, String) {
+    let client = client_binary(&port_args(server.addr.port()));
+    let joined = peer.wait_for("the join", |l| l.ends_with(" joined"));
+    let name = joined.trim_start_matches("* ").trim_end_matches(" joined");
+    (client, name.to_string())
+}
+
 fn port_args(port: u16) -> Vec<String> {
     vec!["--port".into(), port.to_string()]
 }
@@ -155,13 +164,8 @@ fn second_ctrl_c_exits_130() {
 fn client_chats_and_exits_when_the_server_closes() {
     let server = TestServer::start();
     let mut peer = server.connect();
-    let mut client = client_binary(&port_args(server.addr.port()));
+    let (mut client, name) = joined_client(&server, &mut peer);
     client.wait_for("stderr", "Connected to ");
-    let joined = peer.wait_for("the join", |l| l.ends_with(" joined"));
-    let name = joined
-        .trim_start_matches("* ")
-        .trim_end_matches(" joined")
-        .to_string();
     client.type_line("hi from the binary");
     peer.expect(&format!("> {name}: hi from the binary"));
     peer.send("hi back");
@@ -178,12 +182,7 @@ fn client_chats_and_exits_when_the_server_closes() {
 fn client_stdin_end_half_closes() {
     let server = TestServer::start();
     let mut peer = server.connect();
-    let mut client = client_binary(&port_args(server.addr.port()));
-    let joined = peer.wait_for("the join", |l| l.ends_with(" joined"));
-    let name = joined
-        .trim_start_matches("* ")
-        .trim_end_matches(" joined")
-        .to_string();
+    let (mut client, name) = joined_client(&server, &mut peer);
     let stdin = client.stdin.as_mut().unwrap();
     stdin.write_all(b"first\nno newline at the end").unwrap();
     client.close_stdin();
