@@ -157,3 +157,49 @@ impl Registry {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn stream() -> Arc<TcpStream> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let stream = TcpStream::connect(listener.local_addr().expect("local addr"));
+        Arc::new(stream.expect("connect loopback"))
+    }
+
+    fn registry(names: &[&str]) -> Registry {
+        let registry = Registry::new();
+        for (i, name) in names.iter().enumerate() {
+            registry.insert(ClientId(i as u64 + 1), Arc::from(*name), stream());
+        }
+        registry
+    }
+
+    #[test]
+    fn rename_rules() {
+        let registry = registry(&["ann", "1.2.3.4:5"]);
+        assert_eq!(registry.rename(ClientId(2), "ANN"), Err(RenameError::Taken));
+        assert_eq!(registry.rename(ClientId(1), "ann"), Err(RenameError::Unchanged));
+        assert_eq!(registry.rename(ClientId(1), "Ann").as_deref(), Ok("ann"));
+        assert_eq!(registry.rename(ClientId(9), "zed"), Err(RenameError::Gone));
+        assert_eq!(registry.find("aNN").map(|(id, _)| id), Some(ClientId(1)));
+    }
+
+    #[test]
+    fn names_in_join_order_and_ready_only_snapshots() {
+        let registry = registry(&["c", "a", "b"]);
+        let names: Vec<String> = registry.names().iter().map(|n| n.to_string()).collect();
+        assert_eq!(names, ["c", "a", "b"]);
+        assert!(registry.ready_streams().is_empty());
+        let (_, _, others) = registry.mark_ready(ClientId(2)).expect("registered");
+        assert_eq!(others, 0);
+        let (_, _, others) = registry.mark_ready(ClientId(3)).expect("registered");
+        assert_eq!(others, 1);
+        assert_eq!(registry.ready_streams().len(), 2);
+        assert!(registry.remove(ClientId(2)).is_some());
+        assert!(registry.remove(ClientId(2)).is_none(), "removed exactly once");
+        assert_eq!(registry.len(), 2);
+    }
+}
