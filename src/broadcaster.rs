@@ -534,3 +534,67 @@ fn write_all_before(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(outbox: &Outbox, ranges: &[(usize, usize)]) -> String {
+        ranges
+            .iter()
+            .map(|&(s, e)| String::from_utf8_lossy(&outbox.bytes[s..e]).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn each_recipient_sees_its_own_view_of_one_buffer() {
+        let (a, b, c) = (ClientId(1), ClientId(2), ClientId(3));
+        let mut outbox = Outbox::default();
+        outbox.push(Audience::AllExcept(a), b"a1 ");
+        outbox.push(Audience::AllExcept(a), b"a2 ");
+        outbox.push(Audience::AllExcept(b), b"b1 ");
+        outbox.push(Audience::Only(c), b"c-only ");
+        outbox.push(Audience::All, b"all ");
+        // Consecutive lines from one sender share a segment.
+        assert_eq!(outbox.segments.len(), 4);
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(a), 0, usize::MAX)),
+            "b1 all "
+        );
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(b), 0, usize::MAX)),
+            "a1 a2 all "
+        );
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(c), 0, usize::MAX)),
+            "a1 a2 b1 c-only all "
+        );
+        // Anyone else gets the common view: no Only segments.
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(None, 0, usize::MAX)),
+            "a1 a2 b1 all "
+        );
+        // Neighbouring ranges are merged into one slice.
+        assert_eq!(outbox.ranges_for(None, 0, usize::MAX).len(), 2);
+    }
+
+    #[test]
+    fn a_window_starts_at_a_seal() {
+        let (old, new) = (ClientId(1), ClientId(2));
+        let mut outbox = Outbox::default();
+        outbox.push(Audience::AllExcept(old), b"before ");
+        let from = outbox.seal();
+        // Same audience, but not merged into the sealed segment, so the
+        // newcomer's window can start between the two.
+        outbox.push(Audience::AllExcept(old), b"after ");
+        assert_eq!(outbox.segments.len(), 2);
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(new), from, usize::MAX)),
+            "after "
+        );
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(new), 0, from)),
+            "before "
+        );
+    }
+}
