@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
 use crate::broadcaster::{Broadcaster, Event};
 use crate::config::ServerConfig;
@@ -242,7 +242,13 @@ impl Server {
 
         let (events_tx, events_rx) = bounded(EVENTS_CAPACITY);
         let broadcaster = Broadcaster::new(shared.clone(), events_rx, transcript);
-        let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
+        // The broadcaster holds `finished_tx` and drops it when it ends, so the
+        // shutdown below can wait for it with a deadline.
+        let (finished_tx, finished_rx) = bounded::<()>(0);
+        let broadcaster = spawn("broadcaster", move || {
+            let _finished = finished_tx;
+            broadcaster.run();
+        })?;
         let (refusals_tx, refusals_rx) = bounded(REFUSALS_CAPACITY);
         let refuser = spawn("refuser", move || refuse_all(refusals_rx))?;
         let (stats_stop_tx, stats_stop_rx) = bounded::<()>(0);
@@ -263,7 +269,32 @@ impl Server {
 
         // Stop: the shutdown event queues behind every accepted message.
         log.always("shutting down");
-        let _ = events_tx.send(Event::Shutdown);
+        // A healthy broadcaster finishes within one write timeout per stalled
+        // client. One stuck in a write with no deadline (the --no-write-timeout
+        // demo) would never finish: past the deadline, every socket is shut
+        // down, which makes its write fail so it can finish.
+        let deadline = Instant::now()
+            + shared.config.write_timeout.unwrap_or_default()
+            + Duration::from_secs(2);
+        let queued = !matches!(
+            events_tx.send_deadline(Event::Shutdown, deadline),
+            Err(SendTimeoutError::Timeout(_))
+        );
+        // Nobody sends on `finished`: it only ever disconnects (done) or times out.
+        let stuck = !queued
+            || matches!(
+                finished_rx.recv_deadline(deadline),
+                Err(RecvTimeoutError::Timeout)
+            );
+        if stuck {
+            log.always("the broadcaster is stuck writing; closing every connection");
+            for stream in shared.registry.all_streams() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            if !queued {
+                let _ = events_tx.send(Event::Shutdown);
+            }
+        }
         drop(events_tx);
         drop(refusals_tx);
         drop(stats_stop_tx);

@@ -1,0 +1,211 @@
+//! The `misbehave` example, run as a lab runs it: every mode passes against
+//! the default server, and the matching modes fail against the demo modes.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Every mode `misbehave all` runs.
+const MODES: [&str; 8] = [
+    "split", "merge", "slow", "flood", "bomb", "reset", "churn", "escape",
+];
+
+/// One run at a time: the verdicts measure timing, and two runs in parallel
+/// on a small machine would only measure each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The example binary, next to this test's: test binaries live in
+/// `target/<profile>/deps/`, examples in `target/<profile>/examples/`.
+///
+/// `cargo test` builds examples, but `cargo test --test misbehave` does not,
+/// so build it first (a no-op when it is fresh): never run a stale binary.
+fn misbehave_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary is in target/<profile>/deps");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "--example", "misbehave"]);
+        match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "cargo build --example misbehave failed");
+        let binary = profile_dir
+            .join("examples")
+            .join(format!("misbehave{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.exists(), "no example binary at {}", binary.display());
+        binary
+    })
+}
+
+/// A running `misbehave`, killed (and waited for) if it is dropped early.
+#[derive(Debug)]
+struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// What a finished run printed.
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    /// Everything printed, for failure messages.
+    fn output(&self) -> String {
+        format!(
+            "exit status: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// The verdict line of `mode`, if one was printed.
+    fn verdict(&self, mode: &str) -> Option<&str> {
+        self.stdout.lines().find(|line| {
+            ["PASS", "FAIL"]
+                .iter()
+                .any(|word| line.starts_with(&format!("{word} {mode}:")))
+        })
+    }
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(misbehave_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("misbehave starts");
+        Running {
+            stdout: child.stdout.take().map(collect),
+            stderr: child.stderr.take().map(collect),
+            child,
+        }
+    }
+
+    /// Waits for the run to end; kills it and fails the test after `timeout`.
+    fn finish(mut self, timeout: Duration) -> Finished {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait works") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        };
+        if status.is_none() {
+            let _ = self.child.kill();
+        }
+        let status = status.unwrap_or_else(|| self.child.wait().expect("wait works"));
+        let text = |handle: Option<JoinHandle<String>>| {
+            handle
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let finished = Finished {
+            status,
+            stdout: text(self.stdout.take()),
+            stderr: text(self.stderr.take()),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "misbehave took longer than {timeout:?} and was killed\n{}",
+            finished.output()
+        );
+        finished
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads a pipe to its end on a thread, so a full pipe never blocks the child.
+fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::Builder::new()
+        .name("misbehave-output".to_string())
+        .spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+        .expect("the output reader thread starts")
+}
+
+/// Runs `misbehave` with `args`, alone, and waits for it.
+fn misbehave(args: &[&str]) -> Finished {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Running::start(args).finish(Duration::from_secs(120))
+}
+
+/// Against the default server every mode passes, and the exit status says so.
+#[test]
+fn every_mode_passes_against_the_default_server() {
+    let run = misbehave(&["all"]);
+    for mode in MODES {
+        let verdict = run.verdict(mode);
+        assert!(
+            verdict.is_some_and(|v| v.starts_with("PASS")),
+            "{mode}: {verdict:?}\n{}",
+            run.output()
+        );
+    }
+    assert!(run.status.success(), "{}", run.output());
+}
+
+/// Against chunk framing, `split` and `merge` fail, and say it is chunk framing.
+#[test]
+fn split_and_merge_fail_against_chunk_framing() {
+    let run = misbehave(&["split", "merge", "--demo", "chunks"]);
+    for mode in ["split", "merge"] {
+        let verdict = run.verdict(mode);
+        assert!(
+            verdict.is_some_and(|v| v.starts_with("FAIL") && v.contains("chunk framing")),
+            "{mode}: {verdict:?}\n{}",
+            run.output()
+        );
+    }
+    assert_eq!(run.status.code(), Some(1), "{}", run.output());
+}
+
+/// Without a write timeout, `slow` fails: the observers saw the room freeze.
+#[test]
+fn slow_fails_without_a_write_timeout() {
+    let run = misbehave(&["slow", "--demo", "no-write-timeout"]);
+    let verdict = run.verdict("slow");
+    assert!(
+        verdict.is_some_and(
+            |v| v.starts_with("FAIL slow: the room froze") && v.contains("no write timeout")
+        ),
+        "{verdict:?}\n{}",
+        run.output()
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.output());
+}
