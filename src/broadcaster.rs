@@ -22,7 +22,14 @@ use crate::transcript::{Entry, Transcript};
 #[derive(Debug)]
 pub enum Event {
     /// A client registered: welcome it, tell the others, start sending to it.
-    Joined(ClientId),
+    Joined {
+        /// The new client.
+        id: ClientId,
+        /// Its name when it joined (its address). Carried here rather than read
+        /// from the registry, where a quick `/nick` may already have changed it:
+        /// the others must see the join before the rename, as it happened.
+        name: Arc<str>,
+    },
     /// Chat from one client for everyone else, already formatted
     /// (`> NAME: TEXT\n`, possibly several lines, in the order they were sent).
     Chat {
@@ -266,6 +273,9 @@ impl Broadcaster {
                 self.say_goodbye();
                 return;
             }
+            // Let go of this batch's sockets now: a client that left during it
+            // must not keep its descriptor open until the next event arrives.
+            self.members.clear();
         }
     }
 
@@ -295,8 +305,8 @@ impl Broadcaster {
     /// Lays one event out in the batch. Returns true for shutdown.
     fn handle(&mut self, event: Event) -> bool {
         match event {
-            Event::Joined(id) => {
-                let Some((name, stream, others)) = self.shared.registry.mark_ready(id) else {
+            Event::Joined { id, name } => {
+                let Some((stream, others)) = self.shared.registry.mark_ready(id) else {
                     return false;
                 };
                 self.shared.stats.note_clients(self.shared.registry.len());

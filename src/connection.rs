@@ -19,9 +19,15 @@ use crate::registry::{ClientId, RenameError};
 use crate::server::Shared;
 use crate::transcript::Entry;
 
-/// Bytes asked for per `read`. Big enough that a fast sender's lines arrive
-/// many at a time (and leave as one event); small enough to live on the stack.
+/// Bytes asked for per `read` from a busy client. Big enough that a fast
+/// sender's lines arrive many at a time (and leave as one event).
 const READ_CHUNK: usize = 8 * 1024;
+
+/// Bytes asked for per `read` until a read fills them: most clients type a
+/// line now and then, and a small buffer on the stack keeps what each idle
+/// client costs down (the stack pages a reader touches are its memory). A
+/// client whose read fills it gets a `READ_CHUNK` buffer on the heap.
+const FIRST_READ: usize = 1024;
 
 /// Chat bytes a reader gathers from one read before handing them on.
 const MAX_PENDING: usize = 16 * 1024;
@@ -79,7 +85,11 @@ pub(crate) fn run(
             .then(|| TokenBucket::new(shared.config.rate_limit, Instant::now())),
         end: None,
     };
-    let end = if session.send(Event::Joined(id)) {
+    let joined = Event::Joined {
+        id,
+        name: session.name.clone(),
+    };
+    let end = if session.send(joined) {
         session.read_loop(&stream)
     } else {
         End::ServerStopping
@@ -108,9 +118,11 @@ impl Session {
     /// read, frame, handle each line, hand the chat on.
     fn read_loop(&mut self, stream: &TcpStream) -> End {
         let mut framer = LineFramer::new(self.shared.config.max_line_bytes);
-        let mut buf = [0u8; READ_CHUNK];
+        let mut small = [0u8; FIRST_READ];
+        let mut big: Vec<u8> = Vec::new();
         loop {
-            let n = match (&*stream).read(&mut buf) {
+            let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
+            let n = match (&*stream).read(buf) {
                 Ok(0) => return End::Closed,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -128,6 +140,9 @@ impl Session {
                 // tutorial does. Whatever `read` returned, half a line or ten
                 // lines, goes out as one "message". Compare with the line above.
                 Framing::Chunks => self.on_chunk(&buf[..n]),
+            }
+            if n == buf.len() && big.is_empty() {
+                big = vec![0; READ_CHUNK];
             }
             self.flush_pending();
             if let Some(end) = self.end.take() {
@@ -269,12 +284,28 @@ impl Session {
     /// or merged however TCP happened to deliver it. Control characters are
     /// still removed, but nothing is reassembled and no newline is added.
     fn on_chunk(&mut self, chunk: &[u8]) {
+        // Commands keep working in this mode: a chunk that starts with `/` is
+        // read as lines, so `/nick`, `/who` and `/quit` behave as usual.
+        if chunk.starts_with(b"/") {
+            for line in chunk.split(|&b| b == b'\n') {
+                let text = protocol::clean_line(line);
+                if !text.is_empty() && self.end.is_none() {
+                    self.throttle();
+                    self.on_line(&text);
+                }
+            }
+            return;
+        }
         let text = String::from_utf8_lossy(chunk);
         let text = protocol::strip_for_terminal(&text);
         if text.trim().is_empty() {
             return;
         }
         self.throttle();
+        let log = self.shared.log;
+        if log.verbose() {
+            log.info(&format!("{}: {}", self.name, text.trim_end()));
+        }
         self.pending
             .extend_from_slice(format!("> {}: {text}", self.name).as_bytes());
         self.shared.stats.lines_relayed.fetch_add(1, Relaxed);

@@ -72,14 +72,14 @@ impl Registry {
             .map(|client| (client.name, client.stream))
     }
 
-    /// Marks a client ready to receive, returning its name and socket and how
-    /// many other ready clients there are.
-    pub fn mark_ready(&self, id: ClientId) -> Option<(Arc<str>, Arc<TcpStream>, usize)> {
+    /// Marks a client ready to receive, returning its socket and how many
+    /// other ready clients there are.
+    pub fn mark_ready(&self, id: ClientId) -> Option<(Arc<TcpStream>, usize)> {
         let mut clients = self.clients.lock();
         let others = clients.values().filter(|c| c.ready).count();
         let client = clients.get_mut(&id)?;
         client.ready = true;
-        Some((client.name.clone(), client.stream.clone(), others))
+        Some((client.stream.clone(), others))
     }
 
     /// The ready clients and their sockets, for the broadcaster to write to after
@@ -181,7 +181,10 @@ mod tests {
     fn rename_rules() {
         let registry = registry(&["ann", "1.2.3.4:5"]);
         assert_eq!(registry.rename(ClientId(2), "ANN"), Err(RenameError::Taken));
-        assert_eq!(registry.rename(ClientId(1), "ann"), Err(RenameError::Unchanged));
+        assert_eq!(
+            registry.rename(ClientId(1), "ann"),
+            Err(RenameError::Unchanged)
+        );
         assert_eq!(registry.rename(ClientId(1), "Ann").as_deref(), Ok("ann"));
         assert_eq!(registry.rename(ClientId(9), "zed"), Err(RenameError::Gone));
         assert_eq!(registry.find("aNN").map(|(id, _)| id), Some(ClientId(1)));
@@ -193,13 +196,16 @@ mod tests {
         let names: Vec<String> = registry.names().iter().map(|n| n.to_string()).collect();
         assert_eq!(names, ["c", "a", "b"]);
         assert!(registry.ready_streams().is_empty());
-        let (_, _, others) = registry.mark_ready(ClientId(2)).expect("registered");
+        let (_, others) = registry.mark_ready(ClientId(2)).expect("registered");
         assert_eq!(others, 0);
-        let (_, _, others) = registry.mark_ready(ClientId(3)).expect("registered");
+        let (_, others) = registry.mark_ready(ClientId(3)).expect("registered");
         assert_eq!(others, 1);
         assert_eq!(registry.ready_streams().len(), 2);
         assert!(registry.remove(ClientId(2)).is_some());
-        assert!(registry.remove(ClientId(2)).is_none(), "removed exactly once");
+        assert!(
+            registry.remove(ClientId(2)).is_none(),
+            "removed exactly once"
+        );
         assert_eq!(registry.len(), 2);
     }
 }

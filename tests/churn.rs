@@ -89,5 +89,20 @@ fn churn_leaves_nothing_behind() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The last one to leave, with nothing happening after it, is let go
+        // of too (the broadcaster keeps no socket between batches).
+        let last = common::Client::connect(server.addr);
+        observer.wait_for("the last join", |l| l == format!("* {} joined", last.name));
+        talker.wait_for("the last join", |l| l.ends_with(" joined"));
+        drop(last);
+        observer.wait_for("the last leave", |l| l.ends_with(" left"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count("/proc/self/fd") > fds_before {
+            assert!(
+                Instant::now() < deadline,
+                "the last leaver's descriptor is still open"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

@@ -251,3 +251,20 @@ fn freed_names_and_address_names() {
         l == "> SOLO (private): hello address"
     });
 }
+
+/// A client that renames before reading anything: the others still see it
+/// join under its address first, then the rename, as it happened.
+#[test]
+fn join_is_announced_before_a_quick_rename() {
+    let server = TestServer::start();
+    let mut first = server.connect();
+    let mut quick = Client::connect_raw(server.addr);
+    quick.send("/nick quick");
+    let address = quick.stream.local_addr().unwrap().to_string();
+    first.expect(&format!("* {address} joined"));
+    first.expect(&format!("* {address} is now known as quick"));
+    quick.expect(&format!(
+        "* welcome {address}, 1 other online, /help lists the commands"
+    ));
+    quick.expect("* you are now quick");
+}

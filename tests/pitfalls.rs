@@ -221,6 +221,21 @@ fn chunk_framing_relays_two_lines_in_one_write_as_one_piece() {
     assert_eq!(merged, format!("> {name}: one\ntwo\n"));
 }
 
+/// In `--framing chunks`, commands still work: only chat is relayed raw.
+#[test]
+fn chunk_framing_keeps_commands_working() {
+    let server = TestServer::start(chunk_framing());
+    let (mut observer, mut sender, name) = observer_and_sender(&server);
+    sender.send(b"/nick chunky\n");
+    observer.raw_until("chunky\n", ARRIVES);
+    sender.send(b"/who\n");
+    let who = format!("* online (2): {}, chunky\n", observer.name());
+    assert!(sender.raw_until(&who, ARRIVES).ends_with(&who));
+    sender.send(b"raw");
+    assert_eq!(observer.raw_until("raw", ARRIVES), "> chunky: raw");
+    let _ = name;
+}
+
 /// With the default line framing, the same split and merged writes arrive as
 /// whole lines, each on its own with its sender's name.
 #[test]
