@@ -1,0 +1,171 @@
+//! The benchmark's command line: `cargo bench --bench fanout -- [FLAGS]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::marker::Format;
+
+/// `--help` text.
+pub(crate) const USAGE: &str = "\
+Usage: cargo bench --bench fanout -- [OPTIONS]
+
+Fan-out benchmark: N clients connect, S of them send M lines each, and every
+client checks that every other sender's lines arrive, once, in order, intact.
+
+One run:
+  --clients N        connections, senders included [default: 100]
+  --senders S        clients that send [default: 10]
+  --messages M       lines per sender [default: 1000]
+  --size BYTES       bytes per line sent, newline included [default: 64]
+  --rate R           lines per second per sender; 0 = as fast as possible [default: 0]
+  --addr HOST:PORT   drive a running chat server instead of starting ours in-process
+  --pid PID          that server's process, for its peak RSS and CPU time (Linux)
+  --json             print the report as one JSON object
+  --threads T        generator poll-loop threads [default: 2]
+  --quiet-ms MS      the room has settled after MS without a byte [default: 300]
+  --stall-s SECS     give up on missing lines after SECS without progress [default: 5]
+
+The suite (what `make bench` runs):
+  --suite            scenarios A-D, a sweep, memory per client, 9000 clients,
+                     and the same scenarios against separate server processes
+  --write FILE       write the suite's report to FILE (and its chart beside it)
+  --no-node          skip the Node baseline even if `node` is installed
+  --self-test        check the marker scanner and exit
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Connections.
+    pub(crate) clients: usize,
+    /// Sending clients.
+    pub(crate) senders: usize,
+    /// Lines per sender.
+    pub(crate) messages: usize,
+    /// Bytes per line, newline included.
+    pub(crate) size: usize,
+    /// Lines per second per sender (0: flat out).
+    pub(crate) rate: f64,
+    /// A running server to drive instead of an in-process one.
+    pub(crate) addr: Option<SocketAddr>,
+    /// That server's pid.
+    pub(crate) pid: Option<u32>,
+    /// Print JSON.
+    pub(crate) json: bool,
+    /// Generator threads.
+    pub(crate) threads: usize,
+    /// Quiet period that means "settled".
+    pub(crate) quiet: Duration,
+    /// Progress timeout while waiting for deliveries.
+    pub(crate) stall: Duration,
+    /// Run the suite.
+    pub(crate) suite: bool,
+    /// Where the suite writes its report.
+    pub(crate) write: Option<PathBuf>,
+    /// Skip the Node baseline.
+    pub(crate) no_node: bool,
+    /// Only check the scanner.
+    pub(crate) self_test: bool,
+    /// A label for the report (the suite names its scenarios).
+    pub(crate) label: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clients: 100,
+            senders: 10,
+            messages: 1000,
+            size: 64,
+            rate: 0.0,
+            addr: None,
+            pid: None,
+            json: false,
+            threads: 2,
+            quiet: Duration::from_millis(300),
+            stall: Duration::from_secs(5),
+            suite: false,
+            write: None,
+            no_node: false,
+            self_test: false,
+            label: String::new(),
+        }
+    }
+}
+
+/// What parsing found.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// Run with these options.
+    Run(Box<Options>),
+    /// Print [`USAGE`].
+    Help,
+}
+
+/// Parses the flags (without the program name).
+///
+/// # Errors
+/// A message for the user: unknown flag, missing or bad value, impossible mix.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut o = Options::default();
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--clients" => o.clients = number(&flag, &value(&flag)?)?,
+            "--senders" => o.senders = number(&flag, &value(&flag)?)?,
+            "--messages" => o.messages = number(&flag, &value(&flag)?)?,
+            "--size" => o.size = number(&flag, &value(&flag)?)?,
+            "--rate" => o.rate = number(&flag, &value(&flag)?)?,
+            "--addr" => o.addr = Some(number(&flag, &value(&flag)?)?),
+            "--pid" => o.pid = Some(number(&flag, &value(&flag)?)?),
+            "--threads" => o.threads = number(&flag, &value(&flag)?)?,
+            "--quiet-ms" => o.quiet = Duration::from_millis(number(&flag, &value(&flag)?)?),
+            "--stall-s" => o.stall = Duration::from_secs(number(&flag, &value(&flag)?)?),
+            "--label" => o.label = value(&flag)?,
+            "--write" => o.write = Some(PathBuf::from(value(&flag)?)),
+            "--json" => o.json = true,
+            "--suite" => o.suite = true,
+            "--no-node" => o.no_node = true,
+            "--self-test" => o.self_test = true,
+            "-h" | "--help" => return Ok(Parsed::Help),
+            // `cargo bench` appends this to every bench's arguments.
+            "--bench" => {}
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    if o.senders > o.clients {
+        return Err(format!(
+            "--senders {} is more than --clients {}",
+            o.senders, o.clients
+        ));
+    }
+    if o.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    if !(o.rate >= 0.0 && o.rate.is_finite()) {
+        return Err("--rate must be a number of lines per second, 0 or more".into());
+    }
+    if u32::try_from(o.messages).is_err() || u32::try_from(o.clients).is_err() {
+        return Err("--messages and --clients must fit in 32 bits".into());
+    }
+    let min = Format::min_size(o.senders, o.messages);
+    if o.size < min {
+        return Err(format!(
+            "--size {} is too small: a line needs {min} bytes for its marker",
+            o.size
+        ));
+    }
+    // One bit per expected (receiver, sender, line): say no before allocating gigabytes.
+    let bits = o.clients as u128 * o.senders as u128 * o.messages as u128;
+    if bits > 1 << 33 {
+        return Err("clients x senders x messages is too large to track (over 8.6e9)".into());
+    }
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{flag}: cannot understand {text:?}"))
+}
