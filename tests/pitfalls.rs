@@ -382,47 +382,60 @@ fn observer_sleeper_flooder(server: &TestServer) -> (Client, Client, Client) {
     (observer, sleeper, flooder)
 }
 
-/// With `--no-write-timeout`, one client that never reads freezes the room
-/// once its buffers fill: the observer hears nothing for seconds while the
-/// flood is still going (the default would have evicted it within 1 s).
-#[test]
-fn without_a_write_timeout_a_client_that_never_reads_freezes_the_room() {
+/// A server without a write timeout, with an observer, a client that never
+/// reads, and a flooder already flooding.
+fn frozen_room_setup() -> (TestServer, Client, Client, Flooder, String) {
     let server = TestServer::start(ServerConfig {
         write_timeout: None,
         rate_limit: 0,
         ..ServerConfig::default()
     });
-    let (mut observer, sleeper, flooder) = observer_sleeper_flooder(&server);
+    let (observer, sleeper, flooder) = observer_sleeper_flooder(&server);
     let name = flooder.name();
-    let flooder = Flooder::start(flooder);
-    let silence = Duration::from_secs(3);
+    (server, observer, sleeper, Flooder::start(flooder), name)
+}
+
+/// Reads the flood until the observer has heard some of it and then nothing
+/// for `silence`; returns how many flood lines it heard.
+fn wait_for_silence(
+    observer: &mut Client,
+    name: &str,
+    silence: Duration,
+    flooder: &Flooder,
+) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut received, mut last) = (0u64, Instant::now());
-    let frozen_for = loop {
-        let quiet = last.elapsed();
-        if quiet >= silence && received > 0 {
-            break quiet;
-        }
+    while received == 0 || last.elapsed() < silence {
         assert!(
             Instant::now() < deadline,
             "the room never froze: the observer got {received} flood lines, the flooder done: {}",
             flooder.is_done()
         );
         if let Some(line) = observer.line_before(Instant::now() + READ_POLL) {
-            if flood_number(&line, &name).is_some() {
+            if flood_number(&line, name).is_some() {
                 received += 1;
                 last = Instant::now();
             }
             // Only the last line is needed for the failure message.
             observer.seen.clear();
         }
-    };
+    }
+    received
+}
+
+/// With `--no-write-timeout`, one client that never reads freezes the room
+/// once its buffers fill: the observer hears nothing for seconds while the
+/// flood is still going (the default would have evicted it within 1 s).
+#[test]
+fn without_a_write_timeout_a_client_that_never_reads_freezes_the_room() {
+    let (_server, mut observer, sleeper, flooder, name) = frozen_room_setup();
+    let silence = Duration::from_secs(3);
+    let received = wait_for_silence(&mut observer, &name, silence, &flooder);
     assert!(
         !flooder.is_done(),
         "the flood must still be going while the room is silent"
     );
-    assert!(received > 0, "the room worked before it froze");
-    eprintln!("the observer heard nothing for {frozen_for:?} after {received} flood lines");
+    eprintln!("the observer heard nothing for {silence:?} after {received} flood lines");
     // Unfreeze: a closing non-reader makes the stuck write fail. The flooder
     // gives up at its next timed-out write.
     flooder.request_stop();
@@ -434,27 +447,8 @@ fn without_a_write_timeout_a_client_that_never_reads_freezes_the_room() {
 /// broadcaster's blocked write.
 #[test]
 fn a_frozen_room_still_shuts_down() {
-    let server = TestServer::start(ServerConfig {
-        write_timeout: None,
-        rate_limit: 0,
-        ..ServerConfig::default()
-    });
-    let (mut observer, _sleeper, flooder) = observer_sleeper_flooder(&server);
-    let name = flooder.name();
-    let _flooder = Flooder::start(flooder);
-    // Frozen once the observer has heard the flood and then a second of nothing.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut received, mut last) = (0u64, Instant::now());
-    while received == 0 || last.elapsed() < Duration::from_secs(1) {
-        assert!(Instant::now() < deadline, "the room never froze");
-        if let Some(line) = observer.line_before(Instant::now() + READ_POLL) {
-            if flood_number(&line, &name).is_some() {
-                received += 1;
-                last = Instant::now();
-            }
-            observer.seen.clear();
-        }
-    }
+    let (server, mut observer, _sleeper, flooder, name) = frozen_room_setup();
+    wait_for_silence(&mut observer, &name, Duration::from_secs(1), &flooder);
     // The deadline is 2 s; allow plenty for a loaded machine.
     assert!(
         server.stop_within(Duration::from_secs(15)),
