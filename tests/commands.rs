@@ -80,7 +80,11 @@ fn nick_race_has_one_winner() {
                 })
             })
             .collect();
-        let answers: Vec<String> = handles.into_iter().map(|h| h.join().unwrap().0).collect();
+        // Keep both clients connected until both have answers: a client that
+        // left would free the name for the other.
+        let results: Vec<(String, Client)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let answers: Vec<&String> = results.iter().map(|(answer, _)| answer).collect();
         let wins = answers
             .iter()
             .filter(|a| a.starts_with("* you are now"))

@@ -3,6 +3,7 @@
 //! Each test file uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -243,7 +244,10 @@ pub(crate) struct ChildGuard {
     pub(crate) child: Child,
     pub(crate) stdin: Option<ChildStdin>,
     lines_rx: mpsc::Receiver<(&'static str, String)>,
+    /// Every line collected so far, as `stdout: …` or `stderr: …`.
     pub(crate) seen: Vec<String>,
+    /// For each stream, how far into `seen` [`ChildGuard::wait_for`] has read.
+    cursors: HashMap<String, usize>,
 }
 
 impl ChildGuard {
@@ -266,21 +270,35 @@ impl ChildGuard {
             stdin,
             lines_rx,
             seen: Vec::new(),
+            cursors: HashMap::new(),
         }
     }
 
     /// Waits for a line on `stream` ("stdout" or "stderr") containing `needle`.
+    ///
+    /// Each stream is read in order, independently: the two outputs arrive
+    /// through separate threads, so a line on one may be collected before an
+    /// earlier-printed line on the other. Waiting on stdout never uses up a
+    /// stderr line a later wait will look for.
     pub(crate) fn wait_for(&mut self, stream: &str, needle: &str) -> String {
+        let prefix = format!("{stream}: ");
         let deadline = Instant::now() + TIMEOUT;
+        let mut next = *self.cursors.get(stream).unwrap_or(&0);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines_rx.recv_timeout(left) {
-                Ok((from, line)) => {
-                    self.seen.push(format!("{from}: {line}"));
-                    if from == stream && line.contains(needle) {
+            while next < self.seen.len() {
+                let entry = &self.seen[next];
+                next += 1;
+                if let Some(line) = entry.strip_prefix(&prefix) {
+                    if line.contains(needle) {
+                        let line = line.to_string();
+                        self.cursors.insert(stream.to_string(), next);
                         return line;
                     }
                 }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines_rx.recv_timeout(left) {
+                Ok((from, line)) => self.seen.push(format!("{from}: {line}")),
                 Err(_) => panic!(
                     "never saw {needle:?} on {stream}; the child printed: {:#?}",
                     self.seen
