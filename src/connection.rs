@@ -288,11 +288,7 @@ impl Session {
         // read as lines, so `/nick`, `/who` and `/quit` behave as usual.
         if chunk.starts_with(b"/") {
             for line in chunk.split(|&b| b == b'\n') {
-                let text = protocol::clean_line(line);
-                if !text.is_empty() && self.end.is_none() {
-                    self.throttle();
-                    self.on_line(&text);
-                }
+                self.on_frame(Frame::Line(line));
             }
             return;
         }
