@@ -3,66 +3,21 @@
 //! that stops reading freezes the room. Real loopback sockets, in-process servers.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use chatroom::{Framing, Server, ServerConfig, ShutdownHandle};
+use chatroom::{Framing, ServerConfig};
+
+mod common;
+use common::TestServer;
 
 /// Every read waits at most this long, so a test loop can check its deadline.
 const READ_POLL: Duration = Duration::from_millis(100);
 /// Generous: a line the server sends at once arrives well within this.
 const ARRIVES: Duration = Duration::from_secs(5);
-
-/// A server running on its own thread, stopped when dropped.
-#[derive(Debug)]
-struct TestServer {
-    addr: SocketAddr,
-    handle: ShutdownHandle,
-    thread: JoinHandle<io::Result<()>>,
-}
-
-impl TestServer {
-    fn start(config: ServerConfig) -> TestServer {
-        let server = Server::bind(ServerConfig {
-            port: 0,
-            quiet: true,
-            ..config
-        })
-        .expect("binding 127.0.0.1:0 works");
-        let (addr, handle) = (server.local_addr(), server.shutdown_handle());
-        let thread = thread::Builder::new()
-            .name("server".to_string())
-            .spawn(move || server.run())
-            .expect("the server thread starts");
-        TestServer {
-            addr,
-            handle,
-            thread,
-        }
-    }
-
-    /// Stops the server; true if `run` returned within `limit`.
-    fn stop_within(&self, limit: Duration) -> bool {
-        self.handle.shutdown();
-        let deadline = Instant::now() + limit;
-        while !self.thread.is_finished() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            thread::sleep(READ_POLL);
-        }
-        true
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-    }
-}
 
 /// A test client: raw bytes in, lines out, every read with a timeout.
 #[derive(Debug)]
@@ -196,7 +151,7 @@ fn observer_and_sender(server: &TestServer) -> (Client, Client, String) {
 /// two `> NAME:` pieces: the server relays each read as it comes.
 #[test]
 fn chunk_framing_relays_a_line_written_in_two_parts_as_two_pieces() {
-    let server = TestServer::start(chunk_framing());
+    let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send(b"hel");
     // Wait until the first part has been relayed: then the second part
@@ -214,7 +169,7 @@ fn chunk_framing_relays_a_line_written_in_two_parts_as_two_pieces() {
 /// the second line arrives with no sender at all.
 #[test]
 fn chunk_framing_relays_two_lines_in_one_write_as_one_piece() {
-    let server = TestServer::start(chunk_framing());
+    let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send(b"one\ntwo\n");
     let merged = observer.raw_until("two\n", ARRIVES);
@@ -224,7 +179,7 @@ fn chunk_framing_relays_two_lines_in_one_write_as_one_piece() {
 /// In `--framing chunks`, commands still work: only chat is relayed raw.
 #[test]
 fn chunk_framing_keeps_commands_working() {
-    let server = TestServer::start(chunk_framing());
+    let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send(b"/nick chunky\n");
     observer.raw_until("chunky\n", ARRIVES);
@@ -240,7 +195,7 @@ fn chunk_framing_keeps_commands_working() {
 /// whole lines, each on its own with its sender's name.
 #[test]
 fn line_framing_relays_split_and_merged_writes_as_whole_lines() {
-    let server = TestServer::start(ServerConfig::default());
+    let server = TestServer::from_config(ServerConfig::default());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send(b"hel");
     // The one sleep used to create a split: the server reads "hel" on its own.
@@ -385,7 +340,7 @@ fn observer_sleeper_flooder(server: &TestServer) -> (Client, Client, Client) {
 /// A server without a write timeout, with an observer, a client that never
 /// reads, and a flooder already flooding.
 fn frozen_room_setup() -> (TestServer, Client, Client, Flooder, String) {
-    let server = TestServer::start(ServerConfig {
+    let server = TestServer::from_config(ServerConfig {
         write_timeout: None,
         rate_limit: 0,
         ..ServerConfig::default()
@@ -460,7 +415,7 @@ fn a_frozen_room_still_shuts_down() {
 /// (`too slow`) and the observer gets every flood line, in order.
 #[test]
 fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
-    let server = TestServer::start(ServerConfig {
+    let server = TestServer::from_config(ServerConfig {
         rate_limit: 0,
         ..ServerConfig::default()
     });
@@ -524,7 +479,7 @@ fn each_demo_mode_says_so_in_the_welcome_line() {
         ),
     ];
     for (config, expected) in cases {
-        let server = TestServer::start(config);
+        let server = TestServer::from_config(config);
         let client = Client::join(&server);
         let welcome = &client.seen[0];
         match expected {

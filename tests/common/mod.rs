@@ -31,13 +31,20 @@ impl TestServer {
 
     /// A server with `adjust` applied to the test defaults.
     pub(crate) fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let mut config = ServerConfig {
+        let mut config = ServerConfig::default();
+        adjust(&mut config);
+        TestServer::from_config(config)
+    }
+
+    /// A server with `config`, except that it always listens quietly on a
+    /// free loopback port.
+    pub(crate) fn from_config(config: ServerConfig) -> TestServer {
+        let config = ServerConfig {
             host: "127.0.0.1".into(),
             port: 0,
             quiet: true,
-            ..ServerConfig::default()
+            ..config
         };
-        adjust(&mut config);
         let server = Server::bind(config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
@@ -76,6 +83,26 @@ impl TestServer {
         let started = Instant::now();
         self.shutdown_and_join();
         started.elapsed()
+    }
+
+    /// Stops the server and waits at most `limit` for `run` to return; true if
+    /// it did. A server that does not stop is left running, so the test fails
+    /// instead of hanging.
+    pub(crate) fn stop_within(mut self, limit: Duration) -> bool {
+        self.handle.shutdown();
+        let thread = self.thread.take().expect("the server is running");
+        let deadline = Instant::now() + limit;
+        while !thread.is_finished() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        thread
+            .join()
+            .expect("server thread panicked")
+            .expect("server run failed");
+        true
     }
 
     fn shutdown_and_join(&mut self) {
