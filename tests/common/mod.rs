@@ -37,10 +37,9 @@ impl TestServer {
     }
 
     /// A server with `config`, except that it always listens quietly on a
-    /// free loopback port.
+    /// free port (of `config.host`, which defaults to 127.0.0.1).
     pub(crate) fn from_config(config: ServerConfig) -> TestServer {
         let config = ServerConfig {
-            host: "127.0.0.1".into(),
             port: 0,
             quiet: true,
             ..config
