@@ -5,41 +5,31 @@
 //! The wire protocol is in `docs/PROTOCOL.md`; the design in `docs/ARCHITECTURE.md`.
 //!
 //! # Threads, in words
-//! The **accept loop** ([`server`]) takes each new connection and starts a
-//! **reader** thread for it ([`connection`]). The reader registers the client's
-//! socket in the **registry** ([`registry`], one mutex-guarded map), then reads:
-//! bytes become lines ([`protocol`]), lines become commands ([`command`]), and
-//! everything meant for other people goes into one bounded channel. The single
-//! **broadcaster** thread ([`broadcaster`]) drains that channel and is the only
-//! writer to sockets: it writes each message to everyone except its sender,
-//! with a deadline, so one stalled client cannot freeze the room.
+//! The **accept loop** (`server/mod.rs`) takes each new connection and starts a
+//! **reader** thread for it (`server/reader/`). The reader puts the client's
+//! record (name, address, socket, counters) in the **registry**
+//! (`server/registry.rs`, one mutex-guarded map), then reads: bytes become
+//! lines ([`protocol`]), lines become decisions (`server/reader/plan.rs`), and
+//! everything meant for other people goes as an event (`server/event.rs`) into
+//! one bounded channel. The single **broadcaster** thread
+//! (`server/broadcaster/`) drains that channel and is the only writer to
+//! sockets: it writes each message to everyone except its sender, with a
+//! deadline, so one stalled client cannot freeze the room. Who owns each piece
+//! of a client's state is written down in `server/shared.rs`.
 //!
 //! # Layout
 //! - [`config`]: settings, defaults and flag parsing for both binaries
-//! - [`protocol`]: framing, sanitising and line formats (pure)
-//! - [`command`]: a line to a [`command::Command`] (pure)
-//! - [`registry`]: client ids, names and sockets behind one lock
-//! - [`broadcaster`]: the only writer; batches, fan-out, evictions
-//! - [`connection`]: the reader thread of one client
-//! - [`server`]: binding, the accept loop, limits, shutdown
-//! - [`ratelimit`]: the token bucket behind `--rate-limit` (pure)
-//! - [`stats`]: counters for `/stats` and `--stats-every`
-//! - [`transcript`]: `--transcript`, events as JSON lines
 //! - [`log`]: timestamped log lines on stderr
+//! - [`protocol`]: what both sides agree on: framing, sanitising, names,
+//!   commands, and every line the server sends (pure)
+//! - `server/`: the [`Server`] and its threads (private; see `server/mod.rs`)
 //! - [`client`]: the client: stdin to socket, socket to stdout
 
-pub mod broadcaster;
 pub mod client;
-pub mod command;
 pub mod config;
-pub mod connection;
 pub mod log;
 pub mod protocol;
-pub mod ratelimit;
-pub mod registry;
-pub mod server;
-pub mod stats;
-pub mod transcript;
+mod server;
 
 pub use config::{ClientConfig, Framing, ServerConfig};
 pub use server::{Server, ServerError, ShutdownHandle};

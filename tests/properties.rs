@@ -1,6 +1,6 @@
 //! Property tests of the pure parts: framing, sanitising, command parsing.
 
-use chatroom::command::Command;
+use chatroom::protocol::Command;
 use chatroom::protocol::{is_forbidden, sanitize, Frame, LineFramer};
 use proptest::prelude::*;
 

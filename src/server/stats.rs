@@ -7,26 +7,26 @@ use std::time::Instant;
 /// Counters for `/stats`. Relaxed atomics: each counter is independent, and a
 /// summary only needs every number to be one that really was true recently.
 #[derive(Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     started: Instant,
     rate_limit: u32,
     clients: AtomicU64,
     peak_clients: AtomicU64,
     /// Chat lines accepted for relaying.
-    pub lines_relayed: AtomicU64,
+    pub(crate) lines_relayed: AtomicU64,
     /// Bytes the broadcaster wrote to sockets.
-    pub bytes_out: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
     /// Clients disconnected because they could not keep up.
-    pub evicted_slow: AtomicU64,
+    pub(crate) evicted_slow: AtomicU64,
     /// Clients whose connection was reset.
-    pub evicted_reset: AtomicU64,
+    pub(crate) evicted_reset: AtomicU64,
     /// Lines refused as longer than `--max-line-bytes`.
-    pub lines_too_long: AtomicU64,
+    pub(crate) lines_too_long: AtomicU64,
 }
 
 impl Stats {
     /// Fresh counters; `rate_limit` is only reported.
-    pub fn new(rate_limit: u32) -> Self {
+    pub(crate) fn new(rate_limit: u32) -> Self {
         Stats {
             started: Instant::now(),
             rate_limit,
@@ -41,18 +41,18 @@ impl Stats {
     }
 
     /// Records how many clients are in the room now, keeping the peak.
-    pub fn note_clients(&self, now: usize) {
+    pub(crate) fn note_clients(&self, now: usize) {
         self.clients.store(now as u64, Relaxed);
         self.peak_clients.fetch_max(now as u64, Relaxed);
     }
 
     /// Clients in the room at the last count.
-    pub fn clients(&self) -> u64 {
+    pub(crate) fn clients(&self) -> u64 {
         self.clients.load(Relaxed)
     }
 
     /// The summary line (without the `* ` or log prefix).
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let uptime = self.started.elapsed().as_secs();
         let rate = match self.rate_limit {
             0 => "off".to_string(),

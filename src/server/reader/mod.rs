@@ -1,23 +1,29 @@
 //! The reader thread of one client: registers it, reads its socket, cuts the
-//! bytes into lines, runs commands, and hands everything for other people to
-//! the broadcaster. It never writes to any socket itself.
+//! bytes into lines, carries out what [`plan`] decides for each, and hands
+//! everything meant for other people to the broadcaster. It never writes to
+//! any socket itself.
+
+mod plan;
 
 use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::broadcaster::Event;
-use crate::command::{self, Command};
 use crate::config::Framing;
-use crate::protocol::{self, Frame, LineFramer};
-use crate::ratelimit::TokenBucket;
-use crate::registry::{ClientId, RenameError};
-use crate::server::Shared;
-use crate::transcript::Entry;
+use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer};
+
+use super::event::Event;
+use super::ratelimit::TokenBucket;
+use super::registry::{ClientId, ClientRecord, Meters};
+use super::shared::Shared;
+use super::socket::{describe, is_timeout, linger};
+use super::transcript::Entry;
+use plan::{Renamed, Step};
 
 /// Bytes asked for per `read` from a busy client. Big enough that a fast
 /// sender's lines arrive many at a time (and leave as one event).
@@ -32,10 +38,10 @@ const FIRST_READ: usize = 1024;
 /// Chat bytes a reader gathers from one read before handing them on.
 const MAX_PENDING: usize = 16 * 1024;
 
-/// How long a closing connection may take to drain: the client's last line
-/// (`* bye`) must reach it before the socket closes, and closing a socket with
-/// unread input would send a reset that can destroy that line.
-pub(crate) const LINGER: Duration = Duration::from_secs(1);
+/// Stack for each reader thread. The default 2 MiB is address space, not
+/// memory, but small stacks make the cost per client plain: the reader's
+/// deepest frame is its read buffer plus formatting.
+const STACK: usize = 128 * 1024;
 
 /// On Windows, `shutdown` does not wake a thread blocked in `recv`, so readers
 /// there wake up this often to check whether the server is stopping. Unix
@@ -58,8 +64,30 @@ enum End {
     ServerStopping,
 }
 
+/// Starts the reader thread of a newly accepted client. `guard` is held for
+/// as long as the thread runs (the accept loop counts clients by it).
+///
+/// # Errors
+/// The thread could not be started (`guard` is dropped then, too).
+pub(crate) fn spawn<G: Send + 'static>(
+    shared: Arc<Shared>,
+    events_tx: Sender<Event>,
+    id: ClientId,
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    guard: G,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("reader-{}", id.0))
+        .stack_size(STACK)
+        .spawn(move || {
+            let _guard = guard;
+            run(shared, events_tx, id, stream, peer);
+        })
+}
+
 /// Runs one client's reader until its connection ends, then cleans up.
-pub(crate) fn run(
+fn run(
     shared: Arc<Shared>,
     events_tx: Sender<Event>,
     id: ClientId,
@@ -68,28 +96,35 @@ pub(crate) fn run(
 ) {
     // Nagle's algorithm would hold small lines back for up to one round trip.
     let _ = stream.set_nodelay(true);
-    // The broadcaster writes with this deadline (see broadcaster::write_all_before).
+    // The broadcaster writes with this deadline (see socket::write_all_before).
     let _ = stream.set_write_timeout(shared.config.write_timeout);
     let _ = stream.set_read_timeout(READ_POLL);
 
     let name: Arc<str> = Arc::from(peer.to_string());
-    shared.registry.insert(id, name.clone(), stream.clone());
+    let meters = Arc::new(Meters::default());
+    shared.registry.insert(
+        id,
+        ClientRecord {
+            name: name.clone(),
+            stream: stream.clone(),
+            meters: meters.clone(),
+        },
+    );
     shared.log.info(&format!("{name} connected"));
     let mut session = Session {
-        shared: shared.clone(),
-        events_tx,
-        id,
-        name,
-        pending: Vec::new(),
         bucket: (shared.config.rate_limit > 0)
             .then(|| TokenBucket::new(shared.config.rate_limit, Instant::now())),
+        recording: shared.config.transcript.is_some(),
+        shared,
+        events_tx,
+        id,
+        name: name.clone(),
+        meters,
+        pending: Vec::new(),
+        pending_entries: Vec::new(),
         end: None,
     };
-    let joined = Event::Joined {
-        id,
-        name: session.name.clone(),
-    };
-    let end = if session.send(joined) {
+    let end = if session.send(Event::Joined { id, name }) {
         session.read_loop(&stream)
     } else {
         End::ServerStopping
@@ -97,7 +132,7 @@ pub(crate) fn run(
     session.finish(&stream, end);
 }
 
-/// One client's state while its reader runs.
+/// One client's state while its reader runs: what only this thread uses.
 #[derive(Debug)]
 struct Session {
     shared: Arc<Shared>,
@@ -106,8 +141,13 @@ struct Session {
     /// The current name: the reader formats this client's lines, and renames
     /// happen on this thread, so lines sent before `/nick` carry the old name.
     name: Arc<str>,
+    meters: Arc<Meters>,
     /// Formatted chat lines not yet handed to the broadcaster.
     pending: Vec<u8>,
+    /// Their transcript entries, when `recording`.
+    pending_entries: Vec<Entry>,
+    /// True when the server keeps a transcript.
+    recording: bool,
     bucket: Option<TokenBucket>,
     /// Set when a line ends the session (`/quit`) or the broadcaster is gone.
     end: Option<End>,
@@ -157,7 +197,7 @@ impl Session {
         }
         match frame {
             Frame::Line(bytes) => {
-                let text = protocol::clean_line(bytes);
+                let text = clean_line(bytes);
                 if !text.is_empty() {
                     self.throttle();
                     self.on_line(&text);
@@ -165,8 +205,7 @@ impl Session {
             }
             Frame::TooLong => {
                 self.shared.stats.lines_too_long.fetch_add(1, Relaxed);
-                let max = self.shared.config.max_line_bytes;
-                self.reply(protocol::error(&format!("line too long (max {max} bytes)")));
+                self.reply(lines::line_too_long(self.shared.config.max_line_bytes));
             }
         }
     }
@@ -182,42 +221,22 @@ impl Session {
         if !wait.is_zero() {
             // Lines already accepted should not wait with this one.
             self.flush_pending();
-            std::thread::sleep(wait);
+            thread::sleep(wait);
         }
     }
 
+    /// Carries out what [`plan::step`] decides for one line.
     fn on_line(&mut self, text: &str) {
-        let command = match Command::parse(text) {
-            Ok(command) => command,
-            Err(e) => return self.reply(protocol::error(&e.to_string())),
-        };
-        let log = self.shared.log;
-        match command {
-            Command::Chat(text) => {
-                if log.verbose() {
-                    log.info(&format!("{}: {text}", self.name));
-                }
-                protocol::push_chat(&mut self.pending, &self.name, text);
-                self.shared.stats.lines_relayed.fetch_add(1, Relaxed);
-                if self.pending.len() >= MAX_PENDING {
-                    self.flush_pending();
-                }
-            }
-            Command::Nick(new) => self.rename(new),
-            Command::Who => {
-                let names = self.shared.registry.names();
-                let list = names.iter().map(|n| &**n).collect::<Vec<_>>().join(", ");
-                self.reply(protocol::notice(&format!(
-                    "online ({}): {list}",
-                    names.len()
-                )));
-            }
-            Command::Msg { to, text } => match self.shared.registry.find(to) {
+        match plan::step(text) {
+            Step::Chat(text) => self.chat(text),
+            Step::Rename(new) => self.rename(new),
+            Step::Who => self.reply(lines::online(&self.shared.registry.names())),
+            Step::Whisper { to, text } => match self.shared.registry.find(to) {
                 Some((to_id, to_name)) => {
                     self.flush_pending();
                     self.send(Event::Direct {
                         to: to_id,
-                        line: protocol::private(&self.name, text),
+                        line: lines::private(&self.name, text),
                         entry: Some(Entry::Private {
                             from: self.name.to_string(),
                             to: to_name.to_string(),
@@ -225,38 +244,59 @@ impl Session {
                         }),
                     });
                 }
-                None => self.reply(protocol::error(&format!("no such user {to}"))),
+                None => self.reply(lines::no_such_user(to)),
             },
-            Command::Me(text) => {
+            Step::Act(text) => {
                 self.flush_pending();
                 self.send(Event::Notice {
                     except: self.id,
-                    line: protocol::notice(&format!("{} {text}", self.name)),
+                    line: lines::action(&self.name, text),
                     entry: Entry::Action {
                         from: self.name.to_string(),
                         text: text.to_string(),
                     },
                 });
             }
-            Command::Help => {
-                let lines: Vec<u8> = command::HELP
-                    .iter()
-                    .flat_map(|line| protocol::notice(line))
-                    .collect();
-                self.reply(lines);
-            }
-            Command::Stats => self.reply(protocol::notice(&self.shared.stats_line())),
-            Command::Quit(reason) => self.end = Some(End::Quit(reason.map(str::to_string))),
+            Step::Stats => self.reply(lines::stats(&self.shared.stats_line())),
+            Step::Reply(line) => self.reply(line),
+            Step::Quit(reason) => self.end = Some(End::Quit(reason.map(str::to_string))),
+        }
+    }
+
+    /// Adds one chat line to what this read will hand on.
+    fn chat(&mut self, text: &str) {
+        let log = self.shared.log;
+        if log.verbose() {
+            log.info(&format!("{}: {text}", self.name));
+        }
+        lines::push_chat(&mut self.pending, &self.name, text);
+        self.note_line(text);
+        if self.pending.len() >= MAX_PENDING {
+            self.flush_pending();
+        }
+    }
+
+    /// Counts one accepted chat line, and keeps it for the transcript.
+    fn note_line(&mut self, text: &str) {
+        self.shared.stats.lines_relayed.fetch_add(1, Relaxed);
+        self.meters.lines_sent.fetch_add(1, Relaxed);
+        if self.recording {
+            self.pending_entries.push(Entry::Message {
+                from: self.name.to_string(),
+                text: text.to_string(),
+            });
         }
     }
 
     fn rename(&mut self, new: &str) {
-        if !command::is_valid_name(new) {
-            let rule = command::NAME_RULE;
-            return self.reply(protocol::error(&format!("invalid name: {rule}")));
-        }
-        match self.shared.registry.rename(self.id, new) {
-            Ok(old) => {
+        let result = self.shared.registry.rename(self.id, new);
+        match plan::renamed(new, result) {
+            Renamed::Done {
+                old,
+                notice,
+                reply,
+                entry,
+            } => {
                 self.name = Arc::from(new);
                 self.shared
                     .log
@@ -264,19 +304,13 @@ impl Session {
                 self.flush_pending();
                 self.send(Event::Notice {
                     except: self.id,
-                    line: protocol::notice(&format!("{old} is now known as {new}")),
-                    entry: Entry::Rename {
-                        from: old.to_string(),
-                        to: new.to_string(),
-                    },
+                    line: notice,
+                    entry,
                 });
-                self.reply(protocol::notice(&format!("you are now {new}")));
+                self.reply(reply);
             }
-            Err(RenameError::Taken) => self.reply(protocol::error(&format!("name {new} is taken"))),
-            Err(RenameError::Unchanged) => {
-                self.reply(protocol::notice(&format!("you are already {new}")))
-            }
-            Err(RenameError::Gone) => {}
+            Renamed::Refused(line) => self.reply(line),
+            Renamed::Gone => {}
         }
     }
 
@@ -293,7 +327,7 @@ impl Session {
             return;
         }
         let text = String::from_utf8_lossy(chunk);
-        let text = protocol::strip_for_terminal(&text);
+        let text = strip_for_terminal(&text);
         if text.trim().is_empty() {
             return;
         }
@@ -302,9 +336,8 @@ impl Session {
         if log.verbose() {
             log.info(&format!("{}: {}", self.name, text.trim_end()));
         }
-        self.pending
-            .extend_from_slice(format!("> {}: {text}", self.name).as_bytes());
-        self.shared.stats.lines_relayed.fetch_add(1, Relaxed);
+        lines::push_chunk(&mut self.pending, &self.name, &text);
+        self.note_line(&text);
     }
 
     /// Hands the gathered chat lines to the broadcaster as one event.
@@ -313,12 +346,12 @@ impl Session {
             return;
         }
         let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(256));
-        let event = Event::Chat {
+        let entries = std::mem::take(&mut self.pending_entries);
+        self.send(Event::Chat {
             from: self.id,
-            name: self.name.clone(),
             bytes,
-        };
-        self.send(event);
+            entries,
+        });
     }
 
     /// Sends a reply to this client alone, through the broadcaster like all writes.
@@ -347,7 +380,7 @@ impl Session {
         let (reason, farewell, drain) = match &end {
             End::Closed => (None, None, false),
             End::Failed(why) => (Some(why.clone()), None, false),
-            End::Quit(reason) => (reason.clone(), Some(protocol::notice("bye")), true),
+            End::Quit(reason) => (reason.clone(), Some(lines::bye()), true),
             End::ServerStopping => (None, None, true),
         };
         let log_reason = reason
@@ -369,42 +402,5 @@ impl Session {
         if drain {
             linger(stream);
         }
-    }
-}
-
-/// Reads and discards until the peer closes or [`LINGER`] passes, so the last
-/// lines written to it are not destroyed by a reset when the socket closes.
-pub(crate) fn linger(stream: &TcpStream) {
-    let deadline = Instant::now() + LINGER;
-    let mut sink = [0u8; 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
-        match (&*stream).read(&mut sink) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// A short reason for `* NAME left (REASON)`.
-fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-            "connection reset".to_string()
-        }
-        _ => e.to_string(),
     }
 }

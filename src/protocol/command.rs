@@ -1,10 +1,8 @@
 //! Turning one cleaned line into a [`Command`]: pure parsing, no I/O, so every
-//! form and every error line is unit-tested here. The reader thread executes them.
+//! form and every parse error is unit-tested here. The server's reader thread
+//! decides what to do with each command.
 
 use std::fmt;
-
-/// Longest name `/nick` accepts, in characters.
-pub const MAX_NAME_CHARS: usize = 20;
 
 /// What a line asks the server to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -105,19 +103,6 @@ impl<'a> Command<'a> {
     }
 }
 
-/// Why a name is refused; its `Display` follows `! invalid name: `.
-pub const NAME_RULE: &str = "use 1 to 20 ASCII letters, digits, _ or -, starting with a letter";
-
-/// Checks the `/nick` rule: 1 to 20 ASCII letters, digits, `_` and `-`,
-/// starting with a letter. (Address names like `127.0.0.1:5000` never pass,
-/// so a chosen name can never collide with one.)
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && name.len() <= MAX_NAME_CHARS
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,23 +153,5 @@ mod tests {
             Err("unknown command /dance (try /help)".into())
         );
         assert_eq!(parse("/"), Err("unknown command / (try /help)".into()));
-    }
-
-    #[test]
-    fn name_rule() {
-        for ok in ["a", "Ann", "bob_2", "x-y", "A2345678901234567890"] {
-            assert!(is_valid_name(ok), "{ok} should be valid");
-        }
-        for bad in [
-            "",
-            "2ann",
-            "_x",
-            "a b",
-            "é",
-            "127.0.0.1:5000",
-            "A23456789012345678901",
-        ] {
-            assert!(!is_valid_name(bad), "{bad} should be invalid");
-        }
     }
 }

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 /// Lines a client may send at once before the sustained rate applies, unless
 /// two seconds' worth is more: a pasted screenful goes through unslowed.
-pub const MIN_BURST: f64 = 50.0;
+pub(crate) const MIN_BURST: f64 = 50.0;
 
 /// Allows `rate` lines per second on average, with bursts of
 /// `max(50, 2 * rate)` lines.
 #[derive(Debug)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -19,7 +19,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket for `rate` lines per second (`rate` > 0).
-    pub fn new(rate: u32, now: Instant) -> Self {
+    pub(crate) fn new(rate: u32, now: Instant) -> Self {
         let rate = f64::from(rate);
         let burst = MIN_BURST.max(2.0 * rate);
         TokenBucket {
@@ -33,7 +33,7 @@ impl TokenBucket {
     /// Takes one token for a line. Returns how long to wait before handling
     /// that line: zero while the burst lasts. The line is never dropped; the
     /// token is spent in advance and the caller sleeps.
-    pub fn take(&mut self, now: Instant) -> Duration {
+    pub(crate) fn take(&mut self, now: Instant) -> Duration {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;

@@ -10,7 +10,7 @@ use crate::log::{utc_now, Log};
 
 /// One event worth recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     /// The server started listening.
     Start {
         /// The bound address.
@@ -64,7 +64,7 @@ pub enum Entry {
 
 impl Entry {
     /// The JSON object for this entry, without a trailing newline.
-    pub fn to_json(&self, seq: u64, time: &str) -> String {
+    pub(crate) fn to_json(&self, seq: u64, time: &str) -> String {
         let mut out = format!("{{\"seq\":{seq},\"time\":{}", json_string(time));
         let mut field = |key: &str, value: &str| {
             out.push_str(&format!(",\"{key}\":{}", json_string(value)));
@@ -115,7 +115,7 @@ impl Entry {
 
 /// A JSON string literal: quotes, backslashes and every control character
 /// escaped, everything else (UTF-8 included) passed through as JSON allows.
-pub fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -135,7 +135,7 @@ pub fn json_string(text: &str) -> String {
 
 /// The open transcript file.
 #[derive(Debug)]
-pub struct Transcript {
+pub(crate) struct Transcript {
     file: File,
     seq: u64,
     failed: bool,
@@ -147,7 +147,7 @@ impl Transcript {
     ///
     /// # Errors
     /// The file cannot be opened or created.
-    pub fn open(path: &Path, log: Log) -> io::Result<Transcript> {
+    pub(crate) fn open(path: &Path, log: Log) -> io::Result<Transcript> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Transcript {
             file,
@@ -160,7 +160,7 @@ impl Transcript {
     /// Appends one entry. Each entry is a single `write` of a whole line to an
     /// unbuffered file, so it is on disk (in the OS's cache) as soon as this
     /// returns. A failure is logged once; the chat goes on without the record.
-    pub fn record(&mut self, entry: &Entry) {
+    pub(crate) fn record(&mut self, entry: &Entry) {
         self.seq += 1;
         let mut line = entry.to_json(self.seq, &utc_now());
         line.push('\n');

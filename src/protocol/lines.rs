@@ -1,0 +1,189 @@
+//! Every line the server can send, as functions: chat, notices (`* `), errors
+//! (`! `). `docs/PROTOCOL.md` documents exactly these; nothing else in the
+//! crate formats wire text. Pure.
+
+use crate::protocol::command::{ParseError, HELP};
+use crate::protocol::names::NAME_RULE;
+
+/// Appends `> NAME: TEXT\n`, a chat line from another client. Appends rather
+/// than returns, so a reader can gather many lines in one buffer.
+pub fn push_chat(out: &mut Vec<u8>, name: &str, text: &str) {
+    out.reserve(name.len() + text.len() + 5);
+    out.extend_from_slice(b"> ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+}
+
+/// Appends `> NAME: CHUNK` with no newline added: the chunk-framing demo mode
+/// relays whatever one read returned, newlines and all, as the Node tutorial does.
+pub fn push_chunk(out: &mut Vec<u8>, name: &str, chunk: &str) {
+    out.extend_from_slice(b"> ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(chunk.as_bytes());
+}
+
+/// `> SENDER (private): TEXT\n`, a private message.
+pub fn private(from: &str, text: &str) -> Vec<u8> {
+    format!("> {from} (private): {text}\n").into_bytes()
+}
+
+/// `* TEXT\n`, a notice from the server.
+pub fn notice(text: &str) -> Vec<u8> {
+    format!("* {text}\n").into_bytes()
+}
+
+/// `! TEXT\n`, an error for the one client it concerns.
+pub fn error(text: &str) -> Vec<u8> {
+    format!("! {text}\n").into_bytes()
+}
+
+/// The first line a client gets: its name, how many others are there, and
+/// any demo mode that is on (so nobody mistakes a broken server for a real one).
+pub fn welcome(name: &str, others: usize, demo_modes: &[&str]) -> Vec<u8> {
+    let others = match others {
+        1 => "1 other".to_string(),
+        n => format!("{n} others"),
+    };
+    let mut text = format!("welcome {name}, {others} online, /help lists the commands");
+    if !demo_modes.is_empty() {
+        text.push_str(&format!(" (demo mode: {})", demo_modes.join(", ")));
+    }
+    notice(&text)
+}
+
+/// `* NAME joined`, to everyone else.
+pub fn joined(name: &str) -> Vec<u8> {
+    notice(&format!("{name} joined"))
+}
+
+/// `* NAME left` or `* NAME left (REASON)`, to everyone else.
+pub fn left(name: &str, reason: Option<&str>) -> Vec<u8> {
+    match reason {
+        Some(reason) => notice(&format!("{name} left ({reason})")),
+        None => notice(&format!("{name} left")),
+    }
+}
+
+/// `* OLD is now known as NEW`, to everyone else.
+pub fn renamed(old: &str, new: &str) -> Vec<u8> {
+    notice(&format!("{old} is now known as {new}"))
+}
+
+/// `* you are now NAME`, to the client that renamed itself.
+pub fn you_are_now(name: &str) -> Vec<u8> {
+    notice(&format!("you are now {name}"))
+}
+
+/// `* you are already NAME`: a `/nick` to the name the client already has.
+pub fn you_are_already(name: &str) -> Vec<u8> {
+    notice(&format!("you are already {name}"))
+}
+
+/// `! name NAME is taken`: someone else has it (ignoring case).
+pub fn name_taken(name: &str) -> Vec<u8> {
+    error(&format!("name {name} is taken"))
+}
+
+/// `! invalid name: RULE`.
+pub fn invalid_name() -> Vec<u8> {
+    error(&format!("invalid name: {NAME_RULE}"))
+}
+
+/// `* NAME TEXT`, a `/me` action.
+pub fn action(name: &str, text: &str) -> Vec<u8> {
+    notice(&format!("{name} {text}"))
+}
+
+/// `* online (N): A, B, C`, the answer to `/who`.
+pub fn online<S: AsRef<str>>(names: &[S]) -> Vec<u8> {
+    let list: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    notice(&format!("online ({}): {}", names.len(), list.join(", ")))
+}
+
+/// `! no such user NAME`, for a `/msg` to nobody.
+pub fn no_such_user(name: &str) -> Vec<u8> {
+    error(&format!("no such user {name}"))
+}
+
+/// `! line too long (max N bytes)`.
+pub fn line_too_long(max: usize) -> Vec<u8> {
+    error(&format!("line too long (max {max} bytes)"))
+}
+
+/// The error line for a `/` line that is not a valid command.
+pub fn bad_command(error_: &ParseError) -> Vec<u8> {
+    error(&error_.to_string())
+}
+
+/// The `/help` answer: one notice per command.
+pub fn help() -> Vec<u8> {
+    HELP.iter().flat_map(|line| notice(line)).collect()
+}
+
+/// `* STATS`, the `/stats` answer (the summary comes from the server's counters).
+pub fn stats(summary: &str) -> Vec<u8> {
+    notice(summary)
+}
+
+/// `* bye`, the last line a client that typed `/quit` gets.
+pub fn bye() -> Vec<u8> {
+    notice("bye")
+}
+
+/// `* server shutting down`, the last line everyone gets.
+pub fn shutting_down() -> Vec<u8> {
+    notice("server shutting down")
+}
+
+/// `! server full (N clients), try again later`, to a connection refused at once.
+pub fn server_full(max: usize) -> Vec<u8> {
+    error(&format!("server full ({max} clients), try again later"))
+}
+
+/// `! server busy`, to a connection the server could not start a thread for.
+pub fn server_busy() -> Vec<u8> {
+    error("server busy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let mut out = Vec::new();
+        push_chat(&mut out, "ann", "hi");
+        assert_eq!(out, b"> ann: hi\n");
+        push_chunk(&mut out, "ann", "a\nb");
+        assert_eq!(out, b"> ann: hi\n> ann: a\nb");
+        assert_eq!(private("ann", "psst"), b"> ann (private): psst\n");
+        assert_eq!(notice("bob joined"), b"* bob joined\n");
+        assert_eq!(error("nope"), b"! nope\n");
+    }
+
+    #[test]
+    fn notices_about_people() {
+        assert_eq!(joined("bob"), b"* bob joined\n");
+        assert_eq!(left("bob", None), b"* bob left\n");
+        assert_eq!(left("bob", Some("too slow")), b"* bob left (too slow)\n");
+        assert_eq!(renamed("a", "b"), b"* a is now known as b\n");
+        assert_eq!(online(&["x", "y"]), b"* online (2): x, y\n");
+        assert_eq!(action("ann", "waves"), b"* ann waves\n");
+    }
+
+    #[test]
+    fn welcome_counts_and_names_demo_modes() {
+        assert_eq!(
+            welcome("ann", 1, &[]),
+            b"* welcome ann, 1 other online, /help lists the commands\n"
+        );
+        assert_eq!(
+            welcome("ann", 0, &["chunk framing"]),
+            b"* welcome ann, 0 others online, /help lists the commands (demo mode: chunk framing)\n"
+                .to_vec()
+        );
+    }
+}

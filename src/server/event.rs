@@ -1,0 +1,65 @@
+//! The messages server threads send the broadcaster. Readers and the accept
+//! loop produce them (importing this file, not the broadcaster); the
+//! broadcaster consumes them in order.
+
+use std::sync::Arc;
+
+use super::registry::ClientId;
+use super::transcript::Entry;
+
+/// What readers ask the broadcaster to do. The channel is bounded: a reader
+/// whose event does not fit waits, and stops reading its socket meanwhile,
+/// which slows its sender through TCP flow control.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A client registered: welcome it, tell the others, start sending to it.
+    Joined {
+        /// The new client.
+        id: ClientId,
+        /// Its name when it joined (its address). Carried here rather than read
+        /// from the registry, where a quick `/nick` may already have changed it:
+        /// the others must see the join before the rename, as it happened.
+        name: Arc<str>,
+    },
+    /// Chat from one client for everyone else, already formatted
+    /// (`> NAME: TEXT\n`, possibly several lines, in the order they were sent).
+    Chat {
+        /// The sender, who does not get its own lines back.
+        from: ClientId,
+        /// The formatted lines.
+        bytes: Vec<u8>,
+        /// What the transcript records: one entry per line, made by the reader
+        /// when the transcript is on, and empty (no allocation) when it is off.
+        entries: Vec<Entry>,
+    },
+    /// A notice for everyone except one client (a rename, a `/me`).
+    Notice {
+        /// Who does not get it.
+        except: ClientId,
+        /// The formatted line.
+        line: Vec<u8>,
+        /// What the transcript records.
+        entry: Entry,
+    },
+    /// Lines for one client only: replies, errors, private messages.
+    Direct {
+        /// The recipient.
+        to: ClientId,
+        /// The formatted lines.
+        line: Vec<u8>,
+        /// What the transcript records, if anything.
+        entry: Option<Entry>,
+    },
+    /// A client is going: send it `farewell` if any, stop sending to it, tell
+    /// the others, and shut its write side so the farewell is followed by FIN.
+    Leave {
+        /// Who is leaving.
+        id: ClientId,
+        /// Shown in `* NAME left (REASON)`.
+        reason: Option<String>,
+        /// A last line for the client (`* bye`).
+        farewell: Option<Vec<u8>>,
+    },
+    /// Deliver everything before this, say goodbye to everyone, and stop.
+    Shutdown,
+}

@@ -1,0 +1,305 @@
+//! The server: binds the listener, runs the accept loop (one reader thread per
+//! client, within `--max-clients`), and starts and stops the other threads in
+//! order. What each thread does lives in the files below.
+//!
+//! - [`shared`]: what every thread can see, and who owns each piece of a client
+//! - [`registry`]: the client records behind one lock
+//! - [`event`]: the messages readers send the broadcaster
+//! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
+//! - [`broadcaster`]: the only writer; its batch layout and per-client state
+//! - [`socket`]: timed writes, linger, error wording
+//! - [`refuser`], [`stats_logger`]: small helper threads
+//! - [`ratelimit`], [`stats`], [`transcript`]: what the threads use
+
+mod broadcaster;
+mod error;
+mod event;
+mod ratelimit;
+mod reader;
+mod refuser;
+mod registry;
+mod shared;
+mod shutdown;
+mod socket;
+mod stats;
+mod stats_logger;
+mod transcript;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, RecvTimeoutError, SendTimeoutError, Sender};
+
+use crate::config::ServerConfig;
+use crate::protocol::lines;
+
+pub use error::ServerError;
+use event::Event;
+use refuser::Refuser;
+use registry::ClientId;
+use shared::Shared;
+pub use shutdown::ShutdownHandle;
+use socket::{is_transient_accept_error, LINGER};
+use stats_logger::StatsLogger;
+use transcript::{Entry, Transcript};
+
+/// Events that may wait for the broadcaster. Bounded, so a busy room pushes
+/// back on readers instead of growing a queue: at most this many events (each
+/// at most one read's worth of lines) are ever held.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Pause after `accept` fails for lack of resources (out of descriptors), so
+/// the loop retries a few times a second instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A bound chat server, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    transcript: Option<Transcript>,
+}
+
+impl Server {
+    /// Binds the listening socket (and opens the transcript, if asked).
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the transcript cannot be opened.
+    pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        let addr = format!("{}:{}", config.host, config.port);
+        // A bare IPv6 address needs brackets to be parsed with its port.
+        let bind_to = match config.host.parse::<Ipv6Addr>() {
+            Ok(ip) => SocketAddr::from((ip, config.port)).to_string(),
+            Err(_) => addr.clone(),
+        };
+        let bind_error = |source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&bind_to).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let shared = Arc::new(Shared::new(config));
+        let transcript = match &shared.config.transcript {
+            Some(path) => Some(Transcript::open(path, shared.log).map_err(|source| {
+                ServerError::Transcript {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
+        Ok(Server {
+            listener,
+            local_addr,
+            shared,
+            transcript,
+        })
+    }
+
+    /// The address actually bound (with the real port when `--port 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        let ip = match self.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        ShutdownHandle {
+            shared: self.shared.clone(),
+            wake_addr: SocketAddr::new(ip, self.local_addr.port()),
+        }
+    }
+
+    /// A one-line summary of the server's counters, as `/stats` shows it.
+    pub fn stats_summary(&self) -> String {
+        self.shared.stats_line()
+    }
+
+    /// Serves until [`ShutdownHandle::shutdown`] is called, then stops in order:
+    /// no new connections; every message already accepted is delivered, then
+    /// `* server shutting down`; every connection closes; every thread is joined.
+    ///
+    /// # Errors
+    /// A server thread could not be started.
+    pub fn run(mut self) -> io::Result<()> {
+        let shared = self.shared.clone();
+        self.announce_start();
+        let (events_tx, events_rx) = bounded(EVENTS_CAPACITY);
+        let broadcaster = broadcaster::spawn(shared.clone(), events_rx, self.transcript.take())?;
+        let refuser = Refuser::spawn()?;
+        let stats_logger = StatsLogger::spawn(&shared)?;
+        // Each reader holds a clone of `done_tx`; when the last one ends, the
+        // channel disconnects. That is how shutdown waits for readers with a deadline.
+        let (done_tx, done_rx) = bounded::<()>(0);
+
+        let readers = self.accept_loop(&events_tx, &refuser, &done_tx);
+
+        shared.log.always("shutting down");
+        stop_broadcaster(&shared, events_tx, broadcaster);
+        drop(done_tx);
+        // Clients normally close as soon as they read the goodbye and FIN; give
+        // them the linger time, then cut off the rest (this also wakes readers).
+        if let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(LINGER) {
+            close_every_connection(&shared);
+        }
+        for reader in readers {
+            let _ = reader.join();
+        }
+        refuser.stop();
+        if let Some(stats_logger) = stats_logger {
+            stats_logger.stop();
+        }
+        shared.log.always("server stopped");
+        Ok(())
+    }
+
+    /// Logs the address and any demo mode, and starts the transcript.
+    fn announce_start(&mut self) {
+        let log = self.shared.log;
+        log.always(&format!("listening on {}", self.local_addr));
+        for mode in self.shared.config.demo_modes() {
+            log.always(&format!(
+                "WARNING: demo mode '{mode}' is on; this server is deliberately broken"
+            ));
+        }
+        if let Some(transcript) = &mut self.transcript {
+            transcript.record(&Entry::Start {
+                addr: self.local_addr.to_string(),
+            });
+        }
+    }
+
+    /// Accepts connections until shutdown, returning the reader threads to join.
+    fn accept_loop(
+        &self,
+        events_tx: &Sender<Event>,
+        refuser: &Refuser,
+        done_tx: &Sender<()>,
+    ) -> Vec<JoinHandle<()>> {
+        let shared = &self.shared;
+        let mut readers: Vec<JoinHandle<()>> = Vec::new();
+        let mut next_id = 0u64;
+        let mut failing = false;
+        loop {
+            let accepted = self.listener.accept();
+            if shared.is_shutting_down() {
+                break;
+            }
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) if is_transient_accept_error(&e) => continue,
+                Err(e) => {
+                    // Out of descriptors, most likely. Say so once, wait, retry.
+                    if !failing {
+                        shared
+                            .log
+                            .always(&format!("accept failed: {e}; retrying every 100 ms"));
+                        failing = true;
+                    }
+                    thread::sleep(ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
+            if failing {
+                shared.log.always("accept is working again");
+                failing = false;
+            }
+            let max = shared.config.max_clients;
+            if shared.live.load(Ordering::Acquire) >= max {
+                refuser.refuse(stream, lines::server_full(max));
+                continue;
+            }
+            next_id += 1;
+            let stream = Arc::new(stream);
+            shared.live.fetch_add(1, Ordering::AcqRel);
+            let guard = ReaderGuard {
+                shared: shared.clone(),
+                _done: done_tx.clone(),
+            };
+            let spawned = reader::spawn(
+                shared.clone(),
+                events_tx.clone(),
+                ClientId(next_id),
+                stream.clone(),
+                peer,
+                guard,
+            );
+            match spawned {
+                Ok(handle) => readers.push(handle),
+                Err(e) => {
+                    shared
+                        .log
+                        .always(&format!("cannot start a reader thread: {e}"));
+                    // The guard was dropped with the closure: `live` is restored.
+                    if let Ok(stream) = Arc::try_unwrap(stream) {
+                        refuser.refuse(stream, lines::server_busy());
+                    }
+                }
+            }
+            // Forget finished readers now and then, so the list tracks live ones.
+            if next_id % 256 == 0 {
+                readers.retain(|handle| !handle.is_finished());
+            }
+        }
+        readers
+    }
+}
+
+/// Queues the shutdown event behind every accepted message and waits for the
+/// broadcaster to deliver it all. A healthy broadcaster finishes within one
+/// write timeout per stalled client. One stuck in a write with no deadline
+/// (the `--no-write-timeout` demo) would never finish: past the deadline,
+/// every socket is shut down, which makes its write fail so it can finish.
+fn stop_broadcaster(
+    shared: &Shared,
+    events_tx: Sender<Event>,
+    broadcaster: broadcaster::BroadcasterHandle,
+) {
+    let deadline =
+        Instant::now() + shared.config.write_timeout.unwrap_or_default() + Duration::from_secs(2);
+    let queued = !matches!(
+        events_tx.send_deadline(Event::Shutdown, deadline),
+        Err(SendTimeoutError::Timeout(_))
+    );
+    if !queued || !broadcaster.finished_by(deadline) {
+        shared
+            .log
+            .always("the broadcaster is stuck writing; closing every connection");
+        close_every_connection(shared);
+        if !queued {
+            let _ = events_tx.send(Event::Shutdown);
+        }
+    }
+    drop(events_tx);
+    broadcaster.join();
+}
+
+/// Shuts every registered socket down, which wakes any thread blocked on one.
+fn close_every_connection(shared: &Shared) {
+    for stream in shared.registry.all_streams() {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Held by each reader thread; dropping it (when the thread ends, or when it
+/// could not start) frees the client's place and signals `done`.
+#[derive(Debug)]
+struct ReaderGuard {
+    shared: Arc<Shared>,
+    _done: Sender<()>,
+}
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        self.shared.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,166 @@
+//! The reader's decisions, pure: a cleaned line becomes the [`Step`] to take,
+//! and a rename's result becomes the lines to send. The reader thread carries
+//! them out; the unit tests below check every decision without a socket.
+
+use std::sync::Arc;
+
+use crate::protocol::{is_valid_name, lines, Command};
+use crate::server::registry::RenameError;
+use crate::server::transcript::Entry;
+
+/// What to do about one line.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step<'a> {
+    /// Relay this text to everyone else as chat.
+    Chat(&'a str),
+    /// Take this (well-formed) name, if nobody else has it.
+    Rename(&'a str),
+    /// Send `text` privately to the client called `to`.
+    Whisper {
+        /// The recipient's name as typed.
+        to: &'a str,
+        /// The message.
+        text: &'a str,
+    },
+    /// Show `* NAME TEXT` to everyone else.
+    Act(&'a str),
+    /// Answer with the names of everyone online.
+    Who,
+    /// Answer with the server's counters.
+    Stats,
+    /// Answer with these lines, and nothing else.
+    Reply(Vec<u8>),
+    /// Leave, with an optional reason.
+    Quit(Option<&'a str>),
+}
+
+/// Decides what a cleaned, non-empty line asks for.
+pub(super) fn step(line: &str) -> Step<'_> {
+    match Command::parse(line) {
+        Err(e) => Step::Reply(lines::bad_command(&e)),
+        Ok(Command::Chat(text)) => Step::Chat(text),
+        Ok(Command::Nick(name)) if !is_valid_name(name) => Step::Reply(lines::invalid_name()),
+        Ok(Command::Nick(name)) => Step::Rename(name),
+        Ok(Command::Who) => Step::Who,
+        Ok(Command::Msg { to, text }) => Step::Whisper { to, text },
+        Ok(Command::Me(text)) => Step::Act(text),
+        Ok(Command::Help) => Step::Reply(lines::help()),
+        Ok(Command::Stats) => Step::Stats,
+        Ok(Command::Quit(reason)) => Step::Quit(reason),
+    }
+}
+
+/// What a rename attempt leads to.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Renamed {
+    /// The name changed: tell the others `notice`, tell the client `reply`.
+    Done {
+        /// The name it had.
+        old: Arc<str>,
+        /// `* OLD is now known as NEW`, for everyone else.
+        notice: Vec<u8>,
+        /// `* you are now NEW`, for the client.
+        reply: Vec<u8>,
+        /// What the transcript records.
+        entry: Entry,
+    },
+    /// Nothing changed; this line tells the client why.
+    Refused(Vec<u8>),
+    /// The client is no longer registered: say nothing.
+    Gone,
+}
+
+/// Turns the registry's answer to a rename into the lines to send.
+pub(super) fn renamed(new: &str, result: Result<Arc<str>, RenameError>) -> Renamed {
+    match result {
+        Ok(old) => Renamed::Done {
+            notice: lines::renamed(&old, new),
+            reply: lines::you_are_now(new),
+            entry: Entry::Rename {
+                from: old.to_string(),
+                to: new.to_string(),
+            },
+            old,
+        },
+        Err(RenameError::Taken) => Renamed::Refused(lines::name_taken(new)),
+        Err(RenameError::Unchanged) => Renamed::Refused(lines::you_are_already(new)),
+        Err(RenameError::Gone) => Renamed::Gone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(step: Step<'_>) -> String {
+        match step {
+            Step::Reply(bytes) => String::from_utf8(bytes).expect("UTF-8"),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lines_become_steps() {
+        assert_eq!(step("hello"), Step::Chat("hello"));
+        assert_eq!(step("//x"), Step::Chat("/x"));
+        assert_eq!(step("/nick ann"), Step::Rename("ann"));
+        assert_eq!(step("/who"), Step::Who);
+        assert_eq!(
+            step("/msg bob hi there"),
+            Step::Whisper {
+                to: "bob",
+                text: "hi there"
+            }
+        );
+        assert_eq!(step("/me waves"), Step::Act("waves"));
+        assert_eq!(step("/stats"), Step::Stats);
+        assert_eq!(step("/quit"), Step::Quit(None));
+        assert_eq!(step("/quit tired"), Step::Quit(Some("tired")));
+    }
+
+    #[test]
+    fn refusals_and_help_are_answered_at_once() {
+        assert_eq!(
+            reply(step("/nick 9lives")),
+            "! invalid name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter\n"
+        );
+        assert_eq!(reply(step("/nick")), "! usage: /nick NAME\n");
+        assert_eq!(
+            reply(step("/dance")),
+            "! unknown command /dance (try /help)\n"
+        );
+        assert!(reply(step("/help")).starts_with("* /nick NAME - "));
+    }
+
+    #[test]
+    fn rename_results_become_lines() {
+        let Renamed::Done {
+            old,
+            notice,
+            reply,
+            entry,
+        } = renamed("bob", Ok(Arc::from("1.2.3.4:5")))
+        else {
+            panic!("a successful rename")
+        };
+        assert_eq!(&*old, "1.2.3.4:5");
+        assert_eq!(notice, b"* 1.2.3.4:5 is now known as bob\n");
+        assert_eq!(reply, b"* you are now bob\n");
+        assert_eq!(
+            entry,
+            Entry::Rename {
+                from: "1.2.3.4:5".into(),
+                to: "bob".into()
+            }
+        );
+        assert_eq!(
+            renamed("bob", Err(RenameError::Taken)),
+            Renamed::Refused(b"! name bob is taken\n".to_vec())
+        );
+        assert_eq!(
+            renamed("bob", Err(RenameError::Unchanged)),
+            Renamed::Refused(b"* you are already bob\n".to_vec())
+        );
+        assert_eq!(renamed("bob", Err(RenameError::Gone)), Renamed::Gone);
+    }
+}

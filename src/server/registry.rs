@@ -1,0 +1,206 @@
+//! Who is connected: [`ClientId`] and one [`ClientRecord`] per connection, in
+//! one mutex-guarded map. Readers add and rename themselves here; the
+//! broadcaster attaches to new clients and removes the ones that go.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// A client's identity for the life of the server. Ids grow with every
+/// accepted connection, so sorting by id gives the order clients joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ClientId(pub(crate) u64);
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What threads learn about a client without taking the registry lock: each
+/// field has exactly one writer (named on the field), anyone may read it.
+#[derive(Debug, Default)]
+pub(crate) struct Meters {
+    /// Chat lines accepted from this client. Written by its reader.
+    pub(crate) lines_sent: AtomicU64,
+    /// Set once the client has been removed from the registry (it left, or
+    /// was evicted). Written by whoever removed it; its reader checks it so
+    /// that nothing more of this client is relayed after its `left` notice.
+    pub(crate) gone: AtomicBool,
+}
+
+/// Everything the server knows about one connected client, in one place.
+/// See `shared.rs` for who owns which piece of a client's state.
+#[derive(Debug)]
+pub(crate) struct ClientRecord {
+    /// The current name: the address until `/nick`. Changed by its reader,
+    /// under the registry lock, so the uniqueness check and the change are one step.
+    pub(crate) name: Arc<str>,
+    /// The socket, shared with the reader: `&TcpStream` can both read and
+    /// write, so one descriptor serves both threads (no `try_clone`).
+    pub(crate) stream: Arc<TcpStream>,
+    /// Counters and flags updated without this lock.
+    pub(crate) meters: Arc<Meters>,
+}
+
+/// Why a rename was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RenameError {
+    /// Another client has this name (compared ignoring case).
+    Taken,
+    /// The client already has exactly this name.
+    Unchanged,
+    /// The client is no longer registered.
+    Gone,
+}
+
+/// The shared map of connected clients.
+///
+/// Every method takes the lock once and holds it only for a few map operations:
+/// nothing here does I/O, so a slow socket can never keep the lock held.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    clients: Mutex<HashMap<ClientId, ClientRecord>>,
+}
+
+impl Registry {
+    /// Adds a client that has just connected.
+    pub(crate) fn insert(&self, id: ClientId, record: ClientRecord) {
+        self.clients.lock().insert(id, record);
+    }
+
+    /// Removes a client and marks it gone, returning its record; `None` if it
+    /// was already removed. Whoever gets `Some` announces the departure, which
+    /// is how a client is announced as leaving exactly once.
+    pub(crate) fn remove(&self, id: ClientId) -> Option<ClientRecord> {
+        let record = self.clients.lock().remove(&id)?;
+        record.meters.gone.store(true, Ordering::Release);
+        Some(record)
+    }
+
+    /// The socket and meters of a registered client, for the broadcaster to
+    /// keep while it writes to that client.
+    pub(crate) fn attach(&self, id: ClientId) -> Option<(Arc<TcpStream>, Arc<Meters>)> {
+        let clients = self.clients.lock();
+        let record = clients.get(&id)?;
+        Some((record.stream.clone(), record.meters.clone()))
+    }
+
+    /// Every registered socket (for shutdown).
+    pub(crate) fn all_streams(&self) -> Vec<Arc<TcpStream>> {
+        self.clients
+            .lock()
+            .values()
+            .map(|c| c.stream.clone())
+            .collect()
+    }
+
+    /// Renames a client if no other client has the name, ignoring case. The check
+    /// and the change happen under one lock, so of two clients racing for a
+    /// name exactly one wins. Returns the old name.
+    ///
+    /// # Errors
+    /// [`RenameError`] says why the name was not changed.
+    pub(crate) fn rename(&self, id: ClientId, new: &str) -> Result<Arc<str>, RenameError> {
+        let mut clients = self.clients.lock();
+        let taken = clients
+            .iter()
+            .any(|(&other, c)| other != id && c.name.eq_ignore_ascii_case(new));
+        if taken {
+            return Err(RenameError::Taken);
+        }
+        let client = clients.get_mut(&id).ok_or(RenameError::Gone)?;
+        if &*client.name == new {
+            return Err(RenameError::Unchanged);
+        }
+        Ok(std::mem::replace(&mut client.name, Arc::from(new)))
+    }
+
+    /// Finds a client by name, ignoring case (names are unique that way).
+    pub(crate) fn find(&self, name: &str) -> Option<(ClientId, Arc<str>)> {
+        self.clients
+            .lock()
+            .iter()
+            .find(|(_, c)| c.name.eq_ignore_ascii_case(name))
+            .map(|(&id, c)| (id, c.name.clone()))
+    }
+
+    /// The names of everyone registered, in the order they joined.
+    pub(crate) fn names(&self) -> Vec<Arc<str>> {
+        let mut named: Vec<(ClientId, Arc<str>)> = self
+            .clients
+            .lock()
+            .iter()
+            .map(|(&id, c)| (id, c.name.clone()))
+            .collect();
+        named.sort_unstable_by_key(|(id, _)| *id);
+        named.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// How many clients are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn record(name: &str) -> ClientRecord {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let stream = TcpStream::connect(listener.local_addr().expect("local addr"))
+            .expect("connect loopback");
+        ClientRecord {
+            name: Arc::from(name),
+            stream: Arc::new(stream),
+            meters: Arc::default(),
+        }
+    }
+
+    fn registry(names: &[&str]) -> Registry {
+        let registry = Registry::default();
+        for (i, name) in names.iter().enumerate() {
+            registry.insert(ClientId(i as u64 + 1), record(name));
+        }
+        registry
+    }
+
+    #[test]
+    fn rename_rules() {
+        let registry = registry(&["ann", "1.2.3.4:5"]);
+        assert_eq!(registry.rename(ClientId(2), "ANN"), Err(RenameError::Taken));
+        assert_eq!(
+            registry.rename(ClientId(1), "ann"),
+            Err(RenameError::Unchanged)
+        );
+        assert_eq!(registry.rename(ClientId(1), "Ann").as_deref(), Ok("ann"));
+        assert_eq!(registry.rename(ClientId(9), "zed"), Err(RenameError::Gone));
+        assert_eq!(registry.find("aNN").map(|(id, _)| id), Some(ClientId(1)));
+    }
+
+    #[test]
+    fn names_in_join_order_and_removal_once() {
+        let registry = registry(&["c", "a", "b"]);
+        let names: Vec<String> = registry.names().iter().map(|n| n.to_string()).collect();
+        assert_eq!(names, ["c", "a", "b"]);
+        let (_, meters) = registry.attach(ClientId(2)).expect("registered");
+        assert!(!meters.gone.load(Ordering::Acquire));
+        assert!(registry.remove(ClientId(2)).is_some());
+        assert!(
+            meters.gone.load(Ordering::Acquire),
+            "removal marks the client gone"
+        );
+        assert!(
+            registry.remove(ClientId(2)).is_none(),
+            "removed exactly once"
+        );
+        assert!(registry.attach(ClientId(2)).is_none());
+        assert_eq!(registry.len(), 2);
+    }
+}

@@ -1,0 +1,72 @@
+//! What every server thread can see ([`Shared`]), and who owns each piece of
+//! a client's state.
+//!
+//! # One client, and who owns what
+//! A client's state lives in three places, each with one owner:
+//!
+//! | state | where | written by | read by | guarded by |
+//! |---|---|---|---|---|
+//! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | accept loop / reader, once | everyone | the registry lock |
+//! | name | the record | its reader (`/nick`) | everyone | the registry lock |
+//! | lines sent, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the remover (`gone`) | everyone | atomics, no lock |
+//! | rate-limit bucket, framer, unsent chat | the reader's `Session` | its reader | its reader | none: one thread |
+//! | write state (what the current batch sends it) | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
+//!
+//! State used by one thread only stays on that thread; what others need to see
+//! is in the record, readable in one lock, or in its meters, readable with none.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::config::ServerConfig;
+use crate::log::Log;
+
+use super::registry::Registry;
+use super::stats::Stats;
+
+/// State every server thread shares, behind one `Arc`.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The settings; fixed once the server is bound.
+    pub(crate) config: ServerConfig,
+    /// Every connected client's record.
+    pub(crate) registry: Registry,
+    /// Counters for `/stats`.
+    pub(crate) stats: Stats,
+    /// The log on stderr.
+    pub(crate) log: Log,
+    /// Set once by the shutdown handle; the accept loop checks it when it wakes.
+    shutting_down: AtomicBool,
+    /// Reader threads alive, for `--max-clients`. Counted by the accept loop,
+    /// given back by each reader's guard when the thread ends.
+    pub(crate) live: AtomicUsize,
+}
+
+impl Shared {
+    /// Fresh state for a server with `config`.
+    pub(crate) fn new(config: ServerConfig) -> Self {
+        Shared {
+            stats: Stats::new(config.rate_limit),
+            log: Log::new(config.quiet),
+            config,
+            registry: Registry::default(),
+            shutting_down: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+        }
+    }
+
+    /// True once shutdown has begun.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Marks shutdown as begun; true if this call was the first.
+    pub(crate) fn begin_shutdown(&self) -> bool {
+        !self.shutting_down.swap(true, Ordering::AcqRel)
+    }
+
+    /// The `/stats` summary, with the client count taken now.
+    pub(crate) fn stats_line(&self) -> String {
+        self.stats.note_clients(self.registry.len());
+        self.stats.summary()
+    }
+}
