@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// Deadline for one pending write to one client (`--write-timeout-ms`);
     /// `None` is the `--no-write-timeout` demo mode.
     pub write_timeout: Option<Duration>,
+    /// Most bytes that may wait for one client (`--sendq-bytes`): its send
+    /// queue. A client whose queue would overflow is disconnected.
+    pub sendq_bytes: usize,
     /// Sustained lines per second per client (`--rate-limit`); 0 turns it off.
     pub rate_limit: u32,
     /// Line framing, or the chunk-relaying demo mode (`--framing`).
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             max_line_bytes: 1024,
             quiet: false,
             write_timeout: Some(Duration::from_millis(1000)),
+            sendq_bytes: DEFAULT_SENDQ_BYTES,
             rate_limit: 20,
             framing: Framing::Lines,
             stats_every: None,
@@ -64,7 +68,25 @@ impl Default for ServerConfig {
     }
 }
 
+/// The default send queue per client: 256 KiB, like an IRC server's SendQ for
+/// users. It absorbs about 1300 lines of 200 bytes, several seconds of a busy
+/// room, so a client that pauses briefly catches up; and with the default
+/// 1024 clients the worst case (everyone stalled at once) stays at 256 MiB.
+pub const DEFAULT_SENDQ_BYTES: usize = 256 * 1024;
+
+/// The most bytes one event to the broadcaster can carry besides one line:
+/// a reader hands on its gathered chat lines once they reach this size.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+
 impl ServerConfig {
+    /// The smallest `--sendq-bytes` that works with `--max-line-bytes`: room
+    /// for four of the largest events, so a client that is reading is never
+    /// disconnected for one big batch (the broadcaster writes a batch out at
+    /// a quarter of the queue, and waits for a client over half of it).
+    pub fn min_sendq_bytes(&self) -> usize {
+        4 * (MAX_EVENT_BYTES + self.max_line_bytes + 64)
+    }
+
     /// The demo modes that are switched on, as short phrases for the welcome line
     /// and the start-up warning. Empty for a normal server.
     pub fn demo_modes(&self) -> Vec<&'static str> {
@@ -138,6 +160,9 @@ Options:
   --max-line-bytes N       longest line accepted, in bytes [default: 1024]
   --write-timeout-ms MS    a client that cannot take a write within MS
                            milliseconds is disconnected [default: 1000]
+  --sendq-bytes N          most bytes waiting to be written to one client;
+                           a client that falls further behind is
+                           disconnected [default: 262144]
   --rate-limit N           lines per second per client, sustained; bursts of
                            50 lines (or 2 s worth) pass at once; 0 = off
                            [default: 20]
@@ -239,6 +264,7 @@ pub fn parse_server_args(
                 no_value(&flag, &inline)?;
                 config.write_timeout = None;
             }
+            "--sendq-bytes" => config.sendq_bytes = flags.number(&flag, inline)?,
             "--rate-limit" => config.rate_limit = flags.number(&flag, inline)?,
             "--stats-every" => {
                 let secs: u64 = positive(&flag, flags.number(&flag, inline)?)?;
@@ -262,6 +288,13 @@ pub fn parse_server_args(
             }
             other => return Err(ConfigError(format!("unknown option '{other}'"))),
         }
+    }
+    if config.sendq_bytes < config.min_sendq_bytes() {
+        return Err(ConfigError(format!(
+            "--sendq-bytes must be at least {} with --max-line-bytes {}",
+            config.min_sendq_bytes(),
+            config.max_line_bytes
+        )));
     }
     Ok(Parsed::Run(config))
 }
@@ -345,6 +378,10 @@ mod tests {
             .unwrap_err()
             .0
             .contains("at least 1"));
+        assert!(server(&["--sendq-bytes", "1000"])
+            .unwrap_err()
+            .0
+            .contains("--sendq-bytes must be at least 69888"));
         assert!(server(&["--quiet=yes"])
             .unwrap_err()
             .0

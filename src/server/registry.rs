@@ -27,6 +27,8 @@ impl fmt::Display for ClientId {
 pub(crate) struct Meters {
     /// Chat lines accepted from this client. Written by its reader.
     pub(crate) lines_sent: AtomicU64,
+    /// Bytes waiting in its send queue. Written by the broadcaster.
+    pub(crate) queued_bytes: AtomicU64,
     /// Set once the client has been removed from the registry (it left, or
     /// was evicted). Written by whoever removed it; its reader checks it so
     /// that nothing more of this client is relayed after its `left` notice.

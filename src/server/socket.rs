@@ -1,4 +1,4 @@
-//! Socket helpers every server thread uses: a write with a deadline, the
+//! Socket helpers every server thread uses: short and blocking writes, the
 //! drain-then-close (`linger`) that keeps a last line from being destroyed by
 //! a reset, and how errors are classified and worded.
 
@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 /// (`* bye`) must reach it before the socket closes, and closing a socket with
 /// unread input would send a reset that can destroy that line.
 pub(crate) const LINGER: Duration = Duration::from_secs(1);
+
+/// The longest the broadcaster waits on one client's socket in one write
+/// when send queues are on: what the socket does not take by then waits in
+/// the client's queue. (Kernels round it up to their timer tick, a few ms.)
+pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(1);
 
 /// Why a write to a client failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,48 +73,43 @@ pub(crate) fn is_transient_accept_error(e: &io::Error) -> bool {
     )
 }
 
-/// Writes all of `slices` to `stream`, giving up once `timeout` has passed since
-/// the call began: a deadline for the whole write, not for each syscall, so a
-/// client that reads a trickle cannot hold the writer longer than one
-/// timeout. `None` blocks for as long as it takes (the demo mode).
+/// One write of as much of `slices` as the socket takes within its write
+/// timeout ([`WRITE_SLICE`]). A timeout with nothing taken is `Ok(0)`: the
+/// client is not reading right now, which is not an error.
 ///
-/// The socket's own write timeout was set to `timeout` when it connected, so
-/// the usual case (everything fits in the socket buffer) is one syscall; the
-/// timeout is only shortened, and then restored, when a write was partial.
-pub(crate) fn write_all_before(
-    stream: &TcpStream,
-    mut slices: &mut [IoSlice<'_>],
-    timeout: Option<Duration>,
-) -> io::Result<()> {
-    let started = Instant::now();
-    let mut shortened = false;
-    let result = loop {
+/// # Errors
+/// The connection is broken.
+pub(crate) fn write_once(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    loop {
         let mut writer = stream;
         match writer.write_vectored(slices) {
-            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                IoSlice::advance_slices(&mut slices, n);
-                if slices.is_empty() {
-                    break Ok(());
-                }
-            }
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+            Err(e) if is_timeout(&e) => return Ok(0),
+            Err(e) => return Err(e),
         }
-        if let Some(timeout) = timeout {
-            let left = timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                break Err(io::ErrorKind::TimedOut.into());
-            }
-            // Zero would mean "no timeout" to set_write_timeout; `left` is not zero.
-            stream.set_write_timeout(Some(left))?;
-            shortened = true;
-        }
-    };
-    if shortened {
-        let _ = stream.set_write_timeout(timeout);
     }
-    result
+}
+
+/// Writes all of `slices`, blocking for as long as it takes: the
+/// `--no-write-timeout` demo mode, where one stalled client freezes the room.
+///
+/// # Errors
+/// The connection is broken.
+pub(crate) fn write_all_blocking(
+    stream: &TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    while !slices.is_empty() {
+        let mut writer = stream;
+        match writer.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and discards until the peer closes or [`LINGER`] passes, then shuts

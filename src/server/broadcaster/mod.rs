@@ -1,10 +1,13 @@
 //! The broadcaster: the only thread that writes to client sockets. It drains
 //! the events channel in batches, lays each batch out once as shared bytes
-//! ([`outbox`]), and writes every peer its part in one (vectored) write with
-//! a deadline ([`peers`] holds what it keeps about each client).
+//! ([`outbox`]), and gives every peer its part in one short (vectored) write;
+//! what a socket does not take waits in that client's send queue ([`sendq`]),
+//! so a stalled client costs the others a few milliseconds, not a timeout.
+//! [`peers`] holds what it keeps about each client.
 
 mod outbox;
 mod peers;
+mod sendq;
 
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
@@ -12,7 +15,7 @@ use std::net::Shutdown;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
@@ -21,10 +24,11 @@ use crate::protocol::lines;
 use super::event::Event;
 use super::registry::ClientId;
 use super::shared::Shared;
-use super::socket::{write_all_before, Failure};
+use super::socket::{write_all_blocking, write_once, Failure};
 use super::transcript::{Entry, Transcript};
 use outbox::{Audience, Outbox};
 use peers::Peer;
+use sendq::SendQueue;
 
 /// Most events handled in one batch, and the size past which a batch is
 /// written out: big batches mean few syscalls, bounded ones mean bounded memory.
@@ -66,12 +70,16 @@ pub(crate) fn spawn(
     transcript: Option<Transcript>,
 ) -> io::Result<BroadcasterHandle> {
     let (finished_tx, finished_rx) = bounded::<()>(0);
+    let (shared_sendq, shared_timeout) = (shared.config.sendq_bytes, shared.config.write_timeout);
     let broadcaster = Broadcaster {
         shared,
         events_rx,
         transcript,
         outbox: Outbox::default(),
         peers: HashMap::new(),
+        limits: Limits::new(shared_sendq, shared_timeout),
+        turn: 0,
+        stopping: false,
     };
     let thread = thread::Builder::new()
         .name("broadcaster".to_string())
@@ -95,22 +103,78 @@ struct Broadcaster {
     /// Everyone it writes to, from their welcome until they leave. Kept across
     /// batches, so a batch never has to ask the registry who is there.
     peers: HashMap<ClientId, Peer>,
+    /// The per-client send queues' limits (see [`Limits`]).
+    limits: Limits,
+    /// Counts turns, so fruitless retries start with a different client each time.
+    turn: usize,
+    /// Set once the goodbye is written: evictions are then silent.
+    stopping: bool,
+}
+
+/// Sizes derived from `--sendq-bytes`, and the write timeout.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Most bytes waiting for one client.
+    sendq: usize,
+    /// Over this, a client that is still reading makes the room wait for it.
+    high_water: usize,
+    /// A batch is written out once it holds this many bytes. A quarter of the
+    /// send queue, so a client under the high-water mark always has room for
+    /// one more batch: a healthy client is never evicted for one big batch.
+    batch_bytes: usize,
+    /// `None`: the demo mode, blocking writes and no queues.
+    write_timeout: Option<Duration>,
+}
+
+impl Limits {
+    fn new(sendq: usize, write_timeout: Option<Duration>) -> Limits {
+        Limits {
+            sendq,
+            high_water: sendq / 2,
+            batch_bytes: (sendq / 4).clamp(1, MAX_BATCH_BYTES),
+            write_timeout,
+        }
+    }
+}
+
+/// How many fruitless retries one servicing of the queues may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Stop after the first fruitless retry if events are waiting: each costs
+    /// one short write timeout, and new lines must not wait behind many.
+    OneWhileBusy,
+    /// Try every queue that is due (shutting down, or the room is waiting anyway).
+    All,
 }
 
 impl Broadcaster {
-    /// Each turn: handle every event already waiting (up to a bound), then
+    /// Each turn: retry the send queues that are due; take every event already
+    /// waiting (up to a bound) unless a reading client is far behind; then
     /// write the batch out. While the broadcaster is busy writing, events pile
     /// up, so the busier the room, the bigger the batches and the fewer the
     /// syscalls per line.
     fn run(mut self) {
         loop {
+            self.service(Budget::OneWhileBusy);
+            if self.room_waits() {
+                // Like a blocking write, but only for a client that is reading:
+                // take no new events until it catches up.
+                self.service(Budget::All);
+                self.sleep_until_due();
+                continue;
+            }
             let first = if self.outbox.is_empty() {
-                match self.events_rx.recv() {
+                let event = match self.next_check() {
+                    Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
+                    None => self.events_rx.recv().map_err(|_| false),
+                };
+                match event {
                     Ok(event) => Some(event),
-                    Err(_) => return,
+                    Err(true) => continue, // a queue is due: service it
+                    Err(false) => return,  // every sender is gone
                 }
             } else {
-                // Eviction notices from the last batch are waiting: don't block.
+                // Eviction notices from the last turn are waiting: don't block.
                 None
             };
             let mut stop = false;
@@ -120,7 +184,7 @@ impl Broadcaster {
                     stop = self.handle(event);
                 }
                 if stop
-                    || self.outbox.bytes.len() >= MAX_BATCH_BYTES
+                    || self.outbox.bytes.len() >= self.limits.batch_bytes
                     || self.outbox.segments.len() >= MAX_BATCH_EVENTS
                 {
                     break;
@@ -193,7 +257,7 @@ impl Broadcaster {
     /// Starts writing to a client that has registered: its welcome first, so
     /// that is always its first line, then `joined` to the others.
     fn join(&mut self, id: ClientId, name: &str) {
-        let Some((stream, _)) = self.shared.registry.attach(id) else {
+        let Some((stream, meters)) = self.shared.registry.attach(id) else {
             return;
         };
         self.shared.stats.note_clients(self.shared.registry.len());
@@ -203,7 +267,9 @@ impl Broadcaster {
         self.outbox.push(Audience::Only(id), &welcome);
         self.outbox
             .push(Audience::AllExcept(id), &lines::joined(name));
-        self.peers.insert(id, Peer::new(stream, from));
+        let queue = SendQueue::new(self.limits.sendq, Instant::now());
+        self.peers
+            .insert(id, Peer::new(stream, meters, queue, from));
         self.record(Entry::Join {
             name: name.to_string(),
         });
@@ -236,8 +302,11 @@ impl Broadcaster {
     }
 
     /// Writes the batch: the common bytes to every peer no segment names, a
-    /// tailored vectored write to the few others. Clients that fail are evicted,
-    /// and the notices about them start the next batch.
+    /// tailored view to the few others. A peer whose queue is empty gets one
+    /// direct write, and what its socket does not take joins its queue; a peer
+    /// with bytes already waiting gets the batch queued behind them, without a
+    /// write. Clients that fail are evicted, and the notices about them start
+    /// the next batch.
     fn flush(&mut self) {
         let outbox = &self.outbox;
         if outbox.is_empty() {
@@ -254,10 +323,10 @@ impl Broadcaster {
         named.sort_unstable();
         named.dedup();
         let common = outbox.ranges_for(None, 0, usize::MAX);
-        let timeout = self.shared.config.write_timeout;
+        let now = Instant::now();
         let mut failures = Vec::new();
         let mut written = 0u64;
-        for (&id, peer) in &self.peers {
+        for (&id, peer) in &mut self.peers {
             let tailored;
             let ranges = if peer.sees_whole_batch() && named.binary_search(&id).is_err() {
                 &common
@@ -268,36 +337,120 @@ impl Broadcaster {
             if ranges.is_empty() {
                 continue;
             }
-            let mut slices: Vec<IoSlice<'_>> = ranges
+            let parts: Vec<&[u8]> = ranges
                 .iter()
-                .map(|&(start, end)| IoSlice::new(&outbox.bytes[start..end]))
+                .map(|&(start, end)| &outbox.bytes[start..end])
                 .collect();
-            match write_all_before(&peer.stream, &mut slices, timeout) {
-                Ok(()) => written += ranges.iter().map(|(s, e)| (e - s) as u64).sum::<u64>(),
-                Err(e) => failures.push((id, Failure::of(&e))),
+            match deliver(peer, &parts, self.limits.write_timeout, now) {
+                Ok(n) => written += n as u64,
+                Err(failure) => failures.push((id, failure)),
             }
         }
         self.shared.stats.bytes_out.fetch_add(written, Relaxed);
         self.outbox.clear();
         self.peers.retain(|_, peer| {
-            if peer.leaving {
-                // The farewell (if any) is out: FIN follows it. Ignore errors,
-                // the peer may be gone already.
-                let _ = peer.stream.shutdown(Shutdown::Write);
-                return false;
-            }
             peer.next_batch();
-            true
+            !close_if_done(peer)
         });
         for (id, failure) in failures {
             self.evict(id, failure);
         }
     }
 
-    /// Disconnects a client whose write failed. `shutdown(Both)` also wakes its
-    /// reader, which then finds it already removed and just ends.
+    /// Retries the send queues that are due, and evicts the clients that are
+    /// too slow. See [`Budget`] for how many fruitless retries it makes.
+    fn service(&mut self, budget: Budget) {
+        let now = Instant::now();
+        let timeout = self.limits.write_timeout.unwrap_or(Duration::MAX);
+        let mut due: Vec<ClientId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.queue.next_check(timeout).is_some_and(|at| at <= now))
+            .map(|(&id, _)| id)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        due.sort_unstable();
+        self.turn = self.turn.wrapping_add(1);
+        let start = self.turn % due.len();
+        due.rotate_left(start);
+        let mut failures = Vec::new();
+        let mut written = 0u64;
+        for id in due {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            let (a, b) = peer.queue.as_slices();
+            let slices = [IoSlice::new(a), IoSlice::new(b)];
+            let result = write_once(&peer.stream, &slices);
+            let now = Instant::now();
+            let taken = match result {
+                Ok(n) => n,
+                Err(e) => {
+                    failures.push((id, Failure::of(&e)));
+                    continue;
+                }
+            };
+            written += taken as u64;
+            peer.queue.wrote(taken, now);
+            peer.publish();
+            if peer.queue.verdict(now, timeout).is_some() {
+                failures.push((id, Failure::TooSlow));
+            } else if close_if_done(peer) {
+                self.peers.remove(&id);
+            }
+            if taken == 0 && budget == Budget::OneWhileBusy && !self.events_rx.is_empty() {
+                break;
+            }
+        }
+        self.shared.stats.bytes_out.fetch_add(written, Relaxed);
+        for (id, failure) in failures {
+            self.evict(id, failure);
+        }
+    }
+
+    /// True while a client that is still reading is so far behind that the
+    /// room should wait for it (see [`SendQueue::holds_room`]).
+    fn room_waits(&mut self) -> bool {
+        let now = Instant::now();
+        let high_water = self.limits.high_water;
+        let mut waits = false;
+        for peer in self.peers.values_mut() {
+            if !peer.queue.is_empty() && !peer.leaving {
+                waits |= peer.queue.holds_room(high_water, now);
+            }
+        }
+        waits
+    }
+
+    /// The earliest moment a send queue needs attention.
+    fn next_check(&self) -> Option<Instant> {
+        let timeout = self.limits.write_timeout?;
+        self.peers
+            .values()
+            .filter_map(|p| p.queue.next_check(timeout))
+            .min()
+    }
+
+    /// Sleeps until a send queue is due (briefly, if one already is).
+    fn sleep_until_due(&self) {
+        let now = Instant::now();
+        let wake = self.next_check().unwrap_or(now + Duration::from_millis(1));
+        let nap = wake
+            .saturating_duration_since(now)
+            .clamp(Duration::from_micros(200), Duration::from_millis(50));
+        thread::sleep(nap);
+    }
+
+    /// Disconnects a client that is too slow or whose connection broke.
+    /// `shutdown(Both)` also wakes its reader, which then finds it already
+    /// removed and just ends.
     fn evict(&mut self, id: ClientId, failure: Failure) {
-        self.peers.remove(&id);
+        let peer = self.peers.remove(&id);
+        if let Some(peer) = &peer {
+            let _ = peer.stream.shutdown(Shutdown::Both);
+        }
         let Some(record) = self.shared.registry.remove(id) else {
             return;
         };
@@ -310,15 +463,127 @@ impl Broadcaster {
         self.shared
             .log
             .info(&format!("{} evicted ({})", record.name, failure.reason()));
-        self.announce_leave(&record.name, Some(failure.reason().to_string()));
+        if !self.stopping {
+            self.announce_leave(&record.name, Some(failure.reason().to_string()));
+        }
     }
 
-    /// After the last batch: half-close every socket so the goodbye is followed
-    /// by FIN. Readers end when their clients close; the server makes sure of
-    /// the rest.
+    /// After the last batch: write out what waits in the send queues (every
+    /// healthy client gets every line, then the goodbye), within a bound, then
+    /// half-close every socket so the goodbye is followed by FIN. Readers end
+    /// when their clients close; the server makes sure of the rest.
     fn say_goodbye(&mut self) {
+        self.stopping = true;
+        // Everyone is leaving now: each socket is half-closed as soon as its
+        // own queue is written, not when the slowest client's is.
+        for peer in self.peers.values_mut() {
+            peer.leaving = true;
+        }
+        self.peers.retain(|_, peer| !close_if_done(peer));
+        if let Some(timeout) = self.limits.write_timeout {
+            let deadline = Instant::now() + timeout + GOODBYE_GRACE;
+            while !self.peers.is_empty() && Instant::now() < deadline {
+                self.service(Budget::All);
+                self.sleep_until_due();
+            }
+        }
         for peer in self.peers.values() {
-            let _ = peer.stream.shutdown(Shutdown::Write);
+            // Still unwritten after the deadline: cut it off.
+            let _ = peer.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// After the write timeout, how much longer the goodbye may take: a client
+/// still reading a trickle then loses the rest.
+const GOODBYE_GRACE: Duration = Duration::from_millis(500);
+
+/// Gives `parts` to one peer: written directly when nothing waits for it
+/// (what the socket does not take joins its queue), queued behind what waits
+/// otherwise. Returns how many bytes were written now.
+fn deliver(
+    peer: &mut Peer,
+    parts: &[&[u8]],
+    write_timeout: Option<Duration>,
+    now: Instant,
+) -> Result<usize, Failure> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    if write_timeout.is_none() {
+        // DEMO MODE (--no-write-timeout): block until it is all written.
+        return write_all_blocking(&peer.stream, &mut slices)
+            .map(|()| total)
+            .map_err(|e| Failure::of(&e));
+    }
+    if !peer.queue.is_empty() {
+        peer.queue.push(parts, now).map_err(|_| Failure::TooSlow)?;
+        peer.publish();
+        return Ok(0);
+    }
+    let taken = write_once(&peer.stream, &slices).map_err(|e| Failure::of(&e))?;
+    if taken < total {
+        peer.queue.wrote_direct(taken, Instant::now());
+        peer.queue
+            .push(&skip(parts, taken), now)
+            .map_err(|_| Failure::TooSlow)?;
+        peer.publish();
+    }
+    Ok(taken)
+}
+
+/// What is left of `parts` after the first `n` bytes.
+fn skip<'a>(parts: &[&'a [u8]], mut n: usize) -> Vec<&'a [u8]> {
+    let mut rest = Vec::with_capacity(parts.len());
+    for part in parts {
+        if n >= part.len() {
+            n -= part.len();
+        } else {
+            rest.push(&part[n..]);
+            n = 0;
+        }
+    }
+    rest
+}
+
+/// For a peer that has left: once nothing waits for it, half-close its socket
+/// so its farewell is followed by FIN. True if it is done and can be dropped.
+fn close_if_done(peer: &Peer) -> bool {
+    if peer.leaving && peer.queue.is_empty() {
+        // Ignore errors: the client may be gone already.
+        let _ = peer.stream.shutdown(Shutdown::Write);
+        return true;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_cuts_across_parts() {
+        let parts: [&[u8]; 3] = [b"ab", b"cde", b"f"];
+        assert_eq!(skip(&parts, 0), parts.to_vec());
+        assert_eq!(skip(&parts, 3), vec![&b"de"[..], b"f"]);
+        assert_eq!(skip(&parts, 5), vec![&b"f"[..]]);
+        assert!(skip(&parts, 6).is_empty());
+    }
+
+    /// A client just under the high-water mark has room for one more batch,
+    /// even one that overshoots by a whole event, at the smallest send queue
+    /// the flags allow (see `ServerConfig::min_sendq_bytes`).
+    #[test]
+    fn a_batch_always_fits_above_the_high_water_mark() {
+        for max_line in [64, 1024, 64 * 1024] {
+            let config = crate::config::ServerConfig {
+                max_line_bytes: max_line,
+                ..Default::default()
+            };
+            let sendq = config.min_sendq_bytes();
+            let limits = Limits::new(sendq, Some(Duration::from_secs(1)));
+            let biggest_event = crate::config::MAX_EVENT_BYTES + max_line;
+            assert!(limits.high_water + limits.batch_bytes + biggest_event <= limits.sendq);
+            assert!(limits.batch_bytes <= MAX_BATCH_BYTES);
         }
     }
 }

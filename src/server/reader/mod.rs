@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::config::Framing;
+use crate::config::{Framing, MAX_EVENT_BYTES};
 use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer};
 
 use super::event::Event;
 use super::ratelimit::TokenBucket;
 use super::registry::{ClientId, ClientRecord, Meters};
 use super::shared::Shared;
-use super::socket::{describe, is_timeout, linger};
+use super::socket::{describe, is_timeout, linger, WRITE_SLICE};
 use super::transcript::Entry;
 use plan::{Renamed, Step};
 
@@ -34,9 +34,6 @@ const READ_CHUNK: usize = 8 * 1024;
 /// client costs down (the stack pages a reader touches are its memory). A
 /// client whose read fills it gets a `READ_CHUNK` buffer on the heap.
 const FIRST_READ: usize = 1024;
-
-/// Chat bytes a reader gathers from one read before handing them on.
-const MAX_PENDING: usize = 16 * 1024;
 
 /// Stack for each reader thread. The default 2 MiB is address space, not
 /// memory, but small stacks make the cost per client plain: the reader's
@@ -96,8 +93,11 @@ fn run(
 ) {
     // Nagle's algorithm would hold small lines back for up to one round trip.
     let _ = stream.set_nodelay(true);
-    // The broadcaster writes with this deadline (see socket::write_all_before).
-    let _ = stream.set_write_timeout(shared.config.write_timeout);
+    // The broadcaster never waits longer than this on one write to this
+    // client (what does not fit waits in its send queue); in the demo mode
+    // without a write timeout, it waits for as long as it takes.
+    let slice = shared.config.write_timeout.map(|_| WRITE_SLICE);
+    let _ = stream.set_write_timeout(slice);
     let _ = stream.set_read_timeout(READ_POLL);
 
     let name: Arc<str> = Arc::from(peer.to_string());
@@ -271,7 +271,7 @@ impl Session {
         }
         lines::push_chat(&mut self.pending, &self.name, text);
         self.note_line(text);
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= MAX_EVENT_BYTES {
             self.flush_pending();
         }
     }
