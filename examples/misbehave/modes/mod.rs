@@ -1,9 +1,10 @@
-//! The eight misbehaviours, and what they share: the observers ([`Cast`]), the
+//! The ten misbehaviours, and what they share: the observers ([`Cast`]), the
 //! findings ([`Problems`]) and the [`Verdict`]. Each mode seats two observers
 //! (alice and bob) and a bad client, misbehaves, waits for what a sound server
 //! must deliver, and judges only by what the observers actually received.
 
 mod abuse;
+mod admission;
 mod framing;
 mod pressure;
 
@@ -11,6 +12,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use chatroom::ServerConfig;
 
 use crate::memory::Probe;
 use crate::peer::{timed_out, Peer, Received};
@@ -38,11 +41,13 @@ pub(crate) enum Mode {
     Reset,
     Churn,
     Escape,
+    Crowd,
+    Ghost,
 }
 
 impl Mode {
     /// Every mode, in the order `all` runs them.
-    pub(crate) const ALL: [Mode; 8] = [
+    pub(crate) const ALL: [Mode; 10] = [
         Mode::Split,
         Mode::Merge,
         Mode::Slow,
@@ -51,6 +56,8 @@ impl Mode {
         Mode::Reset,
         Mode::Churn,
         Mode::Escape,
+        Mode::Crowd,
+        Mode::Ghost,
     ];
 
     /// The mode's name on the command line.
@@ -64,6 +71,8 @@ impl Mode {
             Mode::Reset => "reset",
             Mode::Churn => "churn",
             Mode::Escape => "escape",
+            Mode::Crowd => "crowd",
+            Mode::Ghost => "ghost",
         }
     }
 
@@ -82,6 +91,18 @@ impl Mode {
             Mode::Reset => "an abrupt disconnect in the middle of a line",
             Mode::Churn => "many connects and disconnects",
             Mode::Escape => "terminal escape sequences and bidi overrides",
+            Mode::Crowd => "one address takes as many places as it can",
+            Mode::Ghost => "a throttled flooder resets its connection",
+        }
+    }
+
+    /// Adjusts the in-process server's settings for this mode. Only `crowd`
+    /// and `ghost` change anything: each needs a limit small enough to reach.
+    pub(crate) fn configure(self, config: &mut ServerConfig) {
+        match self {
+            Mode::Crowd => config.max_per_ip = Some(admission::CROWD_LIMIT),
+            Mode::Ghost => config.max_clients = admission::GHOST_ROOM,
+            _ => {}
         }
     }
 }
@@ -102,7 +123,14 @@ impl fmt::Display for Verdict {
 }
 
 /// Runs one mode against the server at `addr`, printing what the observers saw.
-pub(crate) fn run(mode: Mode, addr: SocketAddr, probe: &Probe) -> Verdict {
+/// `config` is the server's configuration when the mode started it in this
+/// process, and `None` for a server at `--addr`, whose settings are unknown.
+pub(crate) fn run(
+    mode: Mode,
+    addr: SocketAddr,
+    probe: &Probe,
+    config: Option<&ServerConfig>,
+) -> Verdict {
     println!("== {}: {} ({addr}) ==", mode.name(), mode.about());
     let result = match mode {
         Mode::Split => framing::split(addr),
@@ -113,6 +141,8 @@ pub(crate) fn run(mode: Mode, addr: SocketAddr, probe: &Probe) -> Verdict {
         Mode::Reset => abuse::reset(addr),
         Mode::Churn => abuse::churn(addr),
         Mode::Escape => abuse::escape(addr),
+        Mode::Crowd => admission::crowd(addr, config.and_then(|c| c.max_per_ip)),
+        Mode::Ghost => admission::ghost(addr, config.map(|c| c.max_clients)),
     };
     let (pass, reason) = result.unwrap_or_else(|e| (false, format!("could not run: {e}")));
     Verdict { mode, pass, reason }
