@@ -9,7 +9,7 @@
 //! cargo run --example misbehave -- bomb --addr 127.0.0.1:9000 --pid 4242
 //! ```
 //!
-//! Layout: `main.rs` (flags, the in-process server), `modes/` (the ten
+//! Layout: `main.rs` (flags, the in-process server), `modes/` (the twelve
 //! misbehaviours and their verdicts), `peer.rs` (clients that record what they
 //! receive), `talker.rs` (a steady well-behaved talker), `memory.rs` (`bomb`),
 //! `source.rs` (a connection from 127.0.0.2, for `crowd`).
@@ -62,6 +62,12 @@ Modes:
   ghost    a client sends 2000 lines at once, which the rate limit holds back,
            then resets: observers must see it leave within 1.5 s, nothing of it
            after that, and (in-process) its place must be free within 1 s
+  spoof    the server's voice: `/nick server`, look-alike names (AIice for
+           alice, B0B for bob), `/me left (too slow)`, `/quit kicked`: none may
+           produce a line the server itself would send
+  hidden   invisible Unicode (direction marks, zero-width space, byte-order
+           mark, line and paragraph separators) and telnet command bytes: the
+           observers must get the text without them
   all      every mode in turn
 
 Options:

@@ -1,4 +1,4 @@
-//! The ten misbehaviours, and what they share: the observers ([`Cast`]), the
+//! The twelve misbehaviours, and what they share: the observers ([`Cast`]), the
 //! findings ([`Problems`]) and the [`Verdict`]. Each mode seats two observers
 //! (alice and bob) and a bad client, misbehaves, waits for what a sound server
 //! must deliver, and judges only by what the observers actually received.
@@ -7,6 +7,7 @@ mod abuse;
 mod admission;
 mod framing;
 mod pressure;
+mod voice;
 
 use std::fmt;
 use std::io;
@@ -43,11 +44,13 @@ pub(crate) enum Mode {
     Escape,
     Crowd,
     Ghost,
+    Spoof,
+    Hidden,
 }
 
 impl Mode {
     /// Every mode, in the order `all` runs them.
-    pub(crate) const ALL: [Mode; 10] = [
+    pub(crate) const ALL: [Mode; 12] = [
         Mode::Split,
         Mode::Merge,
         Mode::Slow,
@@ -58,6 +61,8 @@ impl Mode {
         Mode::Escape,
         Mode::Crowd,
         Mode::Ghost,
+        Mode::Spoof,
+        Mode::Hidden,
     ];
 
     /// The mode's name on the command line.
@@ -73,6 +78,8 @@ impl Mode {
             Mode::Escape => "escape",
             Mode::Crowd => "crowd",
             Mode::Ghost => "ghost",
+            Mode::Spoof => "spoof",
+            Mode::Hidden => "hidden",
         }
     }
 
@@ -93,6 +100,8 @@ impl Mode {
             Mode::Escape => "terminal escape sequences and bidi overrides",
             Mode::Crowd => "one address takes as many places as it can",
             Mode::Ghost => "a throttled flooder resets its connection",
+            Mode::Spoof => "a client tries to speak in the server's voice",
+            Mode::Hidden => "invisible Unicode characters and telnet commands",
         }
     }
 
@@ -143,6 +152,8 @@ pub(crate) fn run(
         Mode::Escape => abuse::escape(addr),
         Mode::Crowd => admission::crowd(addr, config.and_then(|c| c.max_per_ip)),
         Mode::Ghost => admission::ghost(addr, config.map(|c| c.max_clients)),
+        Mode::Spoof => voice::spoof(addr),
+        Mode::Hidden => voice::hidden(addr),
     };
     let (pass, reason) = result.unwrap_or_else(|e| (false, format!("could not run: {e}")));
     Verdict { mode, pass, reason }
@@ -355,8 +366,26 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `text` quoted, with control and bidi characters written as escapes (so a
-/// failing server cannot drive this terminal either), cut after `max` characters.
+/// Characters a terminal shows as nothing (or as a box): format characters
+/// such as zero-width spaces and direction marks, the line and paragraph
+/// separators, and the replacement character. Escaped by [`show`] so a report
+/// makes them visible.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{2029}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{fffd}'
+    )
+}
+
+/// `text` quoted, with control, bidi and invisible characters written as
+/// escapes (so a failing server cannot drive this terminal either, and hidden
+/// characters show), cut after `max` characters.
 fn show(text: &str, max: usize) -> String {
     let mut out = String::from("\"");
     for (shown, c) in text.chars().enumerate() {
@@ -370,7 +399,9 @@ fn show(text: &str, max: usize) -> String {
             '\t' => out.push_str("\\t"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() || is_bidi(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_bidi(c) || is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
