@@ -135,10 +135,7 @@ pub(super) fn crowd(addr: SocketAddr, limit: Option<usize>) -> Outcome {
     let held = cast.observers.len() + members.len();
     let mut problems = Problems::default();
     if let Some(e) = &failure {
-        problems.add(
-            "",
-            format!("connection {} from {ip} failed on this side: {e}", held + 1),
-        );
+        problems.add("", format!("connection {} from {ip} failed: {e}", held + 1));
     }
     let limit_said = match limit {
         Some(n) => format!(" (the limit is {n})"),
