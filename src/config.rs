@@ -30,6 +30,11 @@ pub struct ServerConfig {
     pub port: u16,
     /// Most clients connected at once (`--max-clients`).
     pub max_clients: usize,
+    /// Most connections one remote address may hold at once (`--max-per-ip`).
+    /// `None` is the default: 16 for other machines and no limit for loopback,
+    /// so a lab running hundreds of clients on one machine keeps working;
+    /// `Some(n)` applies to every address, loopback included.
+    pub max_per_ip: Option<usize>,
     /// Longest accepted line in bytes, not counting `\r\n` (`--max-line-bytes`).
     pub max_line_bytes: usize,
     /// Keep only start, stop and error lines in the log (`--quiet`).
@@ -56,6 +61,7 @@ impl Default for ServerConfig {
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
             max_clients: 1024,
+            max_per_ip: None,
             max_line_bytes: 1024,
             quiet: false,
             write_timeout: Some(Duration::from_millis(1000)),
@@ -157,6 +163,8 @@ Options:
                            (use 0.0.0.0 to let a whole classroom in)
   --port PORT              port to listen on, 0 picks a free one [default: 9000]
   --max-clients N          most clients connected at once [default: 1024]
+  --max-per-ip N           most connections from one address [default: 16,
+                           loopback unlimited]; given, it applies to loopback too
   --max-line-bytes N       longest line accepted, in bytes [default: 1024]
   --write-timeout-ms MS    a client that cannot take a write within MS
                            milliseconds is disconnected [default: 1000]
@@ -253,6 +261,9 @@ pub fn parse_server_args(
             "--host" => config.host = flags.value(&flag, inline)?,
             "--port" => config.port = flags.number(&flag, inline)?,
             "--max-clients" => config.max_clients = positive(&flag, flags.number(&flag, inline)?)?,
+            "--max-per-ip" => {
+                config.max_per_ip = Some(positive(&flag, flags.number(&flag, inline)?)?)
+            }
             "--max-line-bytes" => {
                 config.max_line_bytes = positive(&flag, flags.number(&flag, inline)?)?
             }
@@ -386,6 +397,22 @@ mod tests {
             .unwrap_err()
             .0
             .contains("takes no value"));
+    }
+
+    #[test]
+    fn max_per_ip_is_unset_unless_given() {
+        let Ok(Parsed::Run(c)) = server(&[]) else {
+            panic!("no flags must parse")
+        };
+        assert_eq!(c.max_per_ip, None);
+        let Ok(Parsed::Run(c)) = server(&["--max-per-ip", "4"]) else {
+            panic!("a valid --max-per-ip must parse")
+        };
+        assert_eq!(c.max_per_ip, Some(4));
+        assert!(server(&["--max-per-ip=0"])
+            .unwrap_err()
+            .0
+            .contains("at least 1"));
     }
 
     #[test]

@@ -9,13 +9,15 @@
 //! cargo run --example misbehave -- bomb --addr 127.0.0.1:9000 --pid 4242
 //! ```
 //!
-//! Layout: `main.rs` (flags, the in-process server), `modes.rs` (the eight
+//! Layout: `main.rs` (flags, the in-process server), `modes/` (the twelve
 //! misbehaviours and their verdicts), `peer.rs` (clients that record what they
-//! receive), `talker.rs` (a steady well-behaved talker), `memory.rs` (`bomb`).
+//! receive), `talker.rs` (a steady well-behaved talker), `memory.rs` (`bomb`),
+//! `source.rs` (a connection from 127.0.0.2, for `crowd`).
 
 mod memory;
 mod modes;
 mod peer;
+mod source;
 mod talker;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -52,6 +54,20 @@ Modes:
            and the server stays responsive
   escape   terminal escape sequences and bidi overrides: observers must get
            no control character
+  crowd    one address opens connections until refused: it must be refused
+           after exactly --max-per-ip connections with `! too many connections
+           from IP (max N)`, unnoticed by the room, and get a place back within
+           1 s of giving one up (a second address, 127.0.0.2, must still get
+           in: Linux only)
+  ghost    a client sends 2000 lines at once, which the rate limit holds back,
+           then resets: observers must see it leave within 1.5 s, nothing of it
+           after that, and (in-process) its place must be free within 1 s
+  spoof    the server's voice: `/nick server`, look-alike names (AIice for
+           alice, B0B for bob), `/me left (too slow)`, `/quit kicked`: none may
+           produce a line the server itself would send
+  hidden   invisible Unicode (direction marks, zero-width space, byte-order
+           mark, line and paragraph separators) and telnet command bytes: the
+           observers must get the text without them
   all      every mode in turn
 
 Options:
@@ -66,7 +82,13 @@ Options:
   -h, --help           print this help
 
 Without --addr, each mode gets a fresh in-process server with the default
-settings (rate limit included: the floods are built to work within it).
+settings (rate limit included: the floods are built to work within it),
+except two limits small enough to reach: `crowd` runs it with --max-per-ip 16
+and `ghost` with --max-clients 3 (alice, bob and the ghost).
+
+With --addr, start the server for `crowd` with --max-per-ip N: by default
+loopback has no limit, so a crowd from this machine is never refused. `ghost`
+cannot know that server's --max-clients, so its place is not measured there.
 ";
 
 /// What the command line asks for.
@@ -152,6 +174,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
 struct Target {
     addr: SocketAddr,
     probe: Probe,
+    /// The in-process server's settings; `None` for a server at `--addr`.
+    config: Option<ServerConfig>,
     in_process: Option<InProcess>,
 }
 
@@ -165,7 +189,7 @@ struct InProcess {
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Target {
-    fn start(options: &Options) -> Result<Target, String> {
+    fn start(options: &Options, mode: Mode) -> Result<Target, String> {
         if let Some(addr) = &options.addr {
             let addr = addr
                 .to_socket_addrs()
@@ -176,6 +200,7 @@ impl Target {
             return Ok(Target {
                 addr,
                 probe,
+                config: None,
                 in_process: None,
             });
         }
@@ -193,7 +218,8 @@ impl Target {
         if let Some(rate) = options.rate_limit {
             config.rate_limit = rate;
         }
-        let server = Server::bind(config).map_err(|e| e.to_string())?;
+        mode.configure(&mut config);
+        let server = Server::bind(config.clone()).map_err(|e| e.to_string())?;
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
         let (stopped_tx, stopped_rx) = mpsc::channel();
@@ -209,6 +235,7 @@ impl Target {
         Ok(Target {
             addr,
             probe: Probe::OwnProcess,
+            config: Some(config),
             in_process: Some(InProcess { handle, stopped_rx }),
         })
     }
@@ -242,14 +269,14 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut verdicts = Vec::new();
     for &mode in &options.modes {
-        let target = match Target::start(&options) {
+        let target = match Target::start(&options, mode) {
             Ok(target) => target,
             Err(e) => {
                 eprintln!("misbehave: {e}");
                 return ExitCode::from(1);
             }
         };
-        let verdict = modes::run(mode, target.addr, &target.probe);
+        let verdict = modes::run(mode, target.addr, &target.probe, target.config.as_ref());
         target.stop();
         println!("{verdict}\n");
         verdicts.push(verdict);

@@ -1,6 +1,7 @@
 //! The tool's connections: a [`Peer`] is one client whose incoming bytes a
 //! recorder thread timestamps into an [`Inbox`]; a [`Crowd`] is many helper
-//! connections that one thread keeps drained. Only std sockets, so it runs on Windows.
+//! connections that one thread keeps drained; bare connections ([`connect`],
+//! [`first_line`]) knock once and read one answer. Only std sockets, so it runs on Windows.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -190,10 +191,7 @@ impl Peer {
     /// # Errors
     /// The server cannot be reached or does not answer in time.
     pub(crate) fn join(addr: SocketAddr, wanted: &str) -> io::Result<Peer> {
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(READ_POLL))?;
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let stream = connect(addr)?;
         let name = stream.local_addr()?.to_string();
         let stream = Arc::new(stream);
         let inbox = Arc::new(Inbox::default());
@@ -400,21 +398,8 @@ impl Crowd {
         let members = std::mem::take(&mut *lock(&self.members));
         for stream in &members {
             let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(READ_POLL));
-            let _ = stream.shutdown(Shutdown::Write);
         }
-        let deadline = Instant::now() + CLOSE_TIMEOUT;
-        let mut buf = [0u8; 8 * 1024];
-        for stream in &members {
-            while Instant::now() < deadline {
-                match (&*stream).read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-        }
+        hang_up(&members);
     }
 
     fn stop_drainer(&mut self) {
@@ -428,6 +413,94 @@ impl Crowd {
 impl Drop for Crowd {
     fn drop(&mut self) {
         self.stop_drainer();
+    }
+}
+
+/// Opens a bare connection (no recorder, no name), with the tool's timeouts.
+///
+/// # Errors
+/// The server cannot be reached in time.
+pub(crate) fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    prepare(&stream)?;
+    Ok(stream)
+}
+
+/// Sets the timeouts every bare connection reads and writes with.
+///
+/// # Errors
+/// The socket refused the setting.
+pub(crate) fn prepare(stream: &TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(READ_POLL))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))
+}
+
+/// The first line the server sends on a bare connection: its welcome, or why
+/// it was refused. `None` if the server closed without a line. Reads a byte at
+/// a time, so nothing after that line is taken from the socket.
+///
+/// # Errors
+/// No complete line within the reply timeout, or the connection failed.
+pub(crate) fn first_line(stream: &TcpStream) -> io::Result<Option<String>> {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while Instant::now() < deadline {
+        match (&*stream).read(&mut byte) {
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => {
+                return Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+            }
+            Ok(_) => line.push(byte[0]),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(timed_out(&format!(
+        "no complete first line from the server (got {} bytes)",
+        line.len()
+    )))
+}
+
+/// Everything the server sends until it closes the connection, for a
+/// connection it is expected to close. `None` if it did not close in time.
+pub(crate) fn rest_until_close(stream: &TcpStream) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match (&*stream).read(&mut buf) {
+            Ok(0) => return Some(rest),
+            Ok(n) => rest.extend_from_slice(&buf[..n]),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            // A reset after the last line is still a close.
+            Err(_) => return Some(rest),
+        }
+    }
+    None
+}
+
+/// Closes bare connections politely: half-closes all of them, then reads
+/// each to the server's FIN (throwing the data away), within about a second
+/// in all. Reading to the end leaves nothing unread, so no close is a reset.
+pub(crate) fn hang_up(streams: &[TcpStream]) {
+    for stream in streams {
+        let _ = stream.set_read_timeout(Some(READ_POLL));
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    let mut buf = [0u8; 8 * 1024];
+    for stream in streams {
+        while Instant::now() < deadline {
+            match (&*stream).read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
     }
 }
 

@@ -1,16 +1,20 @@
-//! The eight misbehaviours, and what they share: the observers ([`Cast`]), the
+//! The twelve misbehaviours, and what they share: the observers ([`Cast`]), the
 //! findings ([`Problems`]) and the [`Verdict`]. Each mode seats two observers
 //! (alice and bob) and a bad client, misbehaves, waits for what a sound server
 //! must deliver, and judges only by what the observers actually received.
 
 mod abuse;
+mod admission;
 mod framing;
 mod pressure;
+mod voice;
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use chatroom::ServerConfig;
 
 use crate::memory::Probe;
 use crate::peer::{timed_out, Peer, Received};
@@ -38,11 +42,15 @@ pub(crate) enum Mode {
     Reset,
     Churn,
     Escape,
+    Crowd,
+    Ghost,
+    Spoof,
+    Hidden,
 }
 
 impl Mode {
     /// Every mode, in the order `all` runs them.
-    pub(crate) const ALL: [Mode; 8] = [
+    pub(crate) const ALL: [Mode; 12] = [
         Mode::Split,
         Mode::Merge,
         Mode::Slow,
@@ -51,6 +59,10 @@ impl Mode {
         Mode::Reset,
         Mode::Churn,
         Mode::Escape,
+        Mode::Crowd,
+        Mode::Ghost,
+        Mode::Spoof,
+        Mode::Hidden,
     ];
 
     /// The mode's name on the command line.
@@ -64,6 +76,10 @@ impl Mode {
             Mode::Reset => "reset",
             Mode::Churn => "churn",
             Mode::Escape => "escape",
+            Mode::Crowd => "crowd",
+            Mode::Ghost => "ghost",
+            Mode::Spoof => "spoof",
+            Mode::Hidden => "hidden",
         }
     }
 
@@ -82,6 +98,20 @@ impl Mode {
             Mode::Reset => "an abrupt disconnect in the middle of a line",
             Mode::Churn => "many connects and disconnects",
             Mode::Escape => "terminal escape sequences and bidi overrides",
+            Mode::Crowd => "one address takes as many places as it can",
+            Mode::Ghost => "a throttled flooder resets its connection",
+            Mode::Spoof => "a client tries to speak in the server's voice",
+            Mode::Hidden => "invisible Unicode characters and telnet commands",
+        }
+    }
+
+    /// Adjusts the in-process server's settings for this mode. Only `crowd`
+    /// and `ghost` change anything: each needs a limit small enough to reach.
+    pub(crate) fn configure(self, config: &mut ServerConfig) {
+        match self {
+            Mode::Crowd => config.max_per_ip = Some(admission::CROWD_LIMIT),
+            Mode::Ghost => config.max_clients = admission::GHOST_ROOM,
+            _ => {}
         }
     }
 }
@@ -102,7 +132,14 @@ impl fmt::Display for Verdict {
 }
 
 /// Runs one mode against the server at `addr`, printing what the observers saw.
-pub(crate) fn run(mode: Mode, addr: SocketAddr, probe: &Probe) -> Verdict {
+/// `config` is the server's configuration when the mode started it in this
+/// process, and `None` for a server at `--addr`, whose settings are unknown.
+pub(crate) fn run(
+    mode: Mode,
+    addr: SocketAddr,
+    probe: &Probe,
+    config: Option<&ServerConfig>,
+) -> Verdict {
     println!("== {}: {} ({addr}) ==", mode.name(), mode.about());
     let result = match mode {
         Mode::Split => framing::split(addr),
@@ -113,6 +150,10 @@ pub(crate) fn run(mode: Mode, addr: SocketAddr, probe: &Probe) -> Verdict {
         Mode::Reset => abuse::reset(addr),
         Mode::Churn => abuse::churn(addr),
         Mode::Escape => abuse::escape(addr),
+        Mode::Crowd => admission::crowd(addr, config.and_then(|c| c.max_per_ip)),
+        Mode::Ghost => admission::ghost(addr, config.map(|c| c.max_clients)),
+        Mode::Spoof => voice::spoof(addr),
+        Mode::Hidden => voice::hidden(addr),
     };
     let (pass, reason) = result.unwrap_or_else(|e| (false, format!("could not run: {e}")));
     Verdict { mode, pass, reason }
@@ -325,8 +366,26 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `text` quoted, with control and bidi characters written as escapes (so a
-/// failing server cannot drive this terminal either), cut after `max` characters.
+/// Characters a terminal shows as nothing (or as a box): format characters
+/// such as zero-width spaces and direction marks, the line and paragraph
+/// separators, and the replacement character. Escaped by [`show`] so a report
+/// makes them visible.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{2029}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{fffd}'
+    )
+}
+
+/// `text` quoted, with control, bidi and invisible characters written as
+/// escapes (so a failing server cannot drive this terminal either, and hidden
+/// characters show), cut after `max` characters.
 fn show(text: &str, max: usize) -> String {
     let mut out = String::from("\"");
     for (shown, c) in text.chars().enumerate() {
@@ -340,7 +399,9 @@ fn show(text: &str, max: usize) -> String {
             '\t' => out.push_str("\\t"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() || is_bidi(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_bidi(c) || is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
