@@ -53,6 +53,11 @@ pub struct ServerConfig {
     pub stats_every: Option<Duration>,
     /// Append every event as JSON lines to this file (`--transcript`).
     pub transcript: Option<PathBuf>,
+    /// How long a new client may take to name itself before the others are
+    /// told it joined under its address (`--join-grace-ms`): a client whose
+    /// first line is `/nick NAME` is announced once, as `* NAME joined`.
+    /// Zero announces every client at once, by address.
+    pub join_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +75,7 @@ impl Default for ServerConfig {
             framing: Framing::Lines,
             stats_every: None,
             transcript: None,
+            join_grace: Duration::from_millis(500),
         }
     }
 }
@@ -174,6 +180,9 @@ Options:
   --rate-limit N           lines per second per client, sustained; bursts of
                            50 lines (or 2 s worth) pass at once; 0 = off
                            [default: 20]
+  --join-grace-ms MS       how long a new client may take to name itself
+                           (/nick) before the others are told it joined under
+                           its address; 0 = at once [default: 500]
   --stats-every SECONDS    log a statistics line every SECONDS
   --transcript FILE        append every event to FILE as JSON lines
   --quiet                  log only start, stop and errors
@@ -282,6 +291,10 @@ pub fn parse_server_args(
                 config.stats_every = Some(Duration::from_secs(secs));
             }
             "--transcript" => config.transcript = Some(flags.value(&flag, inline)?.into()),
+            "--join-grace-ms" => {
+                let ms: u64 = flags.number(&flag, inline)?;
+                config.join_grace = Duration::from_millis(ms);
+            }
             "--framing" => {
                 config.framing = match flags.value(&flag, inline)?.as_str() {
                     "lines" => Framing::Lines,

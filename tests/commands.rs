@@ -177,8 +177,8 @@ fn quit_with_and_without_reason() {
     room[0].send("/quit gone fishing");
     room[0].expect("* bye");
     room[0].expect_closed();
-    room[1].expect(&format!("* {name} left (gone fishing)"));
-    room[2].expect(&format!("* {name} left (gone fishing)"));
+    room[1].expect(&format!("* {name} left (quit: gone fishing)"));
+    room[2].expect(&format!("* {name} left (quit: gone fishing)"));
     let name = room[1].name.clone();
     room[1].send("/QUIT");
     room[1].expect("* bye");

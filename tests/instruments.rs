@@ -126,7 +126,7 @@ fn transcript_records_a_scripted_session() {
     room[1].line();
     room[1].send("/quit off to lunch");
     room[1].expect("* bye");
-    room[0].expect("* bob left (off to lunch)");
+    room[0].expect("* bob left (quit: off to lunch)");
     server.stop();
 
     let text = std::fs::read_to_string(&path).unwrap();
@@ -160,7 +160,7 @@ fn transcript_records_a_scripted_session() {
     );
     assert_eq!(
         (&events[8]["name"], &events[8]["reason"]),
-        (&"bob".into(), &"off to lunch".into())
+        (&"bob".into(), &"quit: off to lunch".into())
     );
     // ann was still online at shutdown: the shutdown event stands for her leaving.
     let _ = std::fs::remove_dir_all(&dir);

@@ -133,7 +133,7 @@ fn is_timeout(e: &io::Error) -> bool {
 fn chunk_framing() -> ServerConfig {
     ServerConfig {
         framing: Framing::Chunks,
-        ..ServerConfig::default()
+        ..common::test_config()
     }
 }
 
@@ -195,7 +195,7 @@ fn chunk_framing_keeps_commands_working() {
 /// whole lines, each on its own with its sender's name.
 #[test]
 fn line_framing_relays_split_and_merged_writes_as_whole_lines() {
-    let server = TestServer::from_config(ServerConfig::default());
+    let server = TestServer::from_config(common::test_config());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send(b"hel");
     // The one sleep used to create a split: the server reads "hel" on its own.
@@ -343,7 +343,7 @@ fn frozen_room_setup() -> (TestServer, Client, Client, Flooder, String) {
     let server = TestServer::from_config(ServerConfig {
         write_timeout: None,
         rate_limit: 0,
-        ..ServerConfig::default()
+        ..common::test_config()
     });
     let (observer, sleeper, flooder) = observer_sleeper_flooder(&server);
     let name = flooder.name();
@@ -417,7 +417,7 @@ fn a_frozen_room_still_shuts_down() {
 fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
     let server = TestServer::from_config(ServerConfig {
         rate_limit: 0,
-        ..ServerConfig::default()
+        ..common::test_config()
     });
     let (mut observer, sleeper, flooder) = observer_sleeper_flooder(&server);
     let (name, sleeper_name) = (flooder.name(), sleeper.name());
@@ -461,12 +461,12 @@ fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
 #[test]
 fn each_demo_mode_says_so_in_the_welcome_line() {
     let cases = [
-        (ServerConfig::default(), None),
+        (common::test_config(), None),
         (chunk_framing(), Some("(demo mode: chunk framing)")),
         (
             ServerConfig {
                 write_timeout: None,
-                ..ServerConfig::default()
+                ..common::test_config()
             },
             Some("(demo mode: no write timeout)"),
         ),

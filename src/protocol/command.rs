@@ -80,10 +80,11 @@ impl<'a> Command<'a> {
         };
         let arg = (!rest.is_empty()).then_some(rest);
         match word.to_ascii_lowercase().as_str() {
-            "nick" => match rest.split_whitespace().collect::<Vec<_>>()[..] {
-                [name] => Ok(Command::Nick(name)),
-                _ => Err(ParseError::Usage("/nick NAME")),
-            },
+            // Extra words stay in the name, so the answer is "invalid name"
+            // (which says what a name may hold), not a usage line.
+            "nick" => arg
+                .map(Command::Nick)
+                .ok_or(ParseError::Usage("/nick NAME")),
             "who" => Ok(Command::Who),
             "msg" => {
                 let (to, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -144,7 +145,7 @@ mod tests {
     #[test]
     fn every_error_line() {
         assert_eq!(parse("/nick"), Err("usage: /nick NAME".into()));
-        assert_eq!(parse("/nick a b"), Err("usage: /nick NAME".into()));
+        assert_eq!(parse("/nick a b"), Ok(Command::Nick("a b")));
         assert_eq!(parse("/msg"), Err("usage: /msg NAME TEXT".into()));
         assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
         assert_eq!(parse("/me"), Err("usage: /me TEXT".into()));

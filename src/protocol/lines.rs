@@ -87,6 +87,17 @@ pub fn name_taken(name: &str) -> Vec<u8> {
     error(&format!("name {name} is taken"))
 }
 
+/// `! name NAME is reserved`: the server's own words (see
+/// [`RESERVED_NAMES`](crate::protocol::RESERVED_NAMES)).
+pub fn name_reserved(name: &str) -> Vec<u8> {
+    error(&format!("name {name} is reserved"))
+}
+
+/// `! name NEW is too close to OLD`: it looks like a name already online.
+pub fn name_too_close(new: &str, existing: &str) -> Vec<u8> {
+    error(&format!("name {new} is too close to {existing}"))
+}
+
 /// `! invalid name: RULE`.
 pub fn invalid_name() -> Vec<u8> {
     error(&format!("invalid name: {NAME_RULE}"))
@@ -95,6 +106,28 @@ pub fn invalid_name() -> Vec<u8> {
 /// `* NAME TEXT`, a `/me` action.
 pub fn action(name: &str, text: &str) -> Vec<u8> {
     notice(&format!("{name} {text}"))
+}
+
+/// True when `* NAME TEXT` (a `/me`) would read exactly like a notice the
+/// server sends about NAME: `joined`, `left`, `left (…)`, `is now known as …`.
+/// Such an action is refused, so nobody can fake their own departure, rename
+/// or eviction in the server's voice.
+pub fn action_mimics_notice(text: &str) -> bool {
+    text == "joined"
+        || text == "left"
+        || (text.starts_with("left (") && text.ends_with(')'))
+        || text.starts_with("is now known as ")
+}
+
+/// The answer to a `/me` that [`action_mimics_notice`].
+pub fn action_refused() -> Vec<u8> {
+    error("that /me would read like a notice from the server; say it another way")
+}
+
+/// The reason shown for `/quit REASON`: `quit: REASON`, so that a reason can
+/// never read like one the server gives (`too slow`, `kicked`, …).
+pub fn quit_reason(reason: &str) -> String {
+    format!("quit: {reason}")
 }
 
 /// `* online (N): A, B, C`, the answer to `/who`.
@@ -143,9 +176,15 @@ pub fn server_full(max: usize) -> Vec<u8> {
     error(&format!("server full ({max} clients), try again later"))
 }
 
-/// `! server busy`, to a connection the server could not start a thread for.
+/// `! server busy, try again later`, to a connection the server has no
+/// resources for (no thread, no file descriptor).
 pub fn server_busy() -> Vec<u8> {
-    error("server busy")
+    error("server busy, try again later")
+}
+
+/// `! too many connections from IP (max N)`, to a connection over `--max-per-ip`.
+pub fn too_many_from(ip: &str, max: usize) -> Vec<u8> {
+    error(&format!("too many connections from {ip} (max {max})"))
 }
 
 #[cfg(test)]
@@ -172,6 +211,20 @@ mod tests {
         assert_eq!(renamed("a", "b"), b"* a is now known as b\n");
         assert_eq!(online(&["x", "y"]), b"* online (2): x, y\n");
         assert_eq!(action("ann", "waves"), b"* ann waves\n");
+        assert_eq!(
+            left("bob", Some(&quit_reason("kicked"))),
+            b"* bob left (quit: kicked)\n"
+        );
+    }
+
+    #[test]
+    fn actions_that_read_like_notices_are_caught() {
+        for text in ["joined", "left", "left (too slow)", "is now known as bob"] {
+            assert!(action_mimics_notice(text), "{text}");
+        }
+        for text in ["waves", "joined the club", "left the room", "is now here"] {
+            assert!(!action_mimics_notice(text), "{text}");
+        }
     }
 
     #[test]

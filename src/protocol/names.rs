@@ -1,5 +1,6 @@
-//! The name rule: what `/nick` accepts. Pure; the server's registry enforces
-//! uniqueness, this file only says what a well-formed name is.
+//! The name rules: what `/nick` accepts, which names are reserved, and when
+//! two names look too much alike ([`skeleton`]). Pure; the server's registry
+//! applies them to the names online.
 
 /// Longest name `/nick` accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 20;
@@ -15,6 +16,41 @@ pub fn is_valid_name(name: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && name.len() <= MAX_NAME_CHARS
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Names nobody may take, because the server's own notices begin with them
+/// (`* server shutting down`, `* you are now …`, `* welcome …`, `* online …`,
+/// `* rooms …`, `* history: …`, `* end of history`, `* bye`): with one of these
+/// names, `/me` could print a line that reads as the server's. Compared by
+/// [`skeleton`], so `SERVER` and `serv3r`-style look-alikes count too.
+pub const RESERVED_NAMES: &[&str] = &[
+    "server", "you", "welcome", "online", "rooms", "history", "end", "bye",
+];
+
+/// True for a name nobody may take (see [`RESERVED_NAMES`]).
+pub fn is_reserved(name: &str) -> bool {
+    let skeleton = skeleton(name);
+    RESERVED_NAMES
+        .iter()
+        .any(|reserved| skeleton == self::skeleton(reserved))
+}
+
+/// What a name looks like, roughly: lower case, with the characters and pairs
+/// that are easy to mistake for one another folded together (`0` and `o`;
+/// `1`, `l` and `i`; `rn` and `m`; `vv` and `w`; `-` and `_`). Two names with
+/// the same skeleton are too close to tell apart on a screen, so only one of
+/// them may be online at a time.
+pub fn skeleton(name: &str) -> String {
+    let folded: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            '0' => 'o',
+            '1' | 'i' => 'l',
+            '-' => '_',
+            c => c,
+        })
+        .collect();
+    folded.replace("rn", "m").replace("vv", "w")
 }
 
 #[cfg(test)]
@@ -36,6 +72,34 @@ mod tests {
             "A23456789012345678901",
         ] {
             assert!(!is_valid_name(bad), "{bad} should be invalid");
+        }
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton() {
+        for (a, b) in [
+            ("BOB", "B0B"),
+            ("ALICE", "AIICE"),
+            ("alice", "AIice"),
+            ("rn", "m"),
+            ("vvendy", "wendy"),
+            ("ann-b", "ann_b"),
+            ("l1nus", "Iinus"),
+        ] {
+            assert_eq!(skeleton(a), skeleton(b), "{a} and {b}");
+        }
+        for (a, b) in [("bob", "rob"), ("ann", "anne"), ("m", "n")] {
+            assert_ne!(skeleton(a), skeleton(b), "{a} and {b}");
+        }
+    }
+
+    #[test]
+    fn the_servers_words_are_reserved() {
+        for name in ["server", "SERVER", "Server", "you", "YOU", "bye", "0nline"] {
+            assert!(is_reserved(name), "{name} should be reserved");
+        }
+        for name in ["servers", "yours", "ann"] {
+            assert!(!is_reserved(name), "{name} should be free");
         }
     }
 }

@@ -4,13 +4,57 @@
 
 use std::borrow::Cow;
 
+/// Unicode's format characters (general category Cf, Unicode 15.1): invisible
+/// characters that change how the text around them is shown or read, such as
+/// direction marks, zero-width spaces and joiners, the byte-order mark and
+/// the language tags. A short table of ranges, so no crate is needed.
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
 /// True for the characters no client may put on another person's screen:
-/// C0 controls except tab, DEL, C1 controls, and the bidirectional overrides
-/// and isolates that can make text display reversed.
+/// C0 controls except tab, DEL, C1 controls, the line and paragraph
+/// separators (U+2028, U+2029: a line break a terminal may honour), and every
+/// format character (see [`FORMAT_CHARACTERS`]), which includes the
+/// bidirectional overrides and isolates that can make text display reversed.
 pub fn is_forbidden(c: char) -> bool {
-    matches!(c,
-        '\u{0}'..='\u{8}' | '\u{a}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    if matches!(c, '\u{0}'..='\u{8}' | '\u{a}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
+    {
+        return true;
+    }
+    // Every format character is at U+00AD or above: plain text skips the search.
+    c >= '\u{ad}'
+        && FORMAT_CHARACTERS
+            .binary_search_by(|&(low, high)| {
+                if high < c {
+                    std::cmp::Ordering::Less
+                } else if low > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
 }
 
 /// Decodes a line (invalid UTF-8 becomes U+FFFD), removes forbidden characters
@@ -66,6 +110,25 @@ mod tests {
         assert_eq!(sanitize("a\u{85}b\u{202e}c\u{2066}d"), "abcd");
         assert_eq!(sanitize("\u{0} \u{1b}"), "");
         assert_eq!(sanitize("héllo ✓"), "héllo ✓");
+    }
+
+    #[test]
+    fn invisible_and_separator_characters_are_removed() {
+        let hidden =
+            "a\u{200e}b\u{200f}c\u{61c}d\u{200b}e\u{feff}f\u{2028}g\u{2029}h\u{ad}i\u{e0041}j";
+        assert_eq!(sanitize(hidden), "abcdefghij");
+        // Neighbours of the removed ranges stay.
+        assert_eq!(
+            sanitize("\u{ac}\u{ae}\u{2027}\u{202f}\u{2070}"),
+            "\u{ac}\u{ae}\u{2027}\u{202f}\u{2070}"
+        );
+    }
+
+    #[test]
+    fn the_format_table_is_sorted_and_disjoint() {
+        for pair in FORMAT_CHARACTERS.windows(2) {
+            assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+        }
     }
 
     #[test]

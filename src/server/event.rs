@@ -12,12 +12,23 @@ use super::transcript::Entry;
 /// which slows its sender through TCP flow control.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A client registered: welcome it, tell the others, start sending to it.
-    Joined {
+    /// A client registered: send it its welcome, and everything from now on.
+    Welcome {
         /// The new client.
         id: ClientId,
-        /// Its name when it joined (its address). Carried here rather than read
-        /// from the registry, where a quick `/nick` may already have changed it:
+        /// Its name (its address).
+        name: Arc<str>,
+        /// Tell the others `* NAME joined` at once, in the same step (with no
+        /// join grace), so nothing can come between the welcome and the notice.
+        announce: bool,
+    },
+    /// Tell everyone else `* NAME joined` (right after the welcome, or once
+    /// the client has named itself or had its grace period).
+    Joined {
+        /// The client.
+        id: ClientId,
+        /// Its name when it was announced. Carried here rather than read from
+        /// the registry, where a quick `/nick` may already have changed it:
         /// the others must see the join before the rename, as it happened.
         name: Arc<str>,
     },
@@ -43,6 +54,9 @@ pub(crate) enum Event {
     },
     /// Lines for one client only: replies, errors, private messages.
     Direct {
+        /// Who it is from (the recipient itself, for a reply): nothing from a
+        /// client that has left is delivered.
+        from: ClientId,
         /// The recipient.
         to: ClientId,
         /// The formatted lines.
@@ -59,6 +73,9 @@ pub(crate) enum Event {
         reason: Option<String>,
         /// A last line for the client (`* bye`).
         farewell: Option<Vec<u8>>,
+        /// False if the others were never told it joined: then they are not
+        /// told it left either.
+        announced: bool,
     },
     /// Deliver everything before this, say goodbye to everyone, and stop.
     Shutdown,

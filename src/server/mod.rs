@@ -8,9 +8,12 @@
 //! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
 //! - [`broadcaster`]: the only writer; its batch layout and per-client state
 //! - [`socket`]: timed writes, linger, error wording
+//! - [`admission`]: `--max-clients` and `--max-per-ip`; [`reserve`]: the
+//!   descriptor kept for saying `server busy`
 //! - [`refuser`], [`stats_logger`]: small helper threads
 //! - [`ratelimit`], [`stats`], [`transcript`]: what the threads use
 
+mod admission;
 mod broadcaster;
 mod error;
 mod event;
@@ -18,6 +21,7 @@ mod ratelimit;
 mod reader;
 mod refuser;
 mod registry;
+mod reserve;
 mod shared;
 mod shutdown;
 mod socket;
@@ -27,7 +31,6 @@ mod transcript;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -37,10 +40,12 @@ use crossbeam_channel::{bounded, RecvTimeoutError, SendTimeoutError, Sender};
 use crate::config::ServerConfig;
 use crate::protocol::lines;
 
+use admission::Slot;
 pub use error::ServerError;
 use event::Event;
 use refuser::Refuser;
 use registry::ClientId;
+use reserve::Reserve;
 use shared::Shared;
 pub use shutdown::ShutdownHandle;
 use socket::{is_transient_accept_error, LINGER};
@@ -188,6 +193,7 @@ impl Server {
         let shared = &self.shared;
         let mut readers: Vec<JoinHandle<()>> = Vec::new();
         let mut next_id = 0u64;
+        let mut reserve = Reserve::open();
         let mut failing = false;
         loop {
             let accepted = self.listener.accept();
@@ -198,14 +204,19 @@ impl Server {
                 Ok(pair) => pair,
                 Err(e) if is_transient_accept_error(&e) => continue,
                 Err(e) => {
-                    // Out of descriptors, most likely. Say so once, wait, retry.
+                    // Out of descriptors, most likely. Say so once per episode;
+                    // meanwhile, turn waiting connections away with a line
+                    // rather than leave them hanging, then retry.
                     if !failing {
-                        shared
-                            .log
-                            .always(&format!("accept failed: {e}; retrying every 100 ms"));
+                        shared.log.always(&format!(
+                            "accept failed: {e}; turning new connections away \
+                             ('server busy') until descriptors are free"
+                        ));
                         failing = true;
                     }
-                    thread::sleep(ACCEPT_BACKOFF);
+                    if !reserve.refuse_one(&self.listener) {
+                        thread::sleep(ACCEPT_BACKOFF);
+                    }
                     continue;
                 }
             };
@@ -213,16 +224,17 @@ impl Server {
                 shared.log.always("accept is working again");
                 failing = false;
             }
-            let max = shared.config.max_clients;
-            if shared.live.load(Ordering::Acquire) >= max {
-                refuser.refuse(stream, lines::server_full(max));
-                continue;
-            }
+            let slot = match shared.admission.admit(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    refuser.refuse(stream, refusal.line());
+                    continue;
+                }
+            };
             next_id += 1;
             let stream = Arc::new(stream);
-            shared.live.fetch_add(1, Ordering::AcqRel);
             let guard = ReaderGuard {
-                shared: shared.clone(),
+                _slot: slot,
                 _done: done_tx.clone(),
             };
             let spawned = reader::spawn(
@@ -239,7 +251,7 @@ impl Server {
                     shared
                         .log
                         .always(&format!("cannot start a reader thread: {e}"));
-                    // The guard was dropped with the closure: `live` is restored.
+                    // The guard was dropped with the closure: the place is free.
                     if let Ok(stream) = Arc::try_unwrap(stream) {
                         refuser.refuse(stream, lines::server_busy());
                     }
@@ -294,12 +306,6 @@ fn close_every_connection(shared: &Shared) {
 /// could not start) frees the client's place and signals `done`.
 #[derive(Debug)]
 struct ReaderGuard {
-    shared: Arc<Shared>,
+    _slot: Slot,
     _done: Sender<()>,
-}
-
-impl Drop for ReaderGuard {
-    fn drop(&mut self) {
-        self.shared.live.fetch_sub(1, Ordering::AcqRel);
-    }
 }

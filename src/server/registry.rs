@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::protocol::skeleton;
+
 /// A client's identity for the life of the server. Ids grow with every
 /// accepted connection, so sorting by id gives the order clients joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,6 +56,8 @@ pub(crate) struct ClientRecord {
 pub(crate) enum RenameError {
     /// Another client has this name (compared ignoring case).
     Taken,
+    /// Another client's name looks the same (see [`skeleton`]); holds it.
+    TooClose(Arc<str>),
     /// The client already has exactly this name.
     Unchanged,
     /// The client is no longer registered.
@@ -101,19 +105,24 @@ impl Registry {
             .collect()
     }
 
-    /// Renames a client if no other client has the name, ignoring case. The check
+    /// Renames a client if no other client has the name (ignoring case) or one
+    /// that looks like it (the same [`skeleton`]). The check
     /// and the change happen under one lock, so of two clients racing for a
     /// name exactly one wins. Returns the old name.
     ///
     /// # Errors
     /// [`RenameError`] says why the name was not changed.
     pub(crate) fn rename(&self, id: ClientId, new: &str) -> Result<Arc<str>, RenameError> {
+        let wanted = skeleton(new);
         let mut clients = self.clients.lock();
-        let taken = clients
-            .iter()
-            .any(|(&other, c)| other != id && c.name.eq_ignore_ascii_case(new));
-        if taken {
-            return Err(RenameError::Taken);
+        let others = clients.iter().filter(|(&other, _)| other != id);
+        for (_, c) in others {
+            if c.name.eq_ignore_ascii_case(new) {
+                return Err(RenameError::Taken);
+            }
+            if skeleton(&c.name) == wanted {
+                return Err(RenameError::TooClose(c.name.clone()));
+            }
         }
         let client = clients.get_mut(&id).ok_or(RenameError::Gone)?;
         if &*client.name == new {
@@ -183,6 +192,19 @@ mod tests {
         );
         assert_eq!(registry.rename(ClientId(1), "Ann").as_deref(), Ok("ann"));
         assert_eq!(registry.rename(ClientId(9), "zed"), Err(RenameError::Gone));
+        assert_eq!(
+            registry.rename(ClientId(2), "AnN"),
+            Err(RenameError::Taken),
+            "taken, not merely close"
+        );
+        assert_eq!(
+            registry.rename(ClientId(2), "Arn"),
+            Ok(Arc::from("1.2.3.4:5"))
+        );
+        assert_eq!(
+            registry.rename(ClientId(1), "Am"),
+            Err(RenameError::TooClose(Arc::from("Arn")))
+        );
         assert_eq!(registry.find("aNN").map(|(id, _)| id), Some(ClientId(1)));
     }
 

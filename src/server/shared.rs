@@ -2,24 +2,27 @@
 //! a client's state.
 //!
 //! # One client, and who owns what
-//! A client's state lives in three places, each with one owner:
+//! A client's state lives in a few places, each piece with one owner:
 //!
 //! | state | where | written by | read by | guarded by |
 //! |---|---|---|---|---|
-//! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | accept loop / reader, once | everyone | the registry lock |
+//! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | its reader, once | everyone | the registry lock |
 //! | name | the record | its reader (`/nick`) | everyone | the registry lock |
-//! | lines sent, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the remover (`gone`) | everyone | atomics, no lock |
-//! | rate-limit bucket, framer, unsent chat | the reader's `Session` | its reader | its reader | none: one thread |
-//! | write state (what the current batch sends it) | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
+//! | lines sent, bytes queued, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the broadcaster (queued), the remover (`gone`) | everyone | atomics, no lock |
+//! | its place in the room | an admission [`Slot`](super::admission::Slot) | taken by the accept loop, held by its reader thread | the accept loop | the admission lock |
+//! | rate-limit bucket, framer, unsent chat, join grace | the reader's `Session` | its reader | its reader | none: one thread |
+//! | send queue, write window | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
 //!
 //! State used by one thread only stays on that thread; what others need to see
 //! is in the record, readable in one lock, or in its meters, readable with none.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::config::ServerConfig;
 use crate::log::Log;
 
+use super::admission::Admission;
 use super::registry::Registry;
 use super::stats::Stats;
 
@@ -36,9 +39,9 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
     /// Set once by the shutdown handle; the accept loop checks it when it wakes.
     shutting_down: AtomicBool,
-    /// Reader threads alive, for `--max-clients`. Counted by the accept loop,
-    /// given back by each reader's guard when the thread ends.
-    pub(crate) live: AtomicUsize,
+    /// The places taken in the room and per address: the accept loop takes
+    /// one for each reader thread, which gives it back when it ends.
+    pub(crate) admission: Arc<Admission>,
 }
 
 impl Shared {
@@ -46,11 +49,11 @@ impl Shared {
     pub(crate) fn new(config: ServerConfig) -> Self {
         Shared {
             stats: Stats::new(config.rate_limit),
+            admission: Arc::new(Admission::new(config.max_clients, config.max_per_ip)),
             log: Log::new(config.quiet),
             config,
             registry: Registry::default(),
             shutting_down: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
         }
     }
 

@@ -16,6 +16,17 @@ use chatroom::{Server, ServerConfig, ShutdownHandle};
 /// Long enough for a loaded 2-core CI machine; a bug fails after this rather than hanging.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The settings tests start from: the server's defaults, except that a
+/// newcomer is announced at once (no join grace), so tests that wait for
+/// `* NAME joined` do not wait for the grace, and silent newcomers are
+/// announced in the order they connected.
+pub(crate) fn test_config() -> ServerConfig {
+    ServerConfig {
+        join_grace: Duration::ZERO,
+        ..ServerConfig::default()
+    }
+}
+
 /// A server running in this process; stopped and joined on drop.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
@@ -29,9 +40,9 @@ impl TestServer {
         TestServer::with(|_| {})
     }
 
-    /// A server with `adjust` applied to the test defaults.
+    /// A server with `adjust` applied to [`test_config`].
     pub(crate) fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let mut config = ServerConfig::default();
+        let mut config = test_config();
         adjust(&mut config);
         TestServer::from_config(config)
     }

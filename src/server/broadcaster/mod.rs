@@ -213,17 +213,29 @@ impl Broadcaster {
     }
 
     /// Lays one event out in the batch. Returns true for shutdown.
+    ///
+    /// Anything from a client that is no longer a peer (it left, or was
+    /// evicted) is dropped: once the others have read `* NAME left`, nothing
+    /// more of NAME may reach them.
     fn handle(&mut self, event: Event) -> bool {
         match event {
-            Event::Joined { id, name } => self.join(id, &name),
+            Event::Welcome { id, name, announce } => {
+                self.welcome(id, &name);
+                if announce {
+                    self.announce_join(id, &name);
+                }
+            }
+            Event::Joined { id, name } => self.announce_join(id, &name),
             Event::Chat {
                 from,
                 bytes,
                 entries,
             } => {
-                self.outbox.push(Audience::AllExcept(from), &bytes);
-                for entry in entries {
-                    self.record(entry);
+                if self.is_present(from) {
+                    self.outbox.push(Audience::AllExcept(from), &bytes);
+                    for entry in entries {
+                        self.record(entry);
+                    }
                 }
             }
             Event::Notice {
@@ -231,20 +243,30 @@ impl Broadcaster {
                 line,
                 entry,
             } => {
-                self.outbox.push(Audience::AllExcept(except), &line);
-                self.record(entry);
-            }
-            Event::Direct { to, line, entry } => {
-                self.outbox.push(Audience::Only(to), &line);
-                if let Some(entry) = entry {
+                if self.is_present(except) {
+                    self.outbox.push(Audience::AllExcept(except), &line);
                     self.record(entry);
+                }
+            }
+            Event::Direct {
+                from,
+                to,
+                line,
+                entry,
+            } => {
+                if self.is_present(from) {
+                    self.outbox.push(Audience::Only(to), &line);
+                    if let Some(entry) = entry {
+                        self.record(entry);
+                    }
                 }
             }
             Event::Leave {
                 id,
                 reason,
                 farewell,
-            } => self.leave(id, reason, farewell),
+                announced,
+            } => self.leave(id, reason, farewell, announced),
             Event::Shutdown => {
                 self.outbox.push(Audience::All, &lines::shutting_down());
                 self.record(Entry::Shutdown);
@@ -254,9 +276,25 @@ impl Broadcaster {
         false
     }
 
+    /// `* NAME joined`, to everyone else.
+    fn announce_join(&mut self, id: ClientId, name: &str) {
+        if self.is_present(id) {
+            self.outbox
+                .push(Audience::AllExcept(id), &lines::joined(name));
+            self.record(Entry::Join {
+                name: name.to_string(),
+            });
+        }
+    }
+
+    /// True while `id` is a peer that has not left.
+    fn is_present(&self, id: ClientId) -> bool {
+        self.peers.get(&id).is_some_and(|peer| !peer.leaving)
+    }
+
     /// Starts writing to a client that has registered: its welcome first, so
-    /// that is always its first line, then `joined` to the others.
-    fn join(&mut self, id: ClientId, name: &str) {
+    /// that is always its first line.
+    fn welcome(&mut self, id: ClientId, name: &str) {
         let Some((stream, meters)) = self.shared.registry.attach(id) else {
             return;
         };
@@ -265,19 +303,21 @@ impl Broadcaster {
         let from = self.outbox.seal();
         let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
         self.outbox.push(Audience::Only(id), &welcome);
-        self.outbox
-            .push(Audience::AllExcept(id), &lines::joined(name));
         let queue = SendQueue::new(self.limits.sendq, Instant::now());
         self.peers
             .insert(id, Peer::new(stream, meters, queue, from));
-        self.record(Entry::Join {
-            name: name.to_string(),
-        });
     }
 
     /// Removes a client that is leaving of its own accord (or whose reader saw
-    /// the connection end). If it was already evicted, there is nothing to do.
-    fn leave(&mut self, id: ClientId, reason: Option<String>, farewell: Option<Vec<u8>>) {
+    /// the connection end). If it was already evicted, there is nothing to do;
+    /// if it was never announced, nobody is told it left.
+    fn leave(
+        &mut self,
+        id: ClientId,
+        reason: Option<String>,
+        farewell: Option<Vec<u8>>,
+        announced: bool,
+    ) {
         let Some(record) = self.shared.registry.remove(id) else {
             return;
         };
@@ -289,7 +329,9 @@ impl Broadcaster {
             peer.to = end;
             peer.leaving = true;
         }
-        self.announce_leave(&record.name, reason);
+        if announced {
+            self.announce_leave(&record.name, reason);
+        }
     }
 
     fn announce_leave(&mut self, name: &str, reason: Option<String>) {

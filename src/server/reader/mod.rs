@@ -7,7 +7,7 @@ mod plan;
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::config::{Framing, MAX_EVENT_BYTES};
-use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer};
+use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
 
 use super::event::Event;
 use super::ratelimit::TokenBucket;
@@ -48,6 +48,11 @@ const READ_POLL: Option<Duration> = Some(Duration::from_millis(250));
 #[cfg(not(windows))]
 const READ_POLL: Option<Duration> = None;
 
+/// While a throttled reader waits, it looks this often at whether its client
+/// reset the connection or was evicted, so a client held back by the rate
+/// limiter is still noticed leaving within a fraction of a second.
+const THROTTLE_CHECK: Duration = Duration::from_millis(100);
+
 /// How a connection ended, as far as its reader knows.
 #[derive(Debug)]
 enum End {
@@ -57,8 +62,20 @@ enum End {
     Failed(String),
     /// The client typed `/quit`.
     Quit(Option<String>),
+    /// The broadcaster removed the client (evicted it): it has been announced
+    /// as gone, so nothing more of it may be relayed.
+    Removed,
     /// The broadcaster is gone: the server is stopping.
     ServerStopping,
+}
+
+impl End {
+    /// True when the lines read but not yet handed on are still delivered:
+    /// the client ended normally (the no-loss promise). A reset or an
+    /// eviction ends the client at once, and drops them.
+    fn keeps_pending(&self) -> bool {
+        !matches!(self, End::Failed(_) | End::Removed)
+    }
 }
 
 /// Starts the reader thread of a newly accepted client. `guard` is held for
@@ -98,7 +115,6 @@ fn run(
     // without a write timeout, it waits for as long as it takes.
     let slice = shared.config.write_timeout.map(|_| WRITE_SLICE);
     let _ = stream.set_write_timeout(slice);
-    let _ = stream.set_read_timeout(READ_POLL);
 
     let name: Arc<str> = Arc::from(peer.to_string());
     let meters = Arc::new(Meters::default());
@@ -111,25 +127,34 @@ fn run(
         },
     );
     shared.log.info(&format!("{name} connected"));
+    // Announce at once, or give the client a moment to name itself first.
+    let grace = shared.config.join_grace;
     let mut session = Session {
         bucket: (shared.config.rate_limit > 0)
             .then(|| TokenBucket::new(shared.config.rate_limit, Instant::now())),
         recording: shared.config.transcript.is_some(),
+        announce_by: (!grace.is_zero()).then(|| Instant::now() + grace),
         shared,
         events_tx,
         id,
         name: name.clone(),
         meters,
+        stream: stream.clone(),
         pending: Vec::new(),
         pending_entries: Vec::new(),
         end: None,
     };
-    let end = if session.send(Event::Joined { id, name }) {
-        session.read_loop(&stream)
+    let welcome = Event::Welcome {
+        id,
+        name,
+        announce: session.announce_by.is_none(),
+    };
+    let end = if session.send(welcome) {
+        session.read_loop()
     } else {
         End::ServerStopping
     };
-    session.finish(&stream, end);
+    session.finish(end);
 }
 
 /// One client's state while its reader runs: what only this thread uses.
@@ -142,25 +167,33 @@ struct Session {
     /// happen on this thread, so lines sent before `/nick` carry the old name.
     name: Arc<str>,
     meters: Arc<Meters>,
+    stream: Arc<TcpStream>,
     /// Formatted chat lines not yet handed to the broadcaster.
     pending: Vec<u8>,
     /// Their transcript entries, when `recording`.
     pending_entries: Vec<Entry>,
     /// True when the server keeps a transcript.
     recording: bool,
+    /// Until the others have been told `* NAME joined`: when to tell them
+    /// anyway, if the client has not named itself by then (`--join-grace-ms`).
+    announce_by: Option<Instant>,
     bucket: Option<TokenBucket>,
-    /// Set when a line ends the session (`/quit`) or the broadcaster is gone.
+    /// Set when a line ends the session (`/quit`), the client is found reset
+    /// or removed while waiting, or the broadcaster is gone.
     end: Option<End>,
 }
 
 impl Session {
     /// Reads until the connection ends. The loop a student reads first:
     /// read, frame, handle each line, hand the chat on.
-    fn read_loop(&mut self, stream: &TcpStream) -> End {
+    fn read_loop(&mut self) -> End {
+        let stream = self.stream.clone();
+        let mut telnet = TelnetFilter::default();
         let mut framer = LineFramer::new(self.shared.config.max_line_bytes);
         let mut small = [0u8; FIRST_READ];
         let mut big: Vec<u8> = Vec::new();
         loop {
+            let _ = stream.set_read_timeout(self.read_timeout());
             let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
             let n = match (&*stream).read(buf) {
                 Ok(0) => return End::Closed,
@@ -170,37 +203,73 @@ impl Session {
                     if self.shared.is_shutting_down() {
                         return End::ServerStopping;
                     }
+                    self.announce_if_due();
                     continue;
                 }
                 Err(e) => return End::Failed(describe(&e)),
             };
+            // Telnet's commands go before anything else sees the bytes.
+            let data = telnet.filter(&buf[..n]);
             match self.shared.config.framing {
-                Framing::Lines => framer.push(&buf[..n], |frame| self.on_frame(frame)),
+                Framing::Lines => framer.push(data, |frame| self.on_frame(frame)),
                 // DEMO MODE (--framing chunks): relay the raw chunk, as the Node
                 // tutorial does. Whatever `read` returned, half a line or ten
                 // lines, goes out as one "message". Compare with the line above.
-                Framing::Chunks => self.on_chunk(&buf[..n]),
+                Framing::Chunks => self.on_chunk(data),
             }
             if n == buf.len() && big.is_empty() {
                 big = vec![0; READ_CHUNK];
             }
-            self.flush_pending();
             if let Some(end) = self.end.take() {
                 return end;
             }
+            self.flush_pending();
+            self.announce_if_due();
+        }
+    }
+
+    /// How long the next read may wait: until the join must be announced, if
+    /// it has not been yet; otherwise as long as it takes (or, on Windows,
+    /// [`READ_POLL`]).
+    fn read_timeout(&self) -> Option<Duration> {
+        match self.announce_by {
+            Some(at) => Some(
+                at.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ),
+            None => READ_POLL,
+        }
+    }
+
+    /// Tells the others `* NAME joined`, once.
+    fn announce(&mut self) {
+        if self.announce_by.take().is_some() {
+            self.send(Event::Joined {
+                id: self.id,
+                name: self.name.clone(),
+            });
+        }
+    }
+
+    /// Announces the client by its address if it has had its grace period.
+    fn announce_if_due(&mut self) {
+        if self.announce_by.is_some_and(|at| Instant::now() >= at) {
+            self.announce();
         }
     }
 
     fn on_frame(&mut self, frame: Frame<'_>) {
         if self.end.is_some() {
-            return; // After /quit, the rest of the read is ignored.
+            return; // After /quit (or a reset), the rest of the read is ignored.
         }
         match frame {
             Frame::Line(bytes) => {
                 let text = clean_line(bytes);
                 if !text.is_empty() {
                     self.throttle();
-                    self.on_line(&text);
+                    if self.end.is_none() {
+                        self.on_line(&text);
+                    }
                 }
             }
             Frame::TooLong => {
@@ -212,22 +281,52 @@ impl Session {
 
     /// Waits, if the client is over its rate limit. The line is delayed, never
     /// dropped; while this thread sleeps it does not read, so the kernel's
-    /// buffers fill and TCP slows the sender down.
+    /// buffers fill and TCP slows the sender down. It wakes every
+    /// [`THROTTLE_CHECK`] to see whether the client reset the connection or
+    /// was evicted meanwhile: then it stops at once.
     fn throttle(&mut self) {
         let Some(bucket) = &mut self.bucket else {
             return;
         };
         let wait = bucket.take(Instant::now());
-        if !wait.is_zero() {
-            // Lines already accepted should not wait with this one.
-            self.flush_pending();
-            thread::sleep(wait);
+        if wait.is_zero() {
+            return;
+        }
+        // Lines already accepted should not wait with this one.
+        self.flush_pending();
+        let until = Instant::now() + wait;
+        loop {
+            if self.meters.gone.load(Acquire) {
+                self.end = Some(End::Removed);
+                return;
+            }
+            // A reset sets the socket's pending error even while unread data
+            // waits in front of it; a plain close (FIN) does not, and the
+            // lines before it are still delivered.
+            if let Ok(Some(e)) = self.stream.take_error() {
+                self.end = Some(End::Failed(describe(&e)));
+                return;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            thread::sleep(left.min(THROTTLE_CHECK));
         }
     }
 
     /// Carries out what [`plan::step`] decides for one line.
     fn on_line(&mut self, text: &str) {
-        match plan::step(text) {
+        let step = plan::step(text);
+        if self.announce_by.is_some() {
+            // The first line: a client that names itself is announced under
+            // that name; anything else is announced by address first.
+            if let Step::Rename(new) = step {
+                return self.rename(new);
+            }
+            self.announce();
+        }
+        match step {
             Step::Chat(text) => self.chat(text),
             Step::Rename(new) => self.rename(new),
             Step::Who => self.reply(lines::online(&self.shared.registry.names())),
@@ -235,6 +334,7 @@ impl Session {
                 Some((to_id, to_name)) => {
                     self.flush_pending();
                     self.send(Event::Direct {
+                        from: self.id,
                         to: to_id,
                         line: lines::private(&self.name, text),
                         entry: Some(Entry::Private {
@@ -259,10 +359,11 @@ impl Session {
             }
             Step::Stats => self.reply(lines::stats(&self.shared.stats_line())),
             Step::Reply(line) => self.reply(line),
-            Step::Quit(reason) => self.end = Some(End::Quit(reason.map(str::to_string))),
+            Step::Quit(reason) => {
+                self.end = Some(End::Quit(reason.map(lines::quit_reason)));
+            }
         }
     }
-
     /// Adds one chat line to what this read will hand on.
     fn chat(&mut self, text: &str) {
         let log = self.shared.log;
@@ -302,14 +403,22 @@ impl Session {
                     .log
                     .info(&format!("{old} is now known as {new}"));
                 self.flush_pending();
-                self.send(Event::Notice {
-                    except: self.id,
-                    line: notice,
-                    entry,
-                });
+                if self.announce_by.is_some() {
+                    // Named before anyone was told: one `* NEW joined`, no rename.
+                    self.announce();
+                } else {
+                    self.send(Event::Notice {
+                        except: self.id,
+                        line: notice,
+                        entry,
+                    });
+                }
                 self.reply(reply);
             }
-            Renamed::Refused(line) => self.reply(line),
+            Renamed::Refused(line) => {
+                self.announce();
+                self.reply(line);
+            }
             Renamed::Gone => {}
         }
     }
@@ -358,6 +467,7 @@ impl Session {
     fn reply(&mut self, line: Vec<u8>) {
         self.flush_pending();
         self.send(Event::Direct {
+            from: self.id,
             to: self.id,
             line,
             entry: None,
@@ -367,6 +477,11 @@ impl Session {
     /// Hands an event to the broadcaster, waiting if the channel is full.
     /// Returns false, and ends the session, if the broadcaster has stopped.
     fn send(&mut self, event: Event) -> bool {
+        if self.meters.gone.load(Acquire) {
+            // Evicted: it has been announced as gone, so it says nothing more.
+            self.end.get_or_insert(End::Removed);
+            return false;
+        }
         if self.events_tx.send(event).is_ok() {
             return true;
         }
@@ -375,10 +490,12 @@ impl Session {
     }
 
     /// Says goodbye through the broadcaster, then lets the connection drain and close.
-    fn finish(mut self, stream: &TcpStream, end: End) {
-        self.flush_pending();
+    fn finish(mut self, end: End) {
+        if end.keeps_pending() && !self.meters.gone.load(Acquire) {
+            self.flush_pending();
+        }
         let (reason, farewell, drain) = match &end {
-            End::Closed => (None, None, false),
+            End::Closed | End::Removed => (None, None, false),
             End::Failed(why) => (Some(why.clone()), None, false),
             End::Quit(reason) => (reason.clone(), Some(lines::bye()), true),
             End::ServerStopping => (None, None, true),
@@ -391,6 +508,7 @@ impl Session {
             id: self.id,
             reason,
             farewell,
+            announced: self.announce_by.is_none(),
         };
         if self.events_tx.send(leave).is_err() {
             // No broadcaster: the server is stopping, so leave without a notice.
@@ -400,7 +518,7 @@ impl Session {
             .log
             .info(&format!("{} disconnected{log_reason}", self.name));
         if drain {
-            linger(stream);
+            linger(&self.stream);
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{is_valid_name, lines, Command};
+use crate::protocol::{is_reserved, is_valid_name, lines, Command};
 use crate::server::registry::RenameError;
 use crate::server::transcript::Entry;
 
@@ -40,9 +40,13 @@ pub(super) fn step(line: &str) -> Step<'_> {
         Err(e) => Step::Reply(lines::bad_command(&e)),
         Ok(Command::Chat(text)) => Step::Chat(text),
         Ok(Command::Nick(name)) if !is_valid_name(name) => Step::Reply(lines::invalid_name()),
+        Ok(Command::Nick(name)) if is_reserved(name) => Step::Reply(lines::name_reserved(name)),
         Ok(Command::Nick(name)) => Step::Rename(name),
         Ok(Command::Who) => Step::Who,
         Ok(Command::Msg { to, text }) => Step::Whisper { to, text },
+        Ok(Command::Me(text)) if lines::action_mimics_notice(text) => {
+            Step::Reply(lines::action_refused())
+        }
         Ok(Command::Me(text)) => Step::Act(text),
         Ok(Command::Help) => Step::Reply(lines::help()),
         Ok(Command::Stats) => Step::Stats,
@@ -83,6 +87,9 @@ pub(super) fn renamed(new: &str, result: Result<Arc<str>, RenameError>) -> Renam
             old,
         },
         Err(RenameError::Taken) => Renamed::Refused(lines::name_taken(new)),
+        Err(RenameError::TooClose(existing)) => {
+            Renamed::Refused(lines::name_too_close(new, &existing))
+        }
         Err(RenameError::Unchanged) => Renamed::Refused(lines::you_are_already(new)),
         Err(RenameError::Gone) => Renamed::Gone,
     }
@@ -126,6 +133,15 @@ mod tests {
         );
         assert_eq!(reply(step("/nick")), "! usage: /nick NAME\n");
         assert_eq!(
+            reply(step("/nick no spaces")),
+            "! invalid name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter\n"
+        );
+        assert_eq!(reply(step("/nick SERVER")), "! name SERVER is reserved\n");
+        assert_eq!(
+            reply(step("/me left (too slow)")),
+            "! that /me would read like a notice from the server; say it another way\n"
+        );
+        assert_eq!(
             reply(step("/dance")),
             "! unknown command /dance (try /help)\n"
         );
@@ -160,6 +176,10 @@ mod tests {
         assert_eq!(
             renamed("bob", Err(RenameError::Unchanged)),
             Renamed::Refused(b"* you are already bob\n".to_vec())
+        );
+        assert_eq!(
+            renamed("B0B", Err(RenameError::TooClose(Arc::from("BOB")))),
+            Renamed::Refused(b"! name B0B is too close to BOB\n".to_vec())
         );
         assert_eq!(renamed("bob", Err(RenameError::Gone)), Renamed::Gone);
     }
