@@ -23,6 +23,25 @@ fn frames_of(max: usize, data: &[u8], cuts: &[usize]) -> Vec<Option<Vec<u8>>> {
     out
 }
 
+/// Invisible characters that must never reach another screen: the ones
+/// issue 14 found relayed, and a sample of the other format characters.
+const HIDDEN: [char; 14] = [
+    '\u{200e}',
+    '\u{200f}',
+    '\u{61c}',
+    '\u{200b}',
+    '\u{feff}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{ad}',
+    '\u{200d}',
+    '\u{2060}',
+    '\u{2066}',
+    '\u{202e}',
+    '\u{e0001}',
+    '\u{fff9}',
+];
+
 proptest! {
     /// Any split of a byte stream into reads yields the same frames as one read.
     #[test]
@@ -52,6 +71,26 @@ proptest! {
         prop_assert!(!once.chars().any(is_forbidden), "{:?}", once);
         prop_assert_eq!(once.trim(), once.as_str());
         prop_assert_eq!(sanitize(&once).into_owned(), once);
+    }
+
+    /// Text salted with the characters the issue names (direction marks, zero
+    /// width, byte-order mark, line and paragraph separators) and the rest of
+    /// the format characters comes out with none of them, and nothing else lost.
+    #[test]
+    fn sanitize_removes_every_invisible_character(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                "[a-z ]{0,5}",
+                proptest::sample::select(HIDDEN.to_vec()).prop_map(String::from),
+            ],
+            0..30,
+        )
+    ) {
+        let text: String = parts.concat();
+        let once = sanitize(&text).into_owned();
+        prop_assert!(!once.chars().any(|c| HIDDEN.contains(&c) || is_forbidden(c)), "{:?}", once);
+        let visible: String = text.chars().filter(|c| !HIDDEN.contains(c)).collect();
+        prop_assert_eq!(once, visible.trim());
     }
 
     /// The command parser never panics, whatever the line.

@@ -162,7 +162,11 @@ impl Client {
 
     /// Connects without reading anything.
     pub(crate) fn connect_raw(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect to the test server");
+        Client::from_stream(TcpStream::connect(addr).expect("connect to the test server"))
+    }
+
+    /// Wraps a connected socket made elsewhere, without reading anything.
+    pub(crate) fn from_stream(stream: TcpStream) -> Client {
         stream
             .set_read_timeout(Some(TIMEOUT))
             .expect("set a read timeout");
