@@ -129,6 +129,28 @@ fn editing_keys_shape_what_is_sent() {
     bob.expect("> ann: café✓");
 }
 
+/// A window made narrower than a long input line leaves one clean input
+/// line, scrolled to the cursor, and no wrapped pieces of the old one.
+#[test]
+fn a_resize_leaves_one_clean_input_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("resize", &server, &mut bob, "", false) else {
+        return;
+    };
+    let text = "0123456789".repeat(9);
+    tmux.type_text(&text);
+    tmux.wait_for("the long line", |s| last_line(s) == format!("ann> {text}"));
+    tmux.resize(50, 30);
+    // 50 columns: 5 for the prompt, the last one free, 44 for the text's end.
+    let want = format!("ann> {}", &text[text.len() - 44..]);
+    let screen = tmux.wait_for("the line redrawn for 50 columns", |s| last_line(s) == want);
+    let pieces = screen.lines().filter(|l| l.contains("56789")).count();
+    assert_eq!(pieces, 1, "pieces of the old line are left:\n{screen}");
+    tmux.keys(&["Enter"]);
+    bob.expect(&format!("> ann: {text}"));
+}
+
 /// On a terminal the client colours names and notices; with `NO_COLOR=1`
 /// the same screen has no colour codes at all.
 #[test]

@@ -14,10 +14,6 @@ pub(crate) enum Action {
     Quit,
 }
 
-/// Clears the terminal row the cursor is on: `\r` goes to column 0, `ESC [ K`
-/// erases to the end of the row.
-pub(crate) const CLEAR_LINE: &str = "\r\x1b[K";
-
 /// Lines kept for Up and Down.
 const HISTORY_LIMIT: usize = 500;
 /// Below this many free columns for text, the prompt is not drawn at all.
@@ -47,6 +43,10 @@ pub(crate) struct Editor {
     browsing: Option<usize>,
     /// The line as it was before browsing started, brought back by Down.
     draft: Vec<char>,
+    /// The width the line was last drawn for (0: not drawn yet), and the
+    /// column the cursor was left in: where a resize finds it.
+    drawn_width: usize,
+    drawn_cursor_column: usize,
 }
 
 impl Editor {
@@ -61,6 +61,8 @@ impl Editor {
             history: Vec::new(),
             browsing: None,
             draft: Vec::new(),
+            drawn_width: 0,
+            drawn_cursor_column: 0,
         }
     }
 
@@ -181,10 +183,65 @@ impl Editor {
     }
 
     /// The bytes that redraw the input line on a terminal `width` columns wide
-    /// and leave the cursor where it belongs: back to column 0, prompt, the
-    /// visible part of the line, erase the rest of the row, then column 0 again
-    /// and right to the cursor.
+    /// and leave the cursor where it belongs: back to the start of the input
+    /// line, erase it, the prompt, the visible part of the line, then column 0
+    /// again and right to the cursor.
     pub(crate) fn draw(&mut self, width: usize) -> String {
+        let mut out = self.back_to_start(width);
+        self.draw_line(width, &mut out);
+        out
+    }
+
+    /// The bytes that print `lines` above the input line: erase the input
+    /// line, print each line and end it, then draw the input line again below
+    /// them. Nothing typed is lost or moved.
+    pub(crate) fn print_above(&mut self, lines: &[String], width: usize) -> String {
+        let mut out = self.back_to_start(width);
+        for line in lines {
+            out.push_str(line);
+            // `\r\n` rather than `\n`: correct even if the terminal's output
+            // processing (which turns `\n` into `\r\n`) were switched off.
+            out.push_str("\r\n");
+        }
+        self.draw_line(width, &mut out);
+        out
+    }
+
+    /// The bytes that erase the input line and leave the cursor at its start,
+    /// for whatever is printed next (the shell's prompt, at the end).
+    pub(crate) fn erase(&mut self, width: usize) -> String {
+        self.back_to_start(width)
+    }
+
+    /// Moves the cursor to column 0 of the input line and erases from there
+    /// to the end of the screen (`ESC [ J`; only the input line is below).
+    ///
+    /// A resize can move the cursor. The line was drawn to fit the old width;
+    /// if the window got narrower than the cursor's column, a terminal that
+    /// reflows its text (tmux, VTE, Konsole, kitty, iTerm2, Windows Terminal:
+    /// most today) has wrapped the row, and the cursor with it, onto the rows
+    /// below. So the cursor first goes up as many rows as the wrap moved it.
+    /// The road not taken: asking the terminal where its cursor is (`ESC [ 6 n`)
+    /// would cover terminals that cut rows instead (xterm), but its answer
+    /// comes back mixed with the keys, later. On those, the cost of guessing
+    /// "reflow" is that a few chat lines just above the input line are erased
+    /// from view; the input line itself is right either way.
+    fn back_to_start(&mut self, width: usize) -> String {
+        let width = width.max(2);
+        let mut out = String::new();
+        if self.drawn_width != 0 && width != self.drawn_width {
+            let rows_up = self.drawn_cursor_column / width;
+            if rows_up > 0 {
+                out.push_str(&format!("\x1b[{rows_up}A"));
+            }
+        }
+        out.push_str("\r\x1b[J");
+        out
+    }
+
+    /// Appends the prompt, the visible part of the line and the cursor
+    /// movement, the cursor being at column 0 of the input line.
+    fn draw_line(&mut self, width: usize, out: &mut String) {
         let width = width.max(2);
         let mut prompt_width = str_width(&self.prompt_plain);
         let show_prompt = prompt_width + MIN_TEXT_COLUMNS < width;
@@ -193,7 +250,6 @@ impl Editor {
         }
         let room = width - 1 - prompt_width;
         self.scroll_to_cursor(room);
-        let mut out = String::from("\r");
         if show_prompt {
             out.push_str(&self.prompt_styled);
         }
@@ -213,12 +269,13 @@ impl Editor {
         if self.cursor == self.line.len() {
             cursor_column = prompt_width + used;
         }
-        out.push_str("\x1b[K\r");
+        out.push('\r');
         if cursor_column > 0 {
             // `ESC [ 0 C` would move one column on most terminals, hence the test.
             out.push_str(&format!("\x1b[{cursor_column}C"));
         }
-        out
+        self.drawn_width = width;
+        self.drawn_cursor_column = cursor_column;
     }
 
     /// Moves `scroll` so the cursor, and the character under it, fit in `room`
@@ -241,21 +298,6 @@ impl Editor {
         {
             self.scroll -= 1;
         }
-    }
-
-    /// The bytes that print `lines` above the input line: clear the input
-    /// row, print each line and end it, then draw the input line again below
-    /// them. Nothing typed is lost or moved.
-    pub(crate) fn print_above(&mut self, lines: &[String], width: usize) -> String {
-        let mut out = String::from(CLEAR_LINE);
-        for line in lines {
-            out.push_str(line);
-            // `\r\n` rather than `\n`: correct even if the terminal's output
-            // processing (which turns `\n` into `\r\n`) were switched off.
-            out.push_str("\r\n");
-        }
-        out.push_str(&self.draw(width));
-        out
     }
 }
 
@@ -404,12 +446,12 @@ mod tests {
     fn draw_puts_prompt_text_and_cursor() {
         let mut e = editor();
         e.feed(b"hello");
-        assert_eq!(e.draw(80), "\rann> hello\x1b[K\r\x1b[10C");
+        assert_eq!(e.draw(80), "\r\x1b[Jann> hello\r\x1b[10C");
         e.feed(b"\x01");
-        assert_eq!(e.draw(80), "\rann> hello\x1b[K\r\x1b[5C");
+        assert_eq!(e.draw(80), "\r\x1b[Jann> hello\r\x1b[5C");
         // No prompt and the cursor at column 0: no movement at all.
         let mut bare = Editor::new();
-        assert_eq!(bare.draw(80), "\r\x1b[K\r");
+        assert_eq!(bare.draw(80), "\r\x1b[J\r");
     }
 
     #[test]
@@ -417,7 +459,7 @@ mod tests {
         let mut e = Editor::new();
         e.set_prompt("ann> ", "\x1b[32mann\x1b[0m> ");
         e.feed(b"hi");
-        assert_eq!(e.draw(80), "\r\x1b[32mann\x1b[0m> hi\x1b[K\r\x1b[7C");
+        assert_eq!(e.draw(80), "\r\x1b[J\x1b[32mann\x1b[0m> hi\r\x1b[7C");
     }
 
     #[test]
@@ -425,10 +467,7 @@ mod tests {
         let mut e = editor();
         e.feed(b"half typ\x1b[D");
         let out = e.print_above(&["> bob: hello ann".to_string()], 80);
-        assert_eq!(
-            out,
-            "\r\x1b[K> bob: hello ann\r\n\rann> half typ\x1b[K\r\x1b[12C"
-        );
+        assert_eq!(out, "\r\x1b[J> bob: hello ann\r\nann> half typ\r\x1b[12C");
         // Typing goes on where it was.
         assert_eq!(after(&mut e, b"e"), "half tye|p");
     }
@@ -438,7 +477,7 @@ mod tests {
         let mut e = editor();
         e.feed(b"x");
         let out = e.print_above(&["* a".to_string(), "* b".to_string()], 80);
-        assert_eq!(out, "\r\x1b[K* a\r\n* b\r\n\rann> x\x1b[K\r\x1b[6C");
+        assert_eq!(out, "\r\x1b[J* a\r\n* b\r\nann> x\r\x1b[6C");
     }
 
     #[test]
@@ -446,13 +485,13 @@ mod tests {
         // 20 columns: 5 for the prompt, 14 for text, the last one left free.
         let mut e = editor();
         e.feed(b"abcdefghijklmnopqrstuvwxyz");
-        assert_eq!(e.draw(20), "\rann> mnopqrstuvwxyz\x1b[K\r\x1b[19C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> mnopqrstuvwxyz\r\x1b[19C");
         // Home shows the start again, cut to the room there is.
         e.feed(b"\x01");
-        assert_eq!(e.draw(20), "\rann> abcdefghijklmn\x1b[K\r\x1b[5C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> abcdefghijklmn\r\x1b[5C");
         // Moving right past the edge scrolls by as little as needed.
         e.feed(&b"\x1b[C".repeat(14));
-        assert_eq!(e.draw(20), "\rann> bcdefghijklmno\x1b[K\r\x1b[18C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> bcdefghijklmno\r\x1b[18C");
     }
 
     #[test]
@@ -461,7 +500,7 @@ mod tests {
         e.feed(b"abcdefghijklmnopqrstuvwxyz");
         e.draw(20);
         e.feed(&[0x7f; 12]);
-        assert_eq!(e.draw(20), "\rann> abcdefghijklmn\x1b[K\r\x1b[19C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> abcdefghijklmn\r\x1b[19C");
     }
 
     #[test]
@@ -469,18 +508,20 @@ mod tests {
         let mut e = editor();
         e.feed("漢字漢字漢字漢字".as_bytes());
         // Room for 14 columns: seven wide characters, cursor in the last column.
-        assert_eq!(e.draw(20), "\rann> 字漢字漢字漢字\x1b[K\r\x1b[19C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> 字漢字漢字漢字\r\x1b[19C");
         e.feed(b"\x01");
-        assert_eq!(e.draw(20), "\rann> 漢字漢字漢字漢\x1b[K\r\x1b[5C");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> 漢字漢字漢字漢\r\x1b[5C");
     }
 
     #[test]
     fn a_narrow_terminal_drops_the_prompt_rather_than_wrap() {
         let mut e = editor();
         e.feed(b"abcdefghij");
-        assert_eq!(e.draw(10), "\rbcdefghij\x1b[K\r\x1b[9C");
+        assert_eq!(e.draw(10), "\r\x1b[Jbcdefghij\r\x1b[9C");
         // Even a silly width draws something sane.
-        assert_eq!(e.draw(0), "\rj\x1b[K\r\x1b[1C");
+        let mut e = editor();
+        e.feed(b"abcdefghij");
+        assert_eq!(e.draw(0), "\r\x1b[Jj\r\x1b[1C");
     }
 
     #[test]
@@ -489,12 +530,40 @@ mod tests {
         e.feed(b"abcdefghijklmnopqrstuvwxyz");
         assert_eq!(
             e.draw(40),
-            "\rann> abcdefghijklmnopqrstuvwxyz\x1b[K\r\x1b[31C"
+            "\r\x1b[Jann> abcdefghijklmnopqrstuvwxyz\r\x1b[31C"
         );
-        assert_eq!(e.draw(20), "\rann> mnopqrstuvwxyz\x1b[K\r\x1b[19C");
+        // Narrower than the cursor's column (31): a reflowing terminal has
+        // wrapped the row and moved the cursor one row down; go up first.
+        assert_eq!(e.draw(20), "\x1b[1A\r\x1b[Jann> mnopqrstuvwxyz\r\x1b[19C");
+        // Wider: nothing was wrapped.
         assert_eq!(
             e.draw(40),
-            "\rann> abcdefghijklmnopqrstuvwxyz\x1b[K\r\x1b[31C"
+            "\r\x1b[Jann> abcdefghijklmnopqrstuvwxyz\r\x1b[31C"
         );
+        // Narrower, but the cursor's column still fits: it stayed on its row,
+        // and the erase to the end of the screen removes the wrapped tail.
+        e.feed(b"\x01");
+        e.draw(40);
+        assert_eq!(e.draw(10), "\r\x1b[Jabcdefghi\r");
+    }
+
+    #[test]
+    fn a_resize_seen_with_an_incoming_line_is_handled_first() {
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz");
+        e.draw(40);
+        assert_eq!(
+            e.print_above(&["* hi".to_string()], 15),
+            "\x1b[2A\r\x1b[J* hi\r\nann> rstuvwxyz\r\x1b[14C"
+        );
+    }
+
+    #[test]
+    fn erasing_leaves_the_cursor_at_the_start_of_the_input_line() {
+        let mut e = editor();
+        e.feed(b"typed");
+        e.draw(80);
+        assert_eq!(e.erase(80), "\r\x1b[J");
+        assert_eq!(e.erase(4), "\x1b[2A\r\x1b[J");
     }
 }

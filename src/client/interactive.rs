@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
 
-use super::editor::{Action, Editor, CLEAR_LINE};
+use super::editor::{Action, Editor};
 use super::incoming::{read_lines, Ended};
 use super::names::{refusal, NameEvent, NameTracker};
 use super::render::Painter;
@@ -80,9 +80,11 @@ pub(crate) fn session(
     };
     let ending = screen.run(&events_rx, stop);
     // Leave the row the input line was on empty, for the shell's prompt.
+    let width = screen.width.get();
+    let erase = screen.editor.erase(width);
     let cleared = screen
         .out
-        .write_all(CLEAR_LINE.as_bytes())
+        .write_all(erase.as_bytes())
         .and_then(|()| screen.out.flush());
     drop(raw);
     let ended = match ending? {

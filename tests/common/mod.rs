@@ -476,6 +476,12 @@ impl Tmux {
         self.run(&["send-keys", "-t", "main", "-l", text]);
     }
 
+    /// Resizes the window, as a user dragging its corner would.
+    pub(crate) fn resize(&self, columns: u16, rows: u16) {
+        let (x, y) = (columns.to_string(), rows.to_string());
+        self.run(&["resize-window", "-t", "main", "-x", &x, "-y", &y]);
+    }
+
     /// The screen as text, wrapped lines joined, trailing spaces dropped;
     /// with `colours`, including the escape codes of colours and attributes.
     pub(crate) fn screen(&self, colours: bool) -> String {
