@@ -26,7 +26,7 @@
 //! - [`stats`]: counters for `/stats` and `--stats-every`
 //! - [`transcript`]: `--transcript`, events as JSON lines
 //! - [`log`]: timestamped log lines on stderr
-//! - [`client`]: the client: stdin to socket, socket to stdout
+//! - [`client`]: the client: a line editor on a Unix terminal, plain lines elsewhere
 
 pub mod broadcaster;
 pub mod client;
