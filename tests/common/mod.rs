@@ -412,6 +412,9 @@ pub(crate) fn server_binary(args: &[&str]) -> (ChildGuard, SocketAddr) {
 /// pseudo-terminal for testing the interactive client. Killed on drop.
 pub(crate) struct Tmux {
     socket: String,
+    /// Where the server's socket file is, to remove it after the server is
+    /// killed (tmux leaves it behind).
+    socket_path: Option<String>,
 }
 
 impl Tmux {
@@ -425,8 +428,9 @@ impl Tmux {
             );
             return None;
         }
-        let tmux = Tmux {
+        let mut tmux = Tmux {
             socket: format!("chatroom-{}-{test}", std::process::id()),
+            socket_path: None,
         };
         // `sleep` keeps the pane, and what the command printed, after it ends.
         let command = format!("{command}; exec sleep 600");
@@ -440,6 +444,8 @@ impl Tmux {
             "tmux new-session failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
+        tmux.socket_path = Some(path.trim().to_string());
         Some(tmux)
     }
 
@@ -543,6 +549,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.command(&["kill-server"]).output();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
