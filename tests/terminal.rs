@@ -267,3 +267,33 @@ fn sigterm_restores_the_terminal() {
         assert!(status.success());
     });
 }
+
+/// Ctrl-Z suspends the client like any program (the shell shows `Stopped`),
+/// and `fg` brings it back with the half-typed line, which is then sent whole.
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    // An interactive shell, for job control; no rc files, a plain prompt.
+    let Some(tmux) = Tmux::start("ctrl-z", "env PS1='$ ' bash --norc --noprofile -i") else {
+        return;
+    };
+    tmux.wait_for("the shell's prompt", |s| last_line(s) == "$");
+    tmux.type_text(&client_command(&server, "", &["--name", "ann"]));
+    tmux.keys(&["Enter"]);
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    tmux.type_text("half");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> half");
+    tmux.keys(&["C-z"]);
+    let screen = tmux.wait_for("the shell after Ctrl-Z", |s| last_line(s) == "$");
+    assert!(screen.contains("Stopped"), "{screen}");
+    tmux.type_text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the half line back", |s| last_line(s) == "ann> half");
+    tmux.type_text("way");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: halfway");
+}

@@ -12,6 +12,8 @@ pub(crate) enum Action {
     Send(String),
     /// Ctrl-D on an empty line, or Ctrl-C.
     Quit,
+    /// Ctrl-Z: stop the process until the shell's `fg`.
+    Suspend,
 }
 
 /// Lines kept for Up and Down.
@@ -126,6 +128,7 @@ impl Editor {
             Key::EndOfInput if self.line.is_empty() => return Some(Action::Quit),
             Key::EndOfInput => return self.press(Key::Delete),
             Key::Interrupt => return Some(Action::Quit),
+            Key::Suspend => return Some(Action::Suspend),
             // Backspace at the start, Delete at the end.
             Key::Backspace | Key::Delete => {}
         }
@@ -210,7 +213,10 @@ impl Editor {
     /// The bytes that erase the input line and leave the cursor at its start,
     /// for whatever is printed next (the shell's prompt, at the end).
     pub(crate) fn erase(&mut self, width: usize) -> String {
-        self.back_to_start(width)
+        let out = self.back_to_start(width);
+        // The cursor is at column 0 now, wherever the next drawing starts.
+        self.drawn_cursor_column = 0;
+        out
     }
 
     /// Moves the cursor to column 0 of the input line and erases from there
@@ -420,6 +426,13 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_z_suspends_and_keeps_the_line() {
+        let mut e = editor();
+        assert_eq!(e.feed(b"half\x1a"), [Action::Suspend]);
+        assert_eq!(after(&mut e, b"way"), "halfway|");
+    }
+
+    #[test]
     fn history_goes_back_and_forward_and_keeps_the_draft() {
         let mut e = editor();
         e.feed(b"first\rsecond\rsecond\rdraft");
@@ -564,6 +577,9 @@ mod tests {
         e.feed(b"typed");
         e.draw(80);
         assert_eq!(e.erase(80), "\r\x1b[J");
+        // After an erase the cursor is at column 0: a resize moves nothing.
+        assert_eq!(e.erase(4), "\r\x1b[J");
+        e.draw(80);
         assert_eq!(e.erase(4), "\x1b[2A\r\x1b[J");
     }
 }

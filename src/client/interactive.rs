@@ -33,6 +33,15 @@ enum Event {
     Closed(Ended),
 }
 
+/// What a batch of events asks of the drawing loop, beyond drawing.
+#[derive(Debug)]
+enum Flow {
+    /// The session is over.
+    End(Ending),
+    /// Ctrl-Z.
+    Suspend,
+}
+
 /// Why the drawing loop stopped.
 #[derive(Debug)]
 enum Ending {
@@ -71,6 +80,7 @@ pub(crate) fn session(
     spawn_socket_reader(stream.clone(), events_tx.clone())?;
     spawn_key_reader(events_tx)?;
     let mut screen = Screen {
+        raw,
         editor: Editor::new(),
         tracker,
         painter,
@@ -82,10 +92,13 @@ pub(crate) fn session(
     // Leave the row the input line was on empty, for the shell's prompt.
     let width = screen.width.get();
     let erase = screen.editor.erase(width);
-    let cleared = screen
-        .out
-        .write_all(erase.as_bytes())
-        .and_then(|()| screen.out.flush());
+    let Screen {
+        raw,
+        tracker,
+        mut out,
+        ..
+    } = screen;
+    let cleared = out.write_all(erase.as_bytes()).and_then(|()| out.flush());
     drop(raw);
     let ended = match ending? {
         Ending::Server(ended) => Some(ended),
@@ -93,7 +106,7 @@ pub(crate) fn session(
             // Like plain mode at the end of input: half-close, so the server
             // says goodbye to the others, and show what it still sends.
             let _ = stream.shutdown(Shutdown::Write);
-            wait_for_close(&events_rx, painter, &screen.tracker, &mut screen.out)?
+            wait_for_close(&events_rx, painter, &tracker, &mut out)?
         }
     };
     cleared?;
@@ -157,6 +170,8 @@ fn spawn_key_reader(events_tx: Sender<Event>) -> io::Result<()> {
 /// Everything the drawing thread owns.
 #[derive(Debug)]
 struct Screen {
+    /// The switched terminal; restored when this is dropped.
+    raw: RawMode,
     editor: Editor,
     tracker: NameTracker,
     painter: Painter,
@@ -200,32 +215,36 @@ impl Screen {
                 return Ok(Ending::Server(Ended::Closed));
             };
             let mut above = Vec::new();
-            let mut ending = self.handle(first, &mut above);
-            while ending.is_none() && above.len() < BATCH {
+            let mut flow = self.handle(first, &mut above);
+            while flow.is_none() && above.len() < BATCH {
                 match events.try_recv() {
-                    Ok(event) => ending = self.handle(event, &mut above),
+                    Ok(event) => flow = self.handle(event, &mut above),
                     Err(_) => break,
                 }
             }
             self.redraw(&above)?;
-            if let Some(ending) = ending {
-                return Ok(ending);
+            match flow {
+                Some(Flow::End(ending)) => return Ok(ending),
+                Some(Flow::Suspend) => self.suspend()?,
+                None => {}
             }
         }
     }
 
     /// Applies one event; lines to print above the input line go to `above`.
-    fn handle(&mut self, event: Event, above: &mut Vec<String>) -> Option<Ending> {
+    /// Keys typed after Ctrl-Z in the same read are dropped.
+    fn handle(&mut self, event: Event, above: &mut Vec<String>) -> Option<Flow> {
         match event {
             Event::Keys(bytes) => {
                 for action in self.editor.feed(&bytes) {
                     match action {
                         Action::Send(line) => self.send(line, above),
-                        Action::Quit => return Some(Ending::User),
+                        Action::Quit => return Some(Flow::End(Ending::User)),
+                        Action::Suspend => return Some(Flow::Suspend),
                     }
                 }
             }
-            Event::KeysEnded => return Some(Ending::User),
+            Event::KeysEnded => return Some(Flow::End(Ending::User)),
             Event::Line(line) => {
                 let event = self.tracker.line(&line);
                 above.push(self.painter.incoming(&line, self.tracker.name()));
@@ -240,7 +259,7 @@ impl Screen {
                     None => {}
                 }
             }
-            Event::Closed(ended) => return Some(Ending::Server(ended)),
+            Event::Closed(ended) => return Some(Flow::End(Ending::Server(ended))),
         }
         None
     }
@@ -252,6 +271,16 @@ impl Screen {
         self.tracker.sent(&line);
         let me = self.tracker.name().unwrap_or("you");
         above.push(self.painter.echo(&line, me));
+    }
+
+    /// Ctrl-Z: erase the input line, stop until `fg`, then draw it again.
+    /// Lines that arrive meanwhile wait in the channel (and then in TCP).
+    fn suspend(&mut self) -> io::Result<()> {
+        let erase = self.editor.erase(self.width.get());
+        self.out.write_all(erase.as_bytes())?;
+        self.raw.suspend()?;
+        self.width.read_now();
+        self.redraw(&[])
     }
 
     fn redraw(&mut self, above: &[String]) -> io::Result<()> {

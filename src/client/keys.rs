@@ -35,6 +35,8 @@ pub(crate) enum Key {
     EndOfInput,
     /// Ctrl-C: quit.
     Interrupt,
+    /// Ctrl-Z: suspend the client, as the shell's job control would.
+    Suspend,
 }
 
 /// Where the decoder is inside a multi-byte input.
@@ -158,6 +160,7 @@ impl KeyDecoder {
             0x17 => Key::DeleteWord,
             0x04 => Key::EndOfInput,
             0x03 => Key::Interrupt,
+            0x1a => Key::Suspend,
             _ => return,
         };
         keys.push(key);
@@ -263,8 +266,9 @@ mod tests {
                 Interrupt
             ]
         );
+        assert_eq!(keys(&[b"\x1a"]), [Suspend]);
         // Other control characters mean nothing.
-        assert_eq!(keys(&[b"\x00\x07\x0b\x0c\x1a"]), []);
+        assert_eq!(keys(&[b"\x00\x07\x0b\x0c\x1c"]), []);
     }
 
     #[test]

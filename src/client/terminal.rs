@@ -45,14 +45,39 @@ impl RawMode {
     /// # Errors
     /// `stty` cannot be run or refuses (the terminal is left as it was).
     pub(crate) fn enable() -> io::Result<RawMode> {
-        let saved = stty(&["-g"])?.trim().to_string();
         install_panic_hook();
-        // Saved before switching, so a failure half-way still restores.
-        *SAVED.lock() = Some(saved);
         let guard = RawMode { _private: () };
-        stty(&["-icanon", "-echo", "-isig", "min", "1", "time", "0"])?;
+        switch()?;
         Ok(guard)
     }
+
+    /// Does what Ctrl-Z does to a program in the terminal's normal mode (there
+    /// the terminal turns it into the signal SIGTSTP; switched, it is a byte):
+    /// restores the terminal for the shell, stops the process, and when the
+    /// shell's `fg` continues it, saves and switches the terminal again.
+    ///
+    /// # Errors
+    /// The terminal cannot be switched again.
+    pub(crate) fn suspend(&self) -> io::Result<()> {
+        restore();
+        // std cannot raise a signal without `libc`; the `kill` program can.
+        // This process stops inside `status()` and goes on at SIGCONT. (A
+        // process with no job control around it ignores SIGTSTP: then it
+        // simply goes on.)
+        let _ = Command::new("kill")
+            .args(["-TSTP", &std::process::id().to_string()])
+            .status();
+        switch()
+    }
+}
+
+/// Saves the terminal's settings and switches it to character mode.
+fn switch() -> io::Result<()> {
+    let saved = stty(&["-g"])?.trim().to_string();
+    // Saved before switching, so a failure half-way still restores.
+    *SAVED.lock() = Some(saved);
+    stty(&["-icanon", "-echo", "-isig", "min", "1", "time", "0"])?;
+    Ok(())
 }
 
 impl Drop for RawMode {
