@@ -1,7 +1,6 @@
-//! Interactive mode (Unix, a terminal on both sides): keys go through the
-//! line editor, incoming lines appear above the input line, your own lines
-//! are echoed. A `keys` thread and a `socket` thread feed this one, which
-//! alone draws.
+//! Interactive mode (Unix, a terminal on both sides): a `keys` thread and a
+//! `socket` thread feed this one, which alone draws: the editor's input line,
+//! incoming lines above it, and your own lines echoed.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
