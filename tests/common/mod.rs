@@ -422,7 +422,10 @@ impl Tmux {
     /// why on stderr when tmux is not installed (the CI script installs it).
     pub(crate) fn start(test: &str, command: &str) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!(
+            // Written to stderr itself, not with `eprintln!`, which the test
+            // harness captures and shows only for failing tests.
+            let _ = writeln!(
+                io::stderr(),
                 "SKIPPED {test}: tmux is not installed, so there is no pseudo-terminal \
                  to run the client in (`apt-get install tmux`; .ci/run does it)"
             );
