@@ -122,6 +122,8 @@ pub struct ClientConfig {
     pub port: u16,
     /// Name to ask for with `/nick` right after connecting (`--name`).
     pub name: Option<String>,
+    /// When to colour what the client prints (`--color`).
+    pub color: ColorChoice,
 }
 
 impl Default for ClientConfig {
@@ -130,8 +132,20 @@ impl Default for ClientConfig {
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
             name: None,
+            color: ColorChoice::Auto,
         }
     }
+}
+
+/// The client's `--color` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour only on a terminal, with `NO_COLOR` unset and `TERM` not `dumb`.
+    Auto,
+    /// Colour even into a pipe or a file (for `less -R`).
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// What a command line asks for.
@@ -201,12 +215,20 @@ pub const CLIENT_USAGE: &str = "\
 Usage: client [OPTIONS]
 
 Connects to a chat server: sends what you type, prints what others say.
-Status lines go to stderr, so `client < in.txt > out.txt` keeps only the chat.
+On a terminal (Unix), you type on an input line that incoming messages never
+disturb: arrows, Home/End, Backspace/Delete, Ctrl-W, Ctrl-U, Up/Down for the
+lines you sent; Enter sends; Ctrl-D on an empty line or Ctrl-C quits.
+Ctrl-Z suspends as usual.
+Otherwise (pipes, files, Windows) it reads and prints plain lines; status
+lines go to stderr, so `client < in.txt > out.txt` keeps only the chat.
 
 Options:
   --host HOST      server address [default: 127.0.0.1]
   --port PORT      server port [default: 9000]
   --name NAME      ask for this name with /nick right after connecting
+  --color WHEN     colour names, notices and errors: auto, always or never;
+                   auto colours the terminal mode, unless NO_COLOR is set
+                   or TERM is dumb [default: auto]
   -h, --help       print this help
   -V, --version    print the version
 ";
@@ -341,6 +363,18 @@ pub fn parse_client_args(
             "--host" => config.host = flags.value(&flag, inline)?,
             "--port" => config.port = flags.number(&flag, inline)?,
             "--name" => config.name = Some(flags.value(&flag, inline)?),
+            "--color" => {
+                config.color = match flags.value(&flag, inline)?.as_str() {
+                    "auto" => ColorChoice::Auto,
+                    "always" => ColorChoice::Always,
+                    "never" => ColorChoice::Never,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "--color: '{other}' is not 'auto', 'always' or 'never'"
+                        )))
+                    }
+                }
+            }
             other => return Err(ConfigError(format!("unknown option '{other}'"))),
         }
     }
@@ -426,6 +460,23 @@ mod tests {
             .unwrap_err()
             .0
             .contains("at least 1"));
+    }
+
+    #[test]
+    fn client_color_flag() {
+        let client = |args: &[&str]| parse_client_args(args.iter().map(|s| s.to_string()));
+        let Ok(Parsed::Run(c)) = client(&[]) else {
+            panic!("no flags must parse")
+        };
+        assert_eq!(c.color, ColorChoice::Auto);
+        let Ok(Parsed::Run(c)) = client(&["--color=never", "--name", "ann"]) else {
+            panic!("valid flags must parse")
+        };
+        assert_eq!(
+            (c.color, c.name.as_deref()),
+            (ColorChoice::Never, Some("ann"))
+        );
+        assert!(client(&["--color", "red"]).unwrap_err().0.contains("'red'"));
     }
 
     #[test]

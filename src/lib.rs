@@ -23,7 +23,7 @@
 //! - [`protocol`]: what both sides agree on: framing, sanitising, names,
 //!   commands, and every line the server sends (pure)
 //! - `server/`: the [`Server`] and its threads (private; see `server/mod.rs`)
-//! - [`client`]: the client: stdin to socket, socket to stdout
+//! - [`client`]: the client: a line editor on a Unix terminal, plain lines elsewhere
 
 pub mod client;
 pub mod config;

@@ -30,10 +30,14 @@ fn port_args(port: u16) -> Vec<String> {
     vec!["--port".into(), port.to_string()]
 }
 
-/// `--help` prints the usage and exits 0; a bad flag is one line plus usage, exit 2.
+/// `--help` prints the usage and exits 0; a bad flag is one line plus the
+/// server's usage, or the client's pointer to `--help`, exit 2.
 #[test]
 fn help_and_bad_flags() {
-    for binary in [env!("CARGO_BIN_EXE_server"), env!("CARGO_BIN_EXE_client")] {
+    for (binary, hint) in [
+        (env!("CARGO_BIN_EXE_server"), "Usage:"),
+        (env!("CARGO_BIN_EXE_client"), "try 'client --help'"),
+    ] {
         let help = Command::new(binary).arg("--help").output().unwrap();
         assert!(help.status.success());
         assert!(String::from_utf8_lossy(&help.stdout).contains("--port PORT"));
@@ -48,7 +52,7 @@ fn help_and_bad_flags() {
                 .ends_with("unknown option '--colour'"),
             "{stderr}"
         );
-        assert!(stderr.contains("Usage:"), "{stderr}");
+        assert!(stderr.contains(hint), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }

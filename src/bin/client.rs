@@ -1,5 +1,6 @@
-//! The `client` binary: parse flags, chat on stdin/stdout, status on stderr.
-//! Exit codes: 0 when the server closes, 1 if it cannot connect, 2 for bad flags.
+//! The `client` binary: parse flags, then chat with a line editor on a Unix
+//! terminal, or in plain lines on stdin/stdout. Status lines go to stderr.
+//! Exit codes: 0 when the session ends, 1 if it cannot connect, 2 for bad flags.
 
 use std::io;
 use std::process::exit;
@@ -19,14 +20,35 @@ fn main() {
             return;
         }
         Err(e) => {
-            eprint!("client: {e}\n\n{CLIENT_USAGE}");
+            eprintln!("client: {e}\ntry 'client --help'");
             exit(2);
         }
     };
+    #[cfg(unix)]
+    if client::interactive() {
+        // The terminal is switched so that Ctrl-C is a key, not a signal; the
+        // handler is for SIGTERM and SIGHUP (and a SIGINT from `kill`), so
+        // that they too end the session through the path that restores the
+        // terminal. Plain mode keeps the default: Ctrl-C ends it at once.
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let _ = ctrlc::set_handler(move || {
+            let _ = stop_tx.try_send(());
+        });
+        finish(client::run_interactive(&config, stop_rx));
+    }
     let stdin = io::BufReader::new(io::stdin());
-    let result = client::run(&config, stdin, &mut io::stdout(), &mut io::stderr());
-    // The stdin thread may still be blocked waiting for a line; ending the
-    // process ends it, so the client quits as soon as the server has gone.
+    finish(client::run(
+        &config,
+        stdin,
+        &mut io::stdout(),
+        &mut io::stderr(),
+    ));
+}
+
+/// Exits with the code that matches how the session ended. The stdin thread
+/// may still be blocked waiting for a line; exiting ends it, so the client
+/// quits as soon as the server has gone.
+fn finish(result: Result<(), ClientError>) -> ! {
     match result {
         Ok(()) => exit(0),
         Err(e @ ClientError::Connect { .. }) => {

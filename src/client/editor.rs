@@ -1,0 +1,585 @@
+//! The line editor of interactive mode, as a pure state machine: keyboard bytes
+//! in, [`Action`]s and the exact bytes to draw out. The interactive loop does
+//! the I/O; everything here is unit-tested without a terminal.
+
+use super::keys::{Key, KeyDecoder};
+use super::width::{char_width, str_width};
+
+/// What a key press asks the client to do, beyond redrawing the input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Enter on a line that is not blank: send it.
+    Send(String),
+    /// Ctrl-D on an empty line, or Ctrl-C.
+    Quit,
+    /// Ctrl-Z: stop the process until the shell's `fg`.
+    Suspend,
+}
+
+/// Lines kept for Up and Down.
+const HISTORY_LIMIT: usize = 500;
+/// Below this many free columns for text, the prompt is not drawn at all.
+const MIN_TEXT_COLUMNS: usize = 8;
+
+/// The input line being typed, its cursor, the prompt in front of it, and the
+/// lines sent this session.
+///
+/// The screen model is one terminal row: the prompt, then as much of the line
+/// as fits, scrolled horizontally so the cursor is always visible. The last
+/// column is never written (only the cursor may stand there), so the terminal
+/// never wraps the input onto a second row, which a redraw could not clear.
+#[derive(Debug)]
+pub(crate) struct Editor {
+    decoder: KeyDecoder,
+    line: Vec<char>,
+    /// Index into `line` (characters, not bytes) of the character the cursor
+    /// stands on; `line.len()` at the end.
+    cursor: usize,
+    /// Index of the first character drawn; more than 0 when the line is wider
+    /// than the room for it.
+    scroll: usize,
+    prompt_plain: String,
+    prompt_styled: String,
+    history: Vec<String>,
+    /// While Up/Down browse `history`: which entry is shown.
+    browsing: Option<usize>,
+    /// The line as it was before browsing started, brought back by Down.
+    draft: Vec<char>,
+    /// The width the line was last drawn for (0: not drawn yet), and the
+    /// column the cursor was left in: where a resize finds it.
+    drawn_width: usize,
+    drawn_cursor_column: usize,
+}
+
+impl Editor {
+    pub(crate) fn new() -> Self {
+        Editor {
+            decoder: KeyDecoder::new(),
+            line: Vec::new(),
+            cursor: 0,
+            scroll: 0,
+            prompt_plain: String::new(),
+            prompt_styled: String::new(),
+            history: Vec::new(),
+            browsing: None,
+            draft: Vec::new(),
+            drawn_width: 0,
+            drawn_cursor_column: 0,
+        }
+    }
+
+    /// Sets the prompt: `plain` to measure it, `styled` (the same text,
+    /// perhaps with colour codes) to draw it.
+    pub(crate) fn set_prompt(&mut self, plain: &str, styled: &str) {
+        self.prompt_plain = plain.to_string();
+        self.prompt_styled = styled.to_string();
+    }
+
+    /// The text typed so far.
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> String {
+        self.line.iter().collect()
+    }
+
+    /// Feeds keyboard bytes (any piece of them: a key may be split across
+    /// calls) and returns what the keys ask for, in order. The caller redraws
+    /// the line afterwards with [`Editor::draw`].
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Vec<Action> {
+        let mut keys = Vec::new();
+        self.decoder.feed(bytes, &mut keys);
+        keys.into_iter().filter_map(|key| self.press(key)).collect()
+    }
+
+    /// Applies one key.
+    pub(crate) fn press(&mut self, key: Key) -> Option<Action> {
+        match key {
+            Key::Char(c) => {
+                self.line.insert(self.cursor, c);
+                self.cursor += 1;
+            }
+            Key::Backspace if self.cursor > 0 => {
+                self.cursor -= 1;
+                self.line.remove(self.cursor);
+            }
+            Key::Delete if self.cursor < self.line.len() => {
+                self.line.remove(self.cursor);
+            }
+            Key::Left => self.cursor = self.cursor.saturating_sub(1),
+            Key::Right => self.cursor = (self.cursor + 1).min(self.line.len()),
+            Key::Home => self.cursor = 0,
+            Key::End => self.cursor = self.line.len(),
+            Key::ClearLine => {
+                self.line.clear();
+                self.cursor = 0;
+            }
+            Key::DeleteWord => {
+                let end = self.cursor;
+                while self.cursor > 0 && self.line[self.cursor - 1].is_whitespace() {
+                    self.cursor -= 1;
+                }
+                while self.cursor > 0 && !self.line[self.cursor - 1].is_whitespace() {
+                    self.cursor -= 1;
+                }
+                self.line.drain(self.cursor..end);
+            }
+            Key::Up => self.history_back(),
+            Key::Down => self.history_forward(),
+            Key::Enter => return self.enter(),
+            Key::EndOfInput if self.line.is_empty() => return Some(Action::Quit),
+            Key::EndOfInput => return self.press(Key::Delete),
+            Key::Interrupt => return Some(Action::Quit),
+            Key::Suspend => return Some(Action::Suspend),
+            // Backspace at the start, Delete at the end.
+            Key::Backspace | Key::Delete => {}
+        }
+        None
+    }
+
+    fn enter(&mut self) -> Option<Action> {
+        let text: String = self.line.drain(..).collect();
+        self.cursor = 0;
+        self.scroll = 0;
+        self.browsing = None;
+        self.draft.clear();
+        // The server ignores a blank line; sending it would only cost a
+        // rate-limit token.
+        if text.trim().is_empty() {
+            return None;
+        }
+        if self.history.last() != Some(&text) {
+            if self.history.len() == HISTORY_LIMIT {
+                self.history.remove(0);
+            }
+            self.history.push(text.clone());
+        }
+        Some(Action::Send(text))
+    }
+
+    fn history_back(&mut self) {
+        let index = match self.browsing {
+            None if self.history.is_empty() => return,
+            None => {
+                self.draft = std::mem::take(&mut self.line);
+                self.history.len() - 1
+            }
+            Some(0) => return,
+            Some(i) => i - 1,
+        };
+        self.show_history(Some(index));
+    }
+
+    fn history_forward(&mut self) {
+        match self.browsing {
+            None => {}
+            Some(i) if i + 1 < self.history.len() => self.show_history(Some(i + 1)),
+            Some(_) => self.show_history(None),
+        }
+    }
+
+    fn show_history(&mut self, index: Option<usize>) {
+        self.browsing = index;
+        self.line = match index {
+            Some(i) => self.history[i].chars().collect(),
+            None => std::mem::take(&mut self.draft),
+        };
+        self.cursor = self.line.len();
+    }
+
+    /// The bytes that redraw the input line on a terminal `width` columns wide
+    /// and leave the cursor where it belongs: back to the start of the input
+    /// line, erase it, the prompt, the visible part of the line, then column 0
+    /// again and right to the cursor.
+    pub(crate) fn draw(&mut self, width: usize) -> String {
+        let mut out = self.back_to_start(width);
+        self.draw_line(width, &mut out);
+        out
+    }
+
+    /// The bytes that print `lines` above the input line: erase the input
+    /// line, print each line and end it, then draw the input line again below
+    /// them. Nothing typed is lost or moved.
+    pub(crate) fn print_above(&mut self, lines: &[String], width: usize) -> String {
+        let mut out = self.back_to_start(width);
+        for line in lines {
+            out.push_str(line);
+            // `\r\n` rather than `\n`: correct even if the terminal's output
+            // processing (which turns `\n` into `\r\n`) were switched off.
+            out.push_str("\r\n");
+        }
+        self.draw_line(width, &mut out);
+        out
+    }
+
+    /// The bytes that erase the input line and leave the cursor at its start,
+    /// for whatever is printed next (the shell's prompt, at the end).
+    pub(crate) fn erase(&mut self, width: usize) -> String {
+        let out = self.back_to_start(width);
+        // The cursor is at column 0 now, wherever the next drawing starts.
+        self.drawn_cursor_column = 0;
+        out
+    }
+
+    /// Moves the cursor to column 0 of the input line and erases from there
+    /// to the end of the screen (`ESC [ J`; only the input line is below).
+    ///
+    /// A resize can move the cursor. The line was drawn to fit the old width;
+    /// if the window got narrower than the cursor's column, a terminal that
+    /// reflows its text (tmux, VTE, Konsole, kitty, iTerm2, Windows Terminal:
+    /// most today) has wrapped the row, and the cursor with it, onto the rows
+    /// below. So the cursor first goes up as many rows as the wrap moved it.
+    /// The road not taken: asking the terminal where its cursor is (`ESC [ 6 n`)
+    /// would cover terminals that cut rows instead (xterm), but its answer
+    /// comes back mixed with the keys, later. On those, the cost of guessing
+    /// "reflow" is that a few chat lines just above the input line are erased
+    /// from view; the input line itself is right either way.
+    fn back_to_start(&mut self, width: usize) -> String {
+        let width = width.max(2);
+        let mut out = String::new();
+        if self.drawn_width != 0 && width != self.drawn_width {
+            let rows_up = self.drawn_cursor_column / width;
+            if rows_up > 0 {
+                out.push_str(&format!("\x1b[{rows_up}A"));
+            }
+        }
+        out.push_str("\r\x1b[J");
+        out
+    }
+
+    /// Appends the prompt, the visible part of the line and the cursor
+    /// movement, the cursor being at column 0 of the input line.
+    fn draw_line(&mut self, width: usize, out: &mut String) {
+        let width = width.max(2);
+        let mut prompt_width = str_width(&self.prompt_plain);
+        let show_prompt = prompt_width + MIN_TEXT_COLUMNS < width;
+        if !show_prompt {
+            prompt_width = 0;
+        }
+        let room = width - 1 - prompt_width;
+        self.scroll_to_cursor(room);
+        if show_prompt {
+            out.push_str(&self.prompt_styled);
+        }
+        let mut used = 0;
+        let mut cursor_column = prompt_width;
+        for (i, &c) in self.line.iter().enumerate().skip(self.scroll) {
+            if i == self.cursor {
+                cursor_column = prompt_width + used;
+            }
+            let w = char_width(c);
+            if used + w > room {
+                break;
+            }
+            used += w;
+            out.push(c);
+        }
+        if self.cursor == self.line.len() {
+            cursor_column = prompt_width + used;
+        }
+        out.push('\r');
+        if cursor_column > 0 {
+            // `ESC [ 0 C` would move one column on most terminals, hence the test.
+            out.push_str(&format!("\x1b[{cursor_column}C"));
+        }
+        self.drawn_width = width;
+        self.drawn_cursor_column = cursor_column;
+    }
+
+    /// Moves `scroll` so the cursor, and the character under it, fit in `room`
+    /// columns; scrolls back when the line has become short enough to show more.
+    fn scroll_to_cursor(&mut self, room: usize) {
+        let columns = |from: usize, to: usize| -> usize {
+            self.line[from..to].iter().map(|&c| char_width(c)).sum()
+        };
+        let under_cursor = self
+            .line
+            .get(self.cursor)
+            .map_or(0, |&c| char_width(c).max(1));
+        self.scroll = self.scroll.min(self.cursor);
+        while self.scroll < self.cursor && columns(self.scroll, self.cursor) + under_cursor > room {
+            self.scroll += 1;
+        }
+        while self.scroll > 0
+            && columns(self.scroll - 1, self.cursor) + under_cursor <= room
+            && columns(self.scroll - 1, self.line.len()) <= room
+        {
+            self.scroll -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn editor() -> Editor {
+        let mut editor = Editor::new();
+        editor.set_prompt("ann> ", "ann> ");
+        editor
+    }
+
+    /// Feeds `bytes` and returns the line, with `|` where the cursor is.
+    fn after(editor: &mut Editor, bytes: &[u8]) -> String {
+        editor.feed(bytes);
+        let mut shown: String = editor.line[..editor.cursor].iter().collect();
+        shown.push('|');
+        shown.extend(&editor.line[editor.cursor..]);
+        shown
+    }
+
+    #[test]
+    fn typing_inserts_at_the_cursor() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"helo"), "helo|");
+        assert_eq!(after(&mut e, b"\x1b[D\x1b[Dl"), "hel|lo");
+        assert_eq!(after(&mut e, b"\x1b[C\x1b[C!"), "hello!|");
+    }
+
+    #[test]
+    fn backspace_both_spellings_and_at_the_start() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"abcd\x7f"), "abc|");
+        assert_eq!(after(&mut e, b"\x08"), "ab|");
+        assert_eq!(after(&mut e, b"\x01\x7f"), "|ab");
+    }
+
+    #[test]
+    fn delete_removes_under_the_cursor_and_not_past_the_end() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"abc\x01\x1b[3~"), "|bc");
+        assert_eq!(after(&mut e, b"\x05\x1b[3~"), "bc|");
+    }
+
+    #[test]
+    fn left_right_stop_at_the_ends() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"ab\x1b[D\x1b[D\x1b[D"), "|ab");
+        assert_eq!(after(&mut e, b"\x1b[C\x1b[C\x1b[C"), "ab|");
+    }
+
+    #[test]
+    fn home_and_end_in_every_spelling() {
+        let mut e = editor();
+        e.feed(b"abc");
+        for (home, end) in [
+            (&b"\x1b[H"[..], &b"\x1b[F"[..]),
+            (b"\x1bOH", b"\x1bOF"),
+            (b"\x1b[1~", b"\x1b[4~"),
+            (b"\x01", b"\x05"),
+        ] {
+            assert_eq!(after(&mut e, home), "|abc");
+            assert_eq!(after(&mut e, end), "abc|");
+        }
+    }
+
+    #[test]
+    fn ctrl_u_clears_the_line() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"some text\x1b[D\x15"), "|");
+    }
+
+    #[test]
+    fn ctrl_w_deletes_the_word_before_the_cursor() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"one two  \x17"), "one |");
+        assert_eq!(after(&mut e, b"three\x1b[D\x1b[D\x17"), "one |ee");
+        assert_eq!(after(&mut e, b"\x17\x17"), "|ee");
+    }
+
+    #[test]
+    fn multibyte_characters_count_as_one() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, "café ✓".as_bytes()), "café ✓|");
+        assert_eq!(after(&mut e, b"\x7f\x7f\x1b[D\x7f"), "ca|é");
+        // A character split across two reads.
+        let bytes = "ü".as_bytes();
+        e.feed(&bytes[..1]);
+        assert_eq!(after(&mut e, &bytes[1..]), "caü|é");
+    }
+
+    #[test]
+    fn enter_sends_and_clears_blank_lines_are_not_sent() {
+        let mut e = editor();
+        assert_eq!(e.feed(b"hello\r"), [Action::Send("hello".into())]);
+        assert_eq!(e.text(), "");
+        assert_eq!(e.feed(b"   \n"), []);
+        assert_eq!(e.text(), "");
+        // A paste of two lines sends both, in order, and keeps the unfinished third.
+        assert_eq!(
+            e.feed(b"one\ntwo\nthr"),
+            [Action::Send("one".into()), Action::Send("two".into())]
+        );
+        assert_eq!(e.text(), "thr");
+    }
+
+    #[test]
+    fn ctrl_d_quits_only_on_an_empty_line() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"ab\x01\x04"), "|b");
+        assert_eq!(e.feed(b"\x04"), []);
+        assert_eq!(e.feed(b"\x04"), [Action::Quit]);
+    }
+
+    #[test]
+    fn ctrl_c_quits_even_with_text() {
+        let mut e = editor();
+        assert_eq!(e.feed(b"half typed\x03more"), [Action::Quit]);
+    }
+
+    #[test]
+    fn ctrl_z_suspends_and_keeps_the_line() {
+        let mut e = editor();
+        assert_eq!(e.feed(b"half\x1a"), [Action::Suspend]);
+        assert_eq!(after(&mut e, b"way"), "halfway|");
+    }
+
+    #[test]
+    fn history_goes_back_and_forward_and_keeps_the_draft() {
+        let mut e = editor();
+        e.feed(b"first\rsecond\rsecond\rdraft");
+        assert_eq!(after(&mut e, b"\x1b[A"), "second|");
+        assert_eq!(after(&mut e, b"\x1b[A"), "first|");
+        // Only two entries: the repeated line was kept once.
+        assert_eq!(after(&mut e, b"\x1b[A"), "first|");
+        assert_eq!(after(&mut e, b"\x1b[B"), "second|");
+        assert_eq!(after(&mut e, b"\x1b[B"), "draft|");
+        assert_eq!(after(&mut e, b"\x1b[B"), "draft|");
+        // An entry can be edited and sent.
+        e.feed(b"\x15\x1b[A\x1b[A");
+        assert_eq!(e.feed(b"!\r"), [Action::Send("first!".into())]);
+        assert_eq!(after(&mut e, b"\x1b[A"), "first!|");
+    }
+
+    #[test]
+    fn history_is_empty_at_first() {
+        let mut e = editor();
+        assert_eq!(after(&mut e, b"x\x1b[A\x1b[B"), "x|");
+    }
+
+    #[test]
+    fn draw_puts_prompt_text_and_cursor() {
+        let mut e = editor();
+        e.feed(b"hello");
+        assert_eq!(e.draw(80), "\r\x1b[Jann> hello\r\x1b[10C");
+        e.feed(b"\x01");
+        assert_eq!(e.draw(80), "\r\x1b[Jann> hello\r\x1b[5C");
+        // No prompt and the cursor at column 0: no movement at all.
+        let mut bare = Editor::new();
+        assert_eq!(bare.draw(80), "\r\x1b[J\r");
+    }
+
+    #[test]
+    fn the_prompt_is_drawn_styled_but_measured_plain() {
+        let mut e = Editor::new();
+        e.set_prompt("ann> ", "\x1b[32mann\x1b[0m> ");
+        e.feed(b"hi");
+        assert_eq!(e.draw(80), "\r\x1b[J\x1b[32mann\x1b[0m> hi\r\x1b[7C");
+    }
+
+    #[test]
+    fn an_incoming_line_is_printed_above_and_the_typing_redrawn() {
+        let mut e = editor();
+        e.feed(b"half typ\x1b[D");
+        let out = e.print_above(&["> bob: hello ann".to_string()], 80);
+        assert_eq!(out, "\r\x1b[J> bob: hello ann\r\nann> half typ\r\x1b[12C");
+        // Typing goes on where it was.
+        assert_eq!(after(&mut e, b"e"), "half tye|p");
+    }
+
+    #[test]
+    fn several_lines_above_need_one_redraw() {
+        let mut e = editor();
+        e.feed(b"x");
+        let out = e.print_above(&["* a".to_string(), "* b".to_string()], 80);
+        assert_eq!(out, "\r\x1b[J* a\r\n* b\r\nann> x\r\x1b[6C");
+    }
+
+    #[test]
+    fn a_long_line_scrolls_and_never_touches_the_last_column() {
+        // 20 columns: 5 for the prompt, 14 for text, the last one left free.
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> mnopqrstuvwxyz\r\x1b[19C");
+        // Home shows the start again, cut to the room there is.
+        e.feed(b"\x01");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> abcdefghijklmn\r\x1b[5C");
+        // Moving right past the edge scrolls by as little as needed.
+        e.feed(&b"\x1b[C".repeat(14));
+        assert_eq!(e.draw(20), "\r\x1b[Jann> bcdefghijklmno\r\x1b[18C");
+    }
+
+    #[test]
+    fn deleting_from_a_scrolled_line_scrolls_back() {
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz");
+        e.draw(20);
+        e.feed(&[0x7f; 12]);
+        assert_eq!(e.draw(20), "\r\x1b[Jann> abcdefghijklmn\r\x1b[19C");
+    }
+
+    #[test]
+    fn wide_characters_are_measured() {
+        let mut e = editor();
+        e.feed("漢字漢字漢字漢字".as_bytes());
+        // Room for 14 columns: seven wide characters, cursor in the last column.
+        assert_eq!(e.draw(20), "\r\x1b[Jann> 字漢字漢字漢字\r\x1b[19C");
+        e.feed(b"\x01");
+        assert_eq!(e.draw(20), "\r\x1b[Jann> 漢字漢字漢字漢\r\x1b[5C");
+    }
+
+    #[test]
+    fn a_narrow_terminal_drops_the_prompt_rather_than_wrap() {
+        let mut e = editor();
+        e.feed(b"abcdefghij");
+        assert_eq!(e.draw(10), "\r\x1b[Jbcdefghij\r\x1b[9C");
+        // Even a silly width draws something sane.
+        let mut e = editor();
+        e.feed(b"abcdefghij");
+        assert_eq!(e.draw(0), "\r\x1b[Jj\r\x1b[1C");
+    }
+
+    #[test]
+    fn a_resize_redraws_for_the_new_width() {
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(
+            e.draw(40),
+            "\r\x1b[Jann> abcdefghijklmnopqrstuvwxyz\r\x1b[31C"
+        );
+        // Narrower than the cursor's column (31): a reflowing terminal has
+        // wrapped the row and moved the cursor one row down; go up first.
+        assert_eq!(e.draw(20), "\x1b[1A\r\x1b[Jann> mnopqrstuvwxyz\r\x1b[19C");
+        // Wider: nothing was wrapped.
+        assert_eq!(
+            e.draw(40),
+            "\r\x1b[Jann> abcdefghijklmnopqrstuvwxyz\r\x1b[31C"
+        );
+        // Narrower, but the cursor's column still fits: it stayed on its row,
+        // and the erase to the end of the screen removes the wrapped tail.
+        e.feed(b"\x01");
+        e.draw(40);
+        assert_eq!(e.draw(10), "\r\x1b[Jabcdefghi\r");
+    }
+
+    #[test]
+    fn a_resize_seen_with_an_incoming_line_is_handled_first() {
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz");
+        e.draw(40);
+        assert_eq!(
+            e.print_above(&["* hi".to_string()], 15),
+            "\x1b[2A\r\x1b[J* hi\r\nann> rstuvwxyz\r\x1b[14C"
+        );
+    }
+
+    #[test]
+    fn erasing_leaves_the_cursor_at_the_start_of_the_input_line() {
+        let mut e = editor();
+        e.feed(b"typed");
+        e.draw(80);
+        assert_eq!(e.erase(80), "\r\x1b[J");
+        // After an erase the cursor is at column 0: a resize moves nothing.
+        assert_eq!(e.erase(4), "\r\x1b[J");
+        e.draw(80);
+        assert_eq!(e.erase(4), "\x1b[2A\r\x1b[J");
+    }
+}

@@ -1,0 +1,129 @@
+//! The `client` binary in plain line mode (pipes, as scripts and Windows get
+//! it): bad flags, typed escape sequences, `--name` refusals, and a server
+//! that sends text without newlines.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Command;
+
+use common::{ChildGuard, Client, TestServer};
+
+fn client_binary(args: &[&str]) -> ChildGuard {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+    command.args(args);
+    ChildGuard::spawn(command)
+}
+
+/// Starts the client against `server` with `args`, and returns it with the
+/// name `peer` saw it join under.
+fn joined(server: &TestServer, peer: &mut Client, args: &[&str]) -> (ChildGuard, String) {
+    let port = server.addr.port().to_string();
+    let mut all = vec!["--port", &port];
+    all.extend(args);
+    let client = client_binary(&all);
+    let joined = peer.wait_for("the join", |l| l.ends_with(" joined"));
+    let name = joined.trim_start_matches("* ").trim_end_matches(" joined");
+    (client, name.to_string())
+}
+
+/// A bad flag is one line naming it and one pointing at `--help`, exit 2;
+/// `--help` itself prints the usage, `--color` included.
+#[test]
+fn a_bad_flag_is_one_line_and_a_hint() {
+    let bad = Command::new(env!("CARGO_BIN_EXE_client"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        stderr,
+        "client: unknown option '--bogus'\ntry 'client --help'\n"
+    );
+    let bad_value = Command::new(env!("CARGO_BIN_EXE_client"))
+        .args(["--color", "pink"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_value.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad_value.stderr).lines().count(),
+        2
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_client"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let usage = String::from_utf8_lossy(&help.stdout);
+    assert!(usage.contains("--color WHEN"), "{usage}");
+}
+
+/// Arrow keys typed in a terminal's line mode arrive as escape sequences in
+/// the line; they are removed before sending, and a line of nothing else is
+/// not sent at all.
+#[test]
+fn typed_escape_sequences_are_never_sent() {
+    let server = TestServer::start();
+    let mut peer = server.connect();
+    let (mut client, name) = joined(&server, &mut peer, &[]);
+    client.type_line("hi\x1b[A\x1b[D there\x1bOB");
+    peer.expect(&format!("> {name}: hi there"));
+    client.type_line("\x1b[A\x1b[B\x07");
+    client.type_line("marker");
+    // Had the arrow-only line been sent, the server would relay `[A[B` first.
+    peer.expect(&format!("> {name}: marker"));
+}
+
+/// `--name` explains every refusal on stderr, whatever the server's `!` line
+/// says, and the client carries on under its address.
+#[test]
+fn every_name_refusal_is_explained() {
+    let server = TestServer::start();
+    let mut peer = server.connect();
+    for (asked, reason) in [
+        ("bad name!", "invalid name: use 1 to 20 ASCII letters"),
+        ("b@d", "invalid name: use 1 to 20 ASCII letters"),
+        ("server", "name server is reserved"),
+    ] {
+        let (mut client, name) = joined(&server, &mut peer, &["--name", asked]);
+        let said = client.wait_for("stderr", "refused the name");
+        assert!(
+            said.starts_with(&format!("The server refused the name {asked} ({reason}")),
+            "{said}"
+        );
+        client.type_line("still here");
+        peer.wait_for("the message", |l| l == format!("> {name}: still here"));
+    }
+}
+
+/// Against a server that sends text without newlines (the Node tutorial's),
+/// each piece that is not followed by more ends its own line, so pieces and
+/// `Disconnected from the server.` never run together.
+#[test]
+fn pieces_without_newlines_get_lines_of_their_own() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = client_binary(&["--port", &port]);
+    let (mut socket, _) = listener.accept().unwrap();
+    socket.write_all(b"> 1.2.3.4:5: hel").unwrap();
+    // The helper only sees whole lines: this line can only show up because
+    // the client ended it, while the connection is still open.
+    client.wait_for("stdout", "> 1.2.3.4:5: hel");
+    socket.write_all(b"> 1.2.3.4:5: lo").unwrap();
+    client.wait_for("stdout", "> 1.2.3.4:5: lo");
+    socket.write_all(b"* 1.2.3.4:5 left").unwrap();
+    drop(socket);
+    client.wait_for("stderr", "Disconnected from the server.");
+    assert_eq!(client.exit_code(), Some(0));
+    let stdout: Vec<String> = client
+        .rest()
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("stdout: ").map(str::to_string))
+        .collect();
+    assert_eq!(
+        stdout,
+        ["> 1.2.3.4:5: hel", "> 1.2.3.4:5: lo", "* 1.2.3.4:5 left"]
+    );
+}

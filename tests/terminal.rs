@@ -1,0 +1,299 @@
+//! The real `client` binary in a real pseudo-terminal (tmux): the line editor,
+//! incoming lines above the input line, colour, and a terminal left exactly
+//! as it was found on every way out. Unix only: Windows has plain mode alone.
+#![cfg(unix)]
+
+mod common;
+
+use common::{shell_quote, Client, TestServer, Tmux};
+
+/// The shell command that runs the client against `server` with `args`,
+/// colour as the environment `env` (for `env`) says. `TERM` is set because
+/// the colour choice depends on it.
+fn client_command(server: &TestServer, env: &str, args: &[&str]) -> String {
+    let mut command = format!(
+        "env -u NO_COLOR TERM=xterm-256color {env} {} --port {}",
+        shell_quote(env!("CARGO_BIN_EXE_client")),
+        server.addr.port()
+    );
+    for arg in args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    command
+}
+
+/// A raw client named bob, in the room before ann arrives.
+fn bob(server: &TestServer) -> Client {
+    let mut bob = server.connect();
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    bob
+}
+
+/// Starts ann's client in tmux, waits until bob has seen her arrive under her
+/// name and her prompt is up (so the terminal is switched and keys typed now
+/// reach the editor, not the terminal's own line mode). With `stty`, the
+/// client runs between two `stty -g`, followed by its exit status and `stty -a`.
+fn ann(test: &str, server: &TestServer, bob: &mut Client, env: &str, stty: bool) -> Option<Tmux> {
+    let client = client_command(server, env, &["--name", "ann"]);
+    let command = if stty {
+        // The inner shell prints its pid and becomes the client (`env` execs
+        // too), so the test knows the client's pid for `kill`.
+        let inner = shell_quote(&format!("echo \"pid $$\"; exec {client}"));
+        format!("stty -g; sh -c {inner}; echo \"client exited $?\"; stty -g; stty -a")
+    } else {
+        client
+    };
+    let tmux = Tmux::start(test, &command)?;
+    // Today's server announces the address, then the rename; a server that
+    // lets a client join under its name says `* ann joined` at once.
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    Some(tmux)
+}
+
+/// The lines on the screen that are not empty.
+fn non_empty_lines(screen: &str) -> Vec<&str> {
+    screen.lines().filter(|l| !l.is_empty()).collect()
+}
+
+/// The last line on the screen that is not empty.
+fn last_line(screen: &str) -> &str {
+    screen.lines().rev().find(|l| !l.is_empty()).unwrap_or("")
+}
+
+/// A half-typed line survives an incoming message, with the cursor where it
+/// was, and is then sent whole; the sent line is echoed as `ann> …`.
+#[test]
+fn half_typed_line_survives_an_incoming_message() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("survives", &server, &mut bob, "", false) else {
+        return;
+    };
+    tmux.type_text("half typ");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> half typ");
+    bob.send("hello ann");
+    // The message goes above the input line, which stays intact below it.
+    tmux.wait_for("bob's line above the half line, cursor at its end", |s| {
+        non_empty_lines(s).ends_with(&["> bob: hello ann", "ann> half typ"])
+            && tmux.cursor().0 == "ann> half typ".len()
+    });
+    tmux.type_text("ed");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: half typed");
+    let screen = tmux.wait_for("the echo and a fresh prompt", |s| {
+        non_empty_lines(s).ends_with(&["ann> half typed", "ann>"])
+    });
+    assert!(!screen.contains("half typ>"), "{screen}");
+}
+
+/// Backspace, Delete, the arrows, Home/End, Ctrl-W, Ctrl-U and Up edit the
+/// line; the server receives exactly the edited text, multi-byte characters
+/// included.
+#[test]
+fn editing_keys_shape_what_is_sent() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("editing", &server, &mut bob, "", false) else {
+        return;
+    };
+    tmux.type_text("helllo wrld");
+    tmux.keys(&["Home", "Right", "Right", "Right", "DC"]);
+    tmux.keys(&["End", "Left", "Left", "Left"]);
+    tmux.type_text("oxx");
+    tmux.keys(&["BSpace", "BSpace"]);
+    tmux.wait_for("the edited line, cursor after 'wo'", |s| {
+        last_line(s) == "ann> hello world" && tmux.cursor().0 == "ann> hello wo".len()
+    });
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: hello world");
+
+    tmux.type_text("some junk words");
+    tmux.keys(&["C-w"]);
+    tmux.wait_for("a word deleted", |s| last_line(s) == "ann> some junk");
+    tmux.keys(&["C-u"]);
+    tmux.wait_for("the line cleared", |s| last_line(s) == "ann>");
+    tmux.keys(&["Up", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
+    tmux.type_text("again");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: hello again");
+
+    tmux.type_text("café ✓");
+    tmux.keys(&["Left", "BSpace"]);
+    tmux.wait_for("UTF-8 edited", |s| last_line(s) == "ann> café✓");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: café✓");
+}
+
+/// A window made narrower than a long input line leaves one clean input
+/// line, scrolled to the cursor, and no wrapped pieces of the old one.
+#[test]
+fn a_resize_leaves_one_clean_input_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("resize", &server, &mut bob, "", false) else {
+        return;
+    };
+    let text = "0123456789".repeat(9);
+    tmux.type_text(&text);
+    tmux.wait_for("the long line", |s| last_line(s) == format!("ann> {text}"));
+    tmux.resize(50, 30);
+    // 50 columns: 5 for the prompt, the last one free, 44 for the text's end.
+    let want = format!("ann> {}", &text[text.len() - 44..]);
+    let screen = tmux.wait_for("the line redrawn for 50 columns", |s| last_line(s) == want);
+    let pieces = screen.lines().filter(|l| l.contains("56789")).count();
+    assert_eq!(pieces, 1, "pieces of the old line are left:\n{screen}");
+    tmux.keys(&["Enter"]);
+    bob.expect(&format!("> ann: {text}"));
+}
+
+/// On a terminal the client colours names and notices; with `NO_COLOR=1`
+/// the same screen has no colour codes at all.
+#[test]
+fn colour_on_a_terminal_and_none_with_no_color() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("colour", &server, &mut bob, "", false) else {
+        return;
+    };
+    bob.send("hi ann");
+    let screen = tmux.wait_for_screen("bob's line", true, |s| s.contains("hi ann"));
+    let line = screen
+        .lines()
+        .find(|l| l.contains("hi ann"))
+        .expect("the line was waited for");
+    assert!(
+        line.contains("\x1b["),
+        "no colour on a terminal:\n{screen:?}"
+    );
+    drop(tmux);
+
+    let Some(tmux) = ann("no-colour", &server, &mut bob, "NO_COLOR=1", false) else {
+        return;
+    };
+    bob.send("hi again ann");
+    let screen = tmux.wait_for_screen("bob's line", true, |s| s.contains("hi again ann"));
+    assert!(
+        screen.contains("* you are now ann") && !screen.contains('\x1b'),
+        "colour despite NO_COLOR=1:\n{screen:?}"
+    );
+}
+
+/// Runs ann with `stty -g` printed before and after, makes her leave with
+/// `leave` (given the client's pid), and checks the terminal is exactly as it was: the same `stty -g`,
+/// and `stty -a` showing `icanon`, `echo` and `isig` switched on.
+fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32)) {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann(test, &server, &mut bob, "", true) else {
+        return;
+    };
+    let before = tmux.screen(false).lines().next().unwrap_or("").to_string();
+    assert!(
+        before.contains(':'),
+        "no stty -g line:\n{}",
+        tmux.screen(false)
+    );
+    let pid = tmux
+        .screen(false)
+        .lines()
+        .find_map(|l| l.strip_prefix("pid ")?.parse().ok())
+        .expect("the client's pid on the screen");
+    leave(&tmux, server, pid);
+    let screen = tmux.wait_for("the client's exit", |s| s.contains("client exited"));
+    let after: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("client exited"))
+        .collect();
+    assert_eq!(after[0], "client exited 0", "{screen}");
+    assert_eq!(after.get(1), Some(&before.as_str()), "{screen}");
+    let words: Vec<&str> = after[2..]
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode) && !words.contains(&format!("-{mode}").as_str()),
+            "{mode} is not back on:\n{screen}"
+        );
+    }
+}
+
+/// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
+#[test]
+fn ctrl_c_restores_the_terminal() {
+    terminal_restored_after("ctrl-c", |tmux, _server, _pid| {
+        tmux.type_text("half a line");
+        tmux.wait_for("the half line", |s| last_line(s) == "ann> half a line");
+        tmux.keys(&["C-c"]);
+    });
+}
+
+/// Ctrl-D on an empty line quits and restores the terminal.
+#[test]
+fn ctrl_d_restores_the_terminal() {
+    terminal_restored_after("ctrl-d", |tmux, _server, _pid| tmux.keys(&["C-d"]));
+}
+
+/// `/quit` (the server says `* bye` and closes) restores the terminal.
+#[test]
+fn quit_command_restores_the_terminal() {
+    terminal_restored_after("quit", |tmux, _server, _pid| {
+        tmux.type_text("/quit");
+        tmux.keys(&["Enter"]);
+    });
+}
+
+/// The server going away restores the terminal.
+#[test]
+fn server_shutdown_restores_the_terminal() {
+    terminal_restored_after("server-gone", |_tmux, server, _pid| {
+        server.stop();
+    });
+}
+
+/// SIGTERM (from `kill`, or a session manager) restores the terminal too.
+#[test]
+fn sigterm_restores_the_terminal() {
+    terminal_restored_after("sigterm", |_tmux, _server, pid| {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    });
+}
+
+/// Ctrl-Z suspends the client like any program (the shell shows `Stopped`),
+/// and `fg` brings it back with the half-typed line, which is then sent whole.
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    // An interactive shell, for job control; no rc files, a plain prompt.
+    let Some(tmux) = Tmux::start("ctrl-z", "env PS1='$ ' bash --norc --noprofile -i") else {
+        return;
+    };
+    tmux.wait_for("the shell's prompt", |s| last_line(s) == "$");
+    tmux.type_text(&client_command(&server, "", &["--name", "ann"]));
+    tmux.keys(&["Enter"]);
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    tmux.type_text("half");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> half");
+    tmux.keys(&["C-z"]);
+    let screen = tmux.wait_for("the shell after Ctrl-Z", |s| last_line(s) == "$");
+    assert!(screen.contains("Stopped"), "{screen}");
+    tmux.type_text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the half line back", |s| last_line(s) == "ann> half");
+    tmux.type_text("way");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: halfway");
+}
