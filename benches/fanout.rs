@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - `fanout/options.rs`: the flags
+//! - `fanout/inprocess.rs`: our server in this process, and its settings
 //! - `fanout/marker.rs`: the line format and the scanner that counts it (pure)
 //! - `fanout/load.rs`: the generator: connections, poll-loop threads, phases
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
@@ -20,6 +21,8 @@
 mod chart;
 #[path = "fanout/histogram.rs"]
 mod histogram;
+#[path = "fanout/inprocess.rs"]
+mod inprocess;
 #[path = "fanout/load.rs"]
 mod load;
 #[path = "fanout/marker.rs"]
@@ -33,13 +36,10 @@ mod report;
 #[path = "fanout/suite.rs"]
 mod suite;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use chatroom::{Server, ServerConfig, ShutdownHandle};
-
+use crate::inprocess::InProcess;
 use crate::load::{Generator, Plan};
 use crate::options::{Options, Parsed, USAGE};
 use crate::procfs::{ThreadCpu, ThreadState};
@@ -79,34 +79,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Our server, running in this process for one run.
-#[derive(Debug)]
-struct InProcess {
-    handle: ShutdownHandle,
-    thread: JoinHandle<std::io::Result<()>>,
-}
-
-/// Starts our server on port 0 with the limits lifted that would otherwise
-/// be measured instead of the fan-out: the 20 lines/s per client rate limit
-/// (senders here send thousands per second) and the 1024-client cap.
-fn start_server() -> Result<(InProcess, SocketAddr), String> {
-    let config = ServerConfig {
-        port: 0,
-        quiet: true,
-        rate_limit: 0,
-        max_clients: 20_000,
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).map_err(|e| e.to_string())?;
-    let addr = server.local_addr();
-    let handle = server.shutdown_handle();
-    let thread = thread::Builder::new()
-        .name(procfs::ACCEPT_THREAD.into())
-        .spawn(move || server.run())
-        .map_err(|e| format!("cannot start the server thread: {e}"))?;
-    Ok((InProcess { handle, thread }, addr))
-}
-
 /// CPU figures at one moment: per thread in-process, per process with `--pid`.
 #[derive(Debug, Clone, Copy)]
 struct CpuSample {
@@ -133,7 +105,7 @@ fn run_once(options: &Options) -> Result<Report, String> {
     let (server, addr) = match options.addr {
         Some(addr) => (None, addr),
         None => {
-            let (server, addr) = start_server()?;
+            let (server, addr) = InProcess::start(inprocess::config())?;
             (Some(server), addr)
         }
     };
@@ -164,7 +136,9 @@ fn run_once(options: &Options) -> Result<Report, String> {
         Ok(connected) => connected,
         Err(e) => {
             let _ = generator.finish(false);
-            stop_server(server);
+            if let Some(server) = server {
+                server.stop();
+            }
             return Err(format!("cannot connect to {addr}: {e}"));
         }
     };
@@ -198,10 +172,12 @@ fn run_once(options: &Options) -> Result<Report, String> {
     // Ours is told to stop while the generator still reads, so it can close
     // every connection itself (see Generator::finish).
     if let Some(server) = &server {
-        server.handle.shutdown();
+        server.begin_stop();
     }
     let tally = generator.finish(in_process)?;
-    stop_server(server);
+    if let Some(server) = server {
+        server.stop();
+    }
 
     let expected = plan.expected();
     let window = seconds(sent.window);
@@ -302,13 +278,4 @@ fn run_once(options: &Options) -> Result<Report, String> {
 fn share(states: &[u64; 4], state: ThreadState) -> Option<f64> {
     let total: u64 = states.iter().sum();
     (total > 0).then(|| 100.0 * states[state as usize] as f64 / total as f64)
-}
-
-fn stop_server(server: Option<InProcess>) {
-    if let Some(server) = server {
-        server.handle.shutdown();
-        if let Ok(Err(e)) = server.thread.join() {
-            eprintln!("fanout: the server stopped with an error: {e}");
-        }
-    }
 }
