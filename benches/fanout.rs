@@ -14,11 +14,14 @@
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
 //! - `fanout/procfs.rs`: peak RSS and CPU time from Linux's `/proc`
 //! - `fanout/report.rs`: one run's results, as text or JSON
+//! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
 //! - `fanout/chart.rs`: the SVG chart, drawn by hand
 
 #[path = "fanout/chart.rs"]
 mod chart;
+#[path = "fanout/child.rs"]
+mod child;
 #[path = "fanout/histogram.rs"]
 mod histogram;
 #[path = "fanout/inprocess.rs"]

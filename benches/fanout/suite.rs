@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::chart::{self, Point};
+use crate::child;
 use crate::marker;
 use crate::options::Options;
 use crate::report::{self, Report};
@@ -141,24 +142,8 @@ fn run_args(
 
 /// Runs one measurement in a child process and reads its report.
 fn child(args: &[String]) -> Result<Report, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let output = Command::new(exe)
-        .args(args)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot start a run: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
-    match (output.status.success(), line) {
-        (true, Some(line)) => Ok(Report::from_map(&report::parse_json(line)?)),
-        _ => Err(format!(
-            "run {} failed ({}):\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )),
-    }
+    let line = child::run_json(args)?;
+    Ok(Report::from_map(&report::parse_json(&line)?))
 }
 
 /// Runs, prints a one-line summary, and returns the report.
