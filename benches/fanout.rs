@@ -3,8 +3,9 @@
 //! and checks every delivery by a marker inside each line, timing it on one clock.
 //!
 //! By default it starts our server in this process on port 0; `--addr` drives any
-//! running chat server instead. `--suite` runs the scenarios of `docs/BENCHMARKS.md`
-//! and writes that file. A bench with `harness = false`: a plain `main`.
+//! running chat server instead. `--stalled` runs scenario E (clients that never
+//! read, issue 13). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and
+//! writes that file. A bench with `harness = false`: a plain `main`.
 //!
 //! # Layout
 //! - `fanout/options.rs`: the flags
@@ -14,6 +15,9 @@
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
 //! - `fanout/procfs.rs`: peak RSS and CPU time from Linux's `/proc`
 //! - `fanout/report.rs`: one run's results, as text or JSON
+//! - `fanout/stalled.rs`: scenario E, stalled clients: one run
+//! - `fanout/observer.rs`: what E's healthy observer makes of its bytes (pure)
+//! - `fanout/stalled_report.rs`: all of E, its table and its targets
 //! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
 //! - `fanout/chart.rs`: the SVG chart, drawn by hand
@@ -30,12 +34,19 @@ mod inprocess;
 mod load;
 #[path = "fanout/marker.rs"]
 mod marker;
+#[path = "fanout/observer.rs"]
+mod observer;
 #[path = "fanout/options.rs"]
 mod options;
 #[path = "fanout/procfs.rs"]
 mod procfs;
+// Before the modules that use its `record!` macro.
 #[path = "fanout/report.rs"]
 mod report;
+#[path = "fanout/stalled.rs"]
+mod stalled;
+#[path = "fanout/stalled_report.rs"]
+mod stalled_report;
 #[path = "fanout/suite.rs"]
 mod suite;
 
@@ -60,10 +71,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let print = |text: String, json: String| {
+        if options.json {
+            println!("{json}");
+        } else {
+            print!("{text}");
+        }
+    };
     let result = if options.self_test {
-        marker::self_test().map(|()| println!("marker self-test passed"))
+        marker::self_test()
+            .and_then(|()| observer::self_test())
+            .map(|()| println!("marker and observer self-tests passed"))
     } else if options.suite {
         suite::run(&options)
+    } else if options.stalled {
+        stalled_report::run(options.deadline)
+    } else if let Some(k) = options.stalled_run {
+        stalled::flood(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
+    } else if let Some(k) = options.stalled_latency {
+        stalled::latency(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
     } else {
         run_once(&options).map(|report| {
             if options.json {

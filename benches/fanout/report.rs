@@ -118,6 +118,7 @@ macro_rules! record {
         }
     };
 }
+pub(crate) use record;
 
 /// Names and values as one line of JSON (`serde_json` writes it, so text is
 /// escaped properly).
