@@ -3,43 +3,57 @@
 //! and checks every delivery by a marker inside each line, timing it on one clock.
 //!
 //! By default it starts our server in this process on port 0; `--addr` drives any
-//! running chat server instead. `--suite` runs the scenarios of `docs/BENCHMARKS.md`
-//! and writes that file. A bench with `harness = false`: a plain `main`.
+//! running chat server instead. `--stalled` runs scenario E (clients that never
+//! read, issue 13). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and
+//! writes that file. A bench with `harness = false`: a plain `main`.
 //!
 //! # Layout
 //! - `fanout/options.rs`: the flags
+//! - `fanout/inprocess.rs`: our server in this process, and its settings
 //! - `fanout/marker.rs`: the line format and the scanner that counts it (pure)
 //! - `fanout/load.rs`: the generator: connections, poll-loop threads, phases
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
 //! - `fanout/procfs.rs`: peak RSS and CPU time from Linux's `/proc`
 //! - `fanout/report.rs`: one run's results, as text or JSON
+//! - `fanout/stalled.rs`: scenario E, stalled clients: one run
+//! - `fanout/observer.rs`: what E's healthy observer makes of its bytes (pure)
+//! - `fanout/stalled_report.rs`: all of E, its table and its targets
+//! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
 //! - `fanout/chart.rs`: the SVG chart, drawn by hand
 
 #[path = "fanout/chart.rs"]
 mod chart;
+#[path = "fanout/child.rs"]
+mod child;
 #[path = "fanout/histogram.rs"]
 mod histogram;
+#[path = "fanout/inprocess.rs"]
+mod inprocess;
 #[path = "fanout/load.rs"]
 mod load;
 #[path = "fanout/marker.rs"]
 mod marker;
+#[path = "fanout/observer.rs"]
+mod observer;
 #[path = "fanout/options.rs"]
 mod options;
 #[path = "fanout/procfs.rs"]
 mod procfs;
+// Before the modules that use its `record!` macro.
 #[path = "fanout/report.rs"]
 mod report;
+#[path = "fanout/stalled.rs"]
+mod stalled;
+#[path = "fanout/stalled_report.rs"]
+mod stalled_report;
 #[path = "fanout/suite.rs"]
 mod suite;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use chatroom::{Server, ServerConfig, ShutdownHandle};
-
+use crate::inprocess::InProcess;
 use crate::load::{Generator, Plan};
 use crate::options::{Options, Parsed, USAGE};
 use crate::procfs::{ThreadCpu, ThreadState};
@@ -57,10 +71,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let print = |text: String, json: String| {
+        if options.json {
+            println!("{json}");
+        } else {
+            print!("{text}");
+        }
+    };
     let result = if options.self_test {
-        marker::self_test().map(|()| println!("marker self-test passed"))
+        marker::self_test()
+            .and_then(|()| observer::self_test())
+            .map(|()| println!("marker and observer self-tests passed"))
     } else if options.suite {
         suite::run(&options)
+    } else if options.stalled {
+        stalled_report::run(options.deadline)
+    } else if let Some(k) = options.stalled_run {
+        stalled::flood(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
+    } else if let Some(k) = options.stalled_latency {
+        stalled::latency(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
     } else {
         run_once(&options).map(|report| {
             if options.json {
@@ -77,34 +106,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Our server, running in this process for one run.
-#[derive(Debug)]
-struct InProcess {
-    handle: ShutdownHandle,
-    thread: JoinHandle<std::io::Result<()>>,
-}
-
-/// Starts our server on port 0 with the limits lifted that would otherwise
-/// be measured instead of the fan-out: the 20 lines/s per client rate limit
-/// (senders here send thousands per second) and the 1024-client cap.
-fn start_server() -> Result<(InProcess, SocketAddr), String> {
-    let config = ServerConfig {
-        port: 0,
-        quiet: true,
-        rate_limit: 0,
-        max_clients: 20_000,
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(config).map_err(|e| e.to_string())?;
-    let addr = server.local_addr();
-    let handle = server.shutdown_handle();
-    let thread = thread::Builder::new()
-        .name(procfs::ACCEPT_THREAD.into())
-        .spawn(move || server.run())
-        .map_err(|e| format!("cannot start the server thread: {e}"))?;
-    Ok((InProcess { handle, thread }, addr))
 }
 
 /// CPU figures at one moment: per thread in-process, per process with `--pid`.
@@ -133,7 +134,7 @@ fn run_once(options: &Options) -> Result<Report, String> {
     let (server, addr) = match options.addr {
         Some(addr) => (None, addr),
         None => {
-            let (server, addr) = start_server()?;
+            let (server, addr) = InProcess::start(inprocess::config())?;
             (Some(server), addr)
         }
     };
@@ -164,7 +165,9 @@ fn run_once(options: &Options) -> Result<Report, String> {
         Ok(connected) => connected,
         Err(e) => {
             let _ = generator.finish(false);
-            stop_server(server);
+            if let Some(server) = server {
+                server.stop();
+            }
             return Err(format!("cannot connect to {addr}: {e}"));
         }
     };
@@ -198,10 +201,12 @@ fn run_once(options: &Options) -> Result<Report, String> {
     // Ours is told to stop while the generator still reads, so it can close
     // every connection itself (see Generator::finish).
     if let Some(server) = &server {
-        server.handle.shutdown();
+        server.begin_stop();
     }
     let tally = generator.finish(in_process)?;
-    stop_server(server);
+    if let Some(server) = server {
+        server.stop();
+    }
 
     let expected = plan.expected();
     let window = seconds(sent.window);
@@ -302,13 +307,4 @@ fn run_once(options: &Options) -> Result<Report, String> {
 fn share(states: &[u64; 4], state: ThreadState) -> Option<f64> {
     let total: u64 = states.iter().sum();
     (total > 0).then(|| 100.0 * states[state as usize] as f64 / total as f64)
-}
-
-fn stop_server(server: Option<InProcess>) {
-    if let Some(server) = server {
-        server.handle.shutdown();
-        if let Ok(Err(e)) = server.thread.join() {
-            eprintln!("fanout: the server stopped with an error: {e}");
-        }
-    }
 }

@@ -44,7 +44,7 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 /// retry a second later. On loopback the handshake completes inside `connect`
 /// unless the listen backlog is full (a server busy with join notices accepts
 /// slowly), and then Linux drops the attempt silently.
-fn connect_quickly(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+pub(crate) fn connect_quickly(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
     let deadline = Instant::now() + CONNECT_LIMIT;
     loop {
         match std::net::TcpStream::connect_timeout(&addr, CONNECT_RETRY) {

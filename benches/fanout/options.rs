@@ -26,12 +26,22 @@ One run:
   --quiet-ms MS      the room has settled after MS without a byte [default: 300]
   --stall-s SECS     give up on missing lines after SECS without progress [default: 5]
 
+Scenario E, stalled clients (in-process; issue 13):
+  --stalled          all of E: a 20000-line flood with 0, 1, 5, 20 and 50 clients
+                     that never read, then a normal talker's latency next to 5 of
+                     them and a flooder; each run in a fresh child process
+  --stalled-run K    one flood run with K stalled clients, in this process
+  --stalled-latency K
+                     one latency run with K stalled clients, in this process
+  --deadline-s SECS  give up on one run of E after SECS and report what arrived
+                     [default: 120]
+
 The suite (what `make bench` runs):
-  --suite            scenarios A-D, a sweep, memory per client, 9000 clients,
-                     and the same scenarios against separate server processes
+  --suite            scenarios A-E, a sweep, memory per client, 9000 clients,
+                     and A-D against separate server processes
   --write FILE       write the suite's report to FILE (and its chart beside it)
   --no-node          skip the Node baseline even if `node` is installed
-  --self-test        check the marker scanner and exit
+  --self-test        check the marker scanner and scenario E's observer, and exit
 ";
 
 /// What the command line asks for.
@@ -69,6 +79,14 @@ pub(crate) struct Options {
     pub(crate) self_test: bool,
     /// A label for the report (the suite names its scenarios).
     pub(crate) label: String,
+    /// Run all of scenario E.
+    pub(crate) stalled: bool,
+    /// One flood run of E with this many stalled clients.
+    pub(crate) stalled_run: Option<usize>,
+    /// One latency run of E with this many stalled clients.
+    pub(crate) stalled_latency: Option<usize>,
+    /// How long one run of E may take.
+    pub(crate) deadline: Duration,
 }
 
 impl Default for Options {
@@ -90,6 +108,13 @@ impl Default for Options {
             no_node: false,
             self_test: false,
             label: String::new(),
+            stalled: false,
+            stalled_run: None,
+            stalled_latency: None,
+            // Today's server needs about one second per stalled client (50 s
+            // for K = 50); this leaves room for a busy machine and still
+            // ends a run that would never finish.
+            deadline: Duration::from_secs(120),
         }
     }
 }
@@ -124,6 +149,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             "--quiet-ms" => o.quiet = Duration::from_millis(number(&flag, &value(&flag)?)?),
             "--stall-s" => o.stall = Duration::from_secs(number(&flag, &value(&flag)?)?),
             "--label" => o.label = value(&flag)?,
+            "--stalled-run" => o.stalled_run = Some(number(&flag, &value(&flag)?)?),
+            "--stalled-latency" => o.stalled_latency = Some(number(&flag, &value(&flag)?)?),
+            "--deadline-s" => o.deadline = Duration::from_secs(number(&flag, &value(&flag)?)?),
+            "--stalled" => o.stalled = true,
             "--write" => o.write = Some(PathBuf::from(value(&flag)?)),
             "--json" => o.json = true,
             "--suite" => o.suite = true,
@@ -140,6 +169,15 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             "--senders {} is more than --clients {}",
             o.senders, o.clients
         ));
+    }
+    // Each stalled client costs two descriptors (ours and the server's) and a
+    // server reader thread; 5000 is far more than E needs and stays well clear
+    // of the open-files limit.
+    if o.stalled_run.or(o.stalled_latency).unwrap_or(0) > 5000 {
+        return Err("--stalled-run and --stalled-latency take at most 5000 clients".into());
+    }
+    if o.deadline.is_zero() {
+        return Err("--deadline-s must be at least 1".into());
     }
     if o.threads == 0 {
         return Err("--threads must be at least 1".into());

@@ -1,5 +1,6 @@
 //! Memory and CPU figures from Linux's `/proc`: the server's peak RSS and CPU
-//! time, in this process (per thread, by thread name) or in another (`--pid`).
+//! time, in this process (per thread, by thread name) or in another (`--pid`),
+//! the machine's other load, and the bytes waiting in loopback TCP queues.
 //! Elsewhere every figure is simply unavailable and the report says so.
 
 use std::time::Duration;
@@ -284,4 +285,92 @@ pub(crate) fn machine_cpu() -> Option<MachineCpu> {
 pub(crate) fn ticks_to_seconds(ticks: u64) -> f64 {
     // USER_HZ, as above (spelled out here too: this one is not Linux-only).
     ticks as f64 / 100.0
+}
+
+/// Bytes the kernel holds for loopback IPv4 connections, keyed by (local port,
+/// remote port): (bytes in the send queue, bytes in the receive queue). From
+/// `/proc/net/tcp`, so it covers every process in this network namespace; on
+/// loopback both ends of a connection are listed, each from its own side.
+///
+/// Scenario E uses it to say how much a client that never reads absorbs before
+/// it stalls: its own receive queue plus the server's send queue to it. This is
+/// kernel memory, which no RSS figure includes.
+#[cfg(target_os = "linux")]
+pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), (u64, u64)>> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    // 127.0.0.1 as the kernel prints it: the address's bytes in host order.
+    let loopback = if cfg!(target_endian = "little") {
+        "0100007F"
+    } else {
+        "7F000001"
+    };
+    let port = |field: &str| -> Option<u16> {
+        let (ip, port) = field.split_once(':')?;
+        (ip == loopback).then_some(())?;
+        u16::from_str_radix(port, 16).ok()
+    };
+    let mut queues = std::collections::HashMap::new();
+    // "sl local_address rem_address st tx_queue:rx_queue ...", after a header.
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(remote), Some(state), Some(sizes)) =
+            (fields.get(1), fields.get(2), fields.get(3), fields.get(4))
+        else {
+            continue;
+        };
+        // TIME_WAIT (06) and LISTEN (0A) entries hold no data, and an old
+        // TIME_WAIT entry could share a port pair with a live connection.
+        if *state == "06" || *state == "0A" {
+            continue;
+        }
+        let (Some(local), Some(remote)) = (port(local), port(remote)) else {
+            continue;
+        };
+        let Some((tx, rx)) = sizes.split_once(':') else {
+            continue;
+        };
+        if let (Ok(tx), Ok(rx)) = (u64::from_str_radix(tx, 16), u64::from_str_radix(rx, 16)) {
+            queues.insert((local, remote), (tx, rx));
+        }
+    }
+    Some(queues)
+}
+
+/// Not available off Linux.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), (u64, u64)>> {
+    None
+}
+
+/// The machine's CPU counters and this process's CPU time at one moment, to
+/// say afterwards how busy everything else on the machine was in between.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoadMark {
+    machine: Option<MachineCpu>,
+    own: Option<Duration>,
+}
+
+impl LoadMark {
+    /// The counters now.
+    pub(crate) fn now() -> LoadMark {
+        LoadMark {
+            machine: machine_cpu(),
+            own: process_cpu(std::process::id()),
+        }
+    }
+
+    /// The CPU other processes used since `earlier`, as a percentage of the
+    /// machine's capacity (other people's builds and tests share this machine:
+    /// figures taken while this is high are pessimistic).
+    pub(crate) fn others_since(&self, earlier: &LoadMark) -> Option<f64> {
+        let (m0, m1) = (earlier.machine?, self.machine?);
+        let (o0, o1) = (earlier.own?, self.own?);
+        if m1.total <= m0.total {
+            return None;
+        }
+        let total = ticks_to_seconds(m1.total - m0.total);
+        let busy = ticks_to_seconds(m1.busy.saturating_sub(m0.busy));
+        let ours = o1.saturating_sub(o0).as_secs_f64();
+        Some((100.0 * (busy - ours) / total).max(0.0))
+    }
 }

@@ -1,5 +1,6 @@
 //! One run's results: the [`Report`], printed for a person or as one flat JSON
-//! object (which the suite reads back from each child run it starts).
+//! object (which the suite reads back from each child run it starts), and the
+//! [`record!`] macro that declares such a flat record (scenario E uses it too).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +21,7 @@ pub(crate) enum Value {
 }
 
 /// Conversion of a report field to and from a [`Value`].
-trait Field: Sized {
+pub(crate) trait Field: Sized {
     fn to_value(&self) -> Value;
     fn from_value(value: Option<&Value>) -> Self;
 }
@@ -84,111 +85,141 @@ impl Field for Option<f64> {
     }
 }
 
-/// Declares [`Report`] once, with its JSON names, so the writer and the reader
-/// cannot drift apart.
-macro_rules! report {
-    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty,)*) => {
-        /// Everything one run measured.
+/// Declares a flat record once, with its JSON names, so the writer and the
+/// reader cannot drift apart: the struct, `pairs()` (names and values in
+/// order), `from_map()` (missing fields are zero) and `to_json()`.
+macro_rules! record {
+    ($(#[doc = $what:literal])* $record:ident { $($(#[doc = $doc:literal])* $name:ident: $ty:ty,)* }) => {
+        $(#[doc = $what])*
         #[derive(Debug, Clone, Default)]
-        pub(crate) struct Report {
+        pub(crate) struct $record {
             $($(#[doc = $doc])* pub(crate) $name: $ty,)*
         }
 
-        impl Report {
+        impl $record {
             /// The fields in order, as JSON names and values.
-            pub(crate) fn pairs(&self) -> Vec<(&'static str, Value)> {
-                vec![$((stringify!($name), Field::to_value(&self.$name)),)*]
+            pub(crate) fn pairs(&self) -> Vec<(&'static str, $crate::report::Value)> {
+                vec![$((stringify!($name), $crate::report::Field::to_value(&self.$name)),)*]
             }
 
-            /// A report from JSON names and values; missing fields are zero.
-            pub(crate) fn from_map(map: &BTreeMap<String, Value>) -> Report {
-                Report {
-                    $($name: Field::from_value(map.get(stringify!($name))),)*
+            /// A record from JSON names and values; missing fields are zero.
+            pub(crate) fn from_map(
+                map: &std::collections::BTreeMap<String, $crate::report::Value>,
+            ) -> $record {
+                $record {
+                    $($name: $crate::report::Field::from_value(map.get(stringify!($name))),)*
                 }
+            }
+
+            /// As one line of JSON.
+            pub(crate) fn to_json(&self) -> String {
+                $crate::report::json_line(self.pairs())
             }
         }
     };
 }
+pub(crate) use record;
 
-report! {
-    /// The scenario's name, if the suite gave one.
-    label: String,
-    /// `in-process`, or the address of the server driven.
-    target: String,
-    /// Connections.
-    clients: u64,
-    /// Sending clients.
-    senders: u64,
-    /// Lines per sender.
-    messages: u64,
-    /// Bytes per line.
-    size: u64,
-    /// Lines per second per sender (0: flat out).
-    rate: f64,
-    /// Generator threads.
-    threads: u64,
-    /// Deliveries a correct server makes.
-    expected: u64,
-    /// Distinct deliveries that arrived.
-    received: u64,
-    /// Expected deliveries that never arrived.
-    lost: u64,
-    /// Deliveries that arrived more than once.
-    duplicated: u64,
-    /// Deliveries that arrived after a later line from the same sender.
-    reordered: u64,
-    /// Lines that arrived broken (cut, spliced, mangled).
-    corrupted: u64,
-    /// Intact lines that should not have arrived at all (echoes to the sender).
-    stray: u64,
-    /// Connections the server closed during the run.
-    disconnected: u64,
-    /// Deliveries per second, from the first send to the last delivery.
-    deliveries_per_s: f64,
-    /// That window, in seconds.
-    send_window_s: f64,
-    /// True if every expected delivery arrived before the stall timeout.
-    complete: bool,
-    /// Latency percentiles and maximum, milliseconds (send to receive).
-    p50_ms: Option<f64>,
-    /// 99th percentile latency, milliseconds.
-    p99_ms: Option<f64>,
-    /// Largest latency, milliseconds.
-    max_ms: Option<f64>,
-    /// Seconds to open every connection.
-    connect_s: f64,
-    /// Seconds from the first connection to the last join notice received.
-    settle_s: f64,
-    /// True if the room never went quiet within the limit.
-    settle_timed_out: bool,
-    /// What the memory and CPU figures cover.
-    scope: String,
-    /// Peak RSS during the run, MiB.
-    rss_peak_mib: Option<f64>,
-    /// RSS once every client was connected and the room quiet, MiB.
-    rss_settled_mib: Option<f64>,
-    /// Server CPU seconds from the first connect to the last delivery.
-    server_cpu_s: Option<f64>,
-    /// Server CPU seconds in the send window.
-    server_cpu_send_s: Option<f64>,
-    /// The broadcaster thread's CPU seconds in the send window (in-process).
-    broadcaster_cpu_send_s: Option<f64>,
-    /// The generator's CPU seconds in the send window.
-    generator_cpu_send_s: Option<f64>,
-    /// CPU used by everything else on the machine from the first connect to
-    /// the last delivery, percent of the machine's capacity.
-    background_cpu_pct: Option<f64>,
-    /// CPU taken by the hypervisor meanwhile, percent of capacity.
-    steal_pct: Option<f64>,
-    /// Share of the send window the broadcaster was on a CPU, percent (sampled).
-    broadcaster_running_pct: Option<f64>,
-    /// ... blocked writing to a socket whose receiver had not drained it.
-    broadcaster_writing_pct: Option<f64>,
-    /// ... waiting for the next event (nothing to send).
-    broadcaster_waiting_pct: Option<f64>,
-    /// Share of the generator threads' time spent waiting in `poll` during the
-    /// send window, percent.
-    generator_idle_pct: Option<f64>,
+/// Names and values as one line of JSON (`serde_json` writes it, so text is
+/// escaped properly).
+pub(crate) fn json_line(pairs: Vec<(&'static str, Value)>) -> String {
+    let mut object = serde_json::Map::new();
+    for (name, value) in pairs {
+        let value = match value {
+            Value::Num(n) => serde_json::Number::from_f64(n)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Int(n) => serde_json::Value::from(n),
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Text(t) => serde_json::Value::String(t),
+            Value::Null => serde_json::Value::Null,
+        };
+        object.insert(name.to_string(), value);
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+record! {
+    /// Everything one fan-out run measured.
+    Report {
+        /// The scenario's name, if the suite gave one.
+        label: String,
+        /// `in-process`, or the address of the server driven.
+        target: String,
+        /// Connections.
+        clients: u64,
+        /// Sending clients.
+        senders: u64,
+        /// Lines per sender.
+        messages: u64,
+        /// Bytes per line.
+        size: u64,
+        /// Lines per second per sender (0: flat out).
+        rate: f64,
+        /// Generator threads.
+        threads: u64,
+        /// Deliveries a correct server makes.
+        expected: u64,
+        /// Distinct deliveries that arrived.
+        received: u64,
+        /// Expected deliveries that never arrived.
+        lost: u64,
+        /// Deliveries that arrived more than once.
+        duplicated: u64,
+        /// Deliveries that arrived after a later line from the same sender.
+        reordered: u64,
+        /// Lines that arrived broken (cut, spliced, mangled).
+        corrupted: u64,
+        /// Intact lines that should not have arrived at all (echoes to the sender).
+        stray: u64,
+        /// Connections the server closed during the run.
+        disconnected: u64,
+        /// Deliveries per second, from the first send to the last delivery.
+        deliveries_per_s: f64,
+        /// That window, in seconds.
+        send_window_s: f64,
+        /// True if every expected delivery arrived before the stall timeout.
+        complete: bool,
+        /// Latency percentiles and maximum, milliseconds (send to receive).
+        p50_ms: Option<f64>,
+        /// 99th percentile latency, milliseconds.
+        p99_ms: Option<f64>,
+        /// Largest latency, milliseconds.
+        max_ms: Option<f64>,
+        /// Seconds to open every connection.
+        connect_s: f64,
+        /// Seconds from the first connection to the last join notice received.
+        settle_s: f64,
+        /// True if the room never went quiet within the limit.
+        settle_timed_out: bool,
+        /// What the memory and CPU figures cover.
+        scope: String,
+        /// Peak RSS during the run, MiB.
+        rss_peak_mib: Option<f64>,
+        /// RSS once every client was connected and the room quiet, MiB.
+        rss_settled_mib: Option<f64>,
+        /// Server CPU seconds from the first connect to the last delivery.
+        server_cpu_s: Option<f64>,
+        /// Server CPU seconds in the send window.
+        server_cpu_send_s: Option<f64>,
+        /// The broadcaster thread's CPU seconds in the send window (in-process).
+        broadcaster_cpu_send_s: Option<f64>,
+        /// The generator's CPU seconds in the send window.
+        generator_cpu_send_s: Option<f64>,
+        /// CPU used by everything else on the machine from the first connect to
+        /// the last delivery, percent of the machine's capacity.
+        background_cpu_pct: Option<f64>,
+        /// CPU taken by the hypervisor meanwhile, percent of capacity.
+        steal_pct: Option<f64>,
+        /// Share of the send window the broadcaster was on a CPU, percent (sampled).
+        broadcaster_running_pct: Option<f64>,
+        /// ... blocked writing to a socket whose receiver had not drained it.
+        broadcaster_writing_pct: Option<f64>,
+        /// ... waiting for the next event (nothing to send).
+        broadcaster_waiting_pct: Option<f64>,
+        /// Share of the generator threads' time spent waiting in `poll` during the
+        /// send window, percent.
+        generator_idle_pct: Option<f64>,
+    }
 }
 
 impl Report {
@@ -199,23 +230,6 @@ impl Report {
             && self.reordered == 0
             && self.corrupted == 0
             && self.stray == 0
-    }
-
-    /// As one line of JSON (`serde_json` writes it, so text is escaped properly).
-    pub(crate) fn to_json(&self) -> String {
-        let mut object = serde_json::Map::new();
-        for (name, value) in self.pairs() {
-            let value = match value {
-                Value::Num(n) => serde_json::Number::from_f64(n)
-                    .map_or(serde_json::Value::Null, serde_json::Value::Number),
-                Value::Int(n) => serde_json::Value::from(n),
-                Value::Bool(b) => serde_json::Value::Bool(b),
-                Value::Text(t) => serde_json::Value::String(t),
-                Value::Null => serde_json::Value::Null,
-            };
-            object.insert(name.to_string(), value);
-        }
-        serde_json::Value::Object(object).to_string()
     }
 
     /// For a person: a short block of labelled lines.

@@ -1,7 +1,8 @@
 //! The suite behind `make bench`: scenarios A-D (three runs each, the median
-//! reported), a sweep over client counts, memory per idle client, 9000 clients,
-//! and the same scenarios against separate server processes (ours, and a Node
-//! baseline if `node` is installed). Prints a table and writes the report.
+//! reported), scenario E (stalled clients, `stalled_report.rs`), a sweep over
+//! client counts, memory per idle client, 9000 clients, and A-D against
+//! separate server processes (ours, and a Node baseline if `node` is
+//! installed). Prints a table and writes the report.
 //!
 //! Every run is a child process (this same program, one run, `--json`), so each
 //! starts with a fresh heap and its peak RSS is its own.
@@ -15,9 +16,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::chart::{self, Point};
-use crate::marker;
+use crate::child;
 use crate::options::Options;
 use crate::report::{self, Report};
+use crate::stalled_report;
+use crate::{marker, observer};
 
 /// Bytes per line in every scenario (the issue's figures are for 64).
 const SIZE: usize = 64;
@@ -141,24 +144,8 @@ fn run_args(
 
 /// Runs one measurement in a child process and reads its report.
 fn child(args: &[String]) -> Result<Report, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let output = Command::new(exe)
-        .args(args)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot start a run: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
-    match (output.status.success(), line) {
-        (true, Some(line)) => Ok(Report::from_map(&report::parse_json(line)?)),
-        _ => Err(format!(
-            "run {} failed ({}):\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )),
-    }
+    let line = child::run_json(args)?;
+    Ok(Report::from_map(&report::parse_json(&line)?))
 }
 
 /// Runs, prints a one-line summary, and returns the report.
@@ -342,6 +329,8 @@ struct Results {
     many: Option<Report>,
     /// A-D against separate processes: ours, and Node's if it ran.
     separate: Vec<(Kind, Scenario, Report)>,
+    /// Scenario E.
+    stalled: Option<stalled_report::Results>,
     node_version: Option<String>,
     started: String,
     took: Duration,
@@ -353,6 +342,7 @@ struct Results {
 /// The scanner's self-test failed, or a run could not be made.
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     marker::self_test()?;
+    observer::self_test()?;
     let begun = Instant::now();
     let mut results = Results {
         started: chatroom::log::utc_now(),
@@ -369,6 +359,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         let chosen = median(runs.clone(), scenario.is_latency());
         results.scenarios.push((scenario, runs, chosen));
     }
+    results.stalled = Some(stalled_report::measure(options.deadline)?);
 
     println!("Sweep ({SWEEP_SENDERS} senders x {SWEEP_MESSAGES} lines), in-process:");
     for clients in SWEEP {
@@ -402,7 +393,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     }
     results.many = Some(measure(
         &format!("{MANY_CLIENTS} clients, 2 senders x 20"),
-        &run_args("E", MANY_CLIENTS, 2, 20, 0.0),
+        &run_args("many", MANY_CLIENTS, 2, 20, 0.0),
     )?);
 
     let mut kinds = vec![Kind::Ours];
@@ -535,7 +526,7 @@ fn targets_table(results: &Results) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| target (issue 5) | measured (median of {REPEATS}) | Node baseline here | verdict |"
+        "| target (issue 5; E: issue 13) | measured (A-D: median of {REPEATS}; E: one run) | Node baseline here | verdict |"
     );
     let _ = writeln!(t, "|---|---|---|---|");
     let node = |key: &str| {
@@ -623,6 +614,9 @@ fn targets_table(results: &Results) -> String {
         in_process.map_or("-".to_string(), |k| format!("{k:.1} KiB")),
         verdict(alone.or(in_process).is_some())
     );
+    if let Some(stalled) = &results.stalled {
+        t.push_str(&stalled_report::target_rows(stalled));
+    }
     t
 }
 
@@ -725,7 +719,7 @@ fn markdown(results: &Results, summary: &str) -> String {
     let _ = writeln!(t, "## How to reproduce\n");
     let _ = writeln!(
         t,
-        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
+        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\ncargo bench --bench fanout -- --stalled      # scenario E alone (about a second per stalled client today)\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
     );
     let _ = writeln!(
         t,
@@ -776,6 +770,10 @@ fn markdown(results: &Results, summary: &str) -> String {
         t,
         "Latency is from the moment a sender formats a line to the moment a receiving socket's `read` returns it, on one monotonic clock (nanoseconds since an `Instant` shared by all generator threads, written into the line). In A, B and D every sender hands the server all its lines at once, so their latencies are mostly queueing: the time to work through everything sent before a line.\n"
     );
+
+    if let Some(stalled) = &results.stalled {
+        t.push_str(&stalled_report::section(stalled));
+    }
 
     let _ = writeln!(t, "## Sweep over client counts\n");
     let _ = writeln!(
