@@ -13,13 +13,16 @@ use crate::procfs;
 /// The settings of every in-process run: the defaults, with the limits lifted
 /// that would otherwise be measured instead of the fan-out: the 20 lines/s per
 /// client rate limit (senders here send thousands per second) and the
-/// 1024-client cap. The write timeout stays at its default (1000 ms).
+/// 1024-client cap. The generator's clients never name themselves, so the
+/// join grace would only delay every `joined` notice: it is off, as in the
+/// Node baseline. The write timeout stays at its default (1000 ms).
 pub(crate) fn config() -> ServerConfig {
     ServerConfig {
         port: 0,
         quiet: true,
         rate_limit: 0,
         max_clients: 20_000,
+        join_grace: std::time::Duration::ZERO,
         ..ServerConfig::default()
     }
 }

@@ -63,16 +63,10 @@ const READ_BUF: usize = 256 * 1024;
 /// The longest the room may take to connect and announce every client.
 const JOIN_LIMIT: Duration = Duration::from_secs(30);
 
-/// The per-client send-queue limit the server runs with, if it has one: the
-/// bound on what one stalled client can make the server hold.
-///
-/// Today's server has none: the broadcaster waits up to the write timeout on
-/// each stalled socket instead, and holds nothing for it. Once `ServerConfig`
-/// gains `sendq_bytes`, return `Some(config.sendq_bytes as u64)` here: the
-/// report then states the bound (`K x limit`) next to the measured RSS and
-/// judges the K = 50 row against it.
-pub(crate) fn send_queue_limit(_config: &ServerConfig) -> Option<u64> {
-    None
+/// The server's per-client send-queue limit: the report states the bound
+/// (`K x limit`) next to the measured RSS and judges the K = 50 row against it.
+pub(crate) fn send_queue_limit(config: &ServerConfig) -> Option<u64> {
+    Some(config.sendq_bytes as u64)
 }
 
 record! {
