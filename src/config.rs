@@ -21,6 +21,19 @@ pub enum Framing {
     Chunks,
 }
 
+/// What the server's console does with its standard input (`--console`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// Read a pipe or file; read a terminal only while the server is the
+    /// terminal's foreground job (where that can be told: Linux, Windows),
+    /// so `server &` is never stopped by reading its terminal.
+    Auto,
+    /// Read standard input whatever it is.
+    On,
+    /// Never read it.
+    Off,
+}
+
 /// Everything the server can be told on its command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -58,6 +71,12 @@ pub struct ServerConfig {
     /// first line is `/nick NAME` is announced once, as `* NAME joined`.
     /// Zero announces every client at once, by address.
     pub join_grace: Duration,
+    /// Public lines kept for newcomers (`--history`); 0 keeps none.
+    pub history: usize,
+    /// Whether the `server` binary reads console commands from its standard
+    /// input (`--console`). The library reads none unless asked (see
+    /// [`Server::with_stdin_console`](crate::Server::with_stdin_console)).
+    pub console: ConsoleMode,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +95,8 @@ impl Default for ServerConfig {
             stats_every: None,
             transcript: None,
             join_grace: Duration::from_millis(500),
+            history: 0,
+            console: ConsoleMode::Auto,
         }
     }
 }
@@ -197,6 +218,12 @@ Options:
   --join-grace-ms MS       how long a new client may take to name itself
                            (/nick) before the others are told it joined under
                            its address; 0 = at once [default: 500]
+  --history N              show newcomers the last N chat lines and actions
+                           [default: 0, none]
+  --console MODE           teacher's commands (who, say, kick, mute, ...) on
+                           standard input: auto reads a pipe, or a terminal
+                           while the server is in the foreground; on; off
+                           [default: auto]
   --stats-every SECONDS    log a statistics line every SECONDS
   --transcript FILE        append every event to FILE as JSON lines
   --quiet                  log only start, stop and errors
@@ -313,6 +340,19 @@ pub fn parse_server_args(
                 config.stats_every = Some(Duration::from_secs(secs));
             }
             "--transcript" => config.transcript = Some(flags.value(&flag, inline)?.into()),
+            "--history" => config.history = flags.number(&flag, inline)?,
+            "--console" => {
+                config.console = match flags.value(&flag, inline)?.as_str() {
+                    "auto" => ConsoleMode::Auto,
+                    "on" => ConsoleMode::On,
+                    "off" => ConsoleMode::Off,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "--console: '{other}' is not 'auto', 'on' or 'off'"
+                        )))
+                    }
+                }
+            }
             "--join-grace-ms" => {
                 let ms: u64 = flags.number(&flag, inline)?;
                 config.join_grace = Duration::from_millis(ms);

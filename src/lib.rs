@@ -31,5 +31,5 @@ pub mod log;
 pub mod protocol;
 mod server;
 
-pub use config::{ClientConfig, Framing, ServerConfig};
+pub use config::{ClientConfig, ConsoleMode, Framing, ServerConfig};
 pub use server::{Server, ServerError, ShutdownHandle};

@@ -35,7 +35,7 @@ fn port_args(port: u16) -> Vec<String> {
 #[test]
 fn help_and_bad_flags() {
     for (binary, hint) in [
-        (env!("CARGO_BIN_EXE_server"), "Usage:"),
+        (env!("CARGO_BIN_EXE_server"), "try 'server --help'"),
         (env!("CARGO_BIN_EXE_client"), "try 'client --help'"),
     ] {
         let help = Command::new(binary).arg("--help").output().unwrap();
@@ -53,6 +53,7 @@ fn help_and_bad_flags() {
             "{stderr}"
         );
         assert!(stderr.contains(hint), "{stderr}");
+        assert_eq!(stderr.lines().count(), 2, "one error and a hint: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }

@@ -1,4 +1,5 @@
-//! The `server` binary: parse flags, install the Ctrl-C/SIGTERM handler, run.
+//! The `server` binary: parse flags, install the Ctrl-C/SIGTERM handler,
+//! attach the console to standard input, run.
 //! Exit codes: 0 after a clean stop, 1 if it cannot start, 2 for bad flags,
 //! 130 for a second Ctrl-C.
 
@@ -20,10 +21,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprint!("server: {e}\n\n{SERVER_USAGE}");
+            eprintln!("server: {e}\ntry 'server --help'");
             return ExitCode::from(2);
         }
     };
+    let console = config.console;
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let server = server.with_stdin_console(console);
     let handle = server.shutdown_handle();
     let stopping = AtomicBool::new(false);
     // The `termination` feature makes this fire for SIGTERM (and SIGHUP) too.

@@ -161,6 +161,57 @@ pub fn stats(summary: &str) -> Vec<u8> {
     notice(summary)
 }
 
+/// `* [server] TEXT`, the teacher speaking from the server's console. Names
+/// cannot contain `[`, so no client's `/me` can look like it.
+pub fn server_says(text: &str) -> Vec<u8> {
+    notice(&format!("[server] {text}"))
+}
+
+/// `! kicked by the server` or `! kicked by the server: REASON`, the last
+/// line a kicked client gets.
+pub fn kicked(reason: Option<&str>) -> Vec<u8> {
+    match reason {
+        Some(reason) => error(&format!("kicked by the server: {reason}")),
+        None => error("kicked by the server"),
+    }
+}
+
+/// The reason in `* NAME left (REASON)` for a kick: `kicked` or `kicked: REASON`.
+pub fn kick_reason(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("kicked: {reason}"),
+        None => "kicked".to_string(),
+    }
+}
+
+/// `! you are muted for SECONDS s`, when the console mutes a client.
+pub fn muted_for(secs: u64) -> Vec<u8> {
+    error(&format!("you are muted for {secs} s"))
+}
+
+/// `! you are muted (N s left)`, the answer to a muted client's chat.
+pub fn still_muted(secs_left: u64) -> Vec<u8> {
+    error(&format!("you are muted ({secs_left} s left)"))
+}
+
+/// `* you can talk again`, when a mute ends.
+pub fn can_talk_again() -> Vec<u8> {
+    notice("you can talk again")
+}
+
+/// `* history: the last K lines`, before the history a newcomer gets.
+pub fn history_start(lines: usize) -> Vec<u8> {
+    match lines {
+        1 => notice("history: the last 1 line"),
+        n => notice(&format!("history: the last {n} lines")),
+    }
+}
+
+/// `* end of history`, after it.
+pub fn history_end() -> Vec<u8> {
+    notice("end of history")
+}
+
 /// `* bye`, the last line a client that typed `/quit` gets.
 pub fn bye() -> Vec<u8> {
     notice("bye")
@@ -215,6 +266,21 @@ mod tests {
             left("bob", Some(&quit_reason("kicked"))),
             b"* bob left (quit: kicked)\n"
         );
+    }
+
+    #[test]
+    fn console_lines() {
+        assert_eq!(server_says("hi all"), b"* [server] hi all\n");
+        assert_eq!(kicked(None), b"! kicked by the server\n");
+        assert_eq!(kicked(Some("spam")), b"! kicked by the server: spam\n");
+        assert_eq!(
+            left("bob", Some(&kick_reason(Some("spam")))),
+            b"* bob left (kicked: spam)\n"
+        );
+        assert_eq!(muted_for(60), b"! you are muted for 60 s\n");
+        assert_eq!(still_muted(59), b"! you are muted (59 s left)\n");
+        assert_eq!(history_start(1), b"* history: the last 1 line\n");
+        assert_eq!(history_start(3), b"* history: the last 3 lines\n");
     }
 
     #[test]

@@ -43,7 +43,16 @@ pub(crate) enum Event {
         /// when the transcript is on, and empty (no allocation) when it is off.
         entries: Vec<Entry>,
     },
-    /// A notice for everyone except one client (a rename, a `/me`).
+    /// A `/me` action for everyone except its sender (kept in the history).
+    Action {
+        /// The sender.
+        from: ClientId,
+        /// `* NAME TEXT`.
+        line: Vec<u8>,
+        /// What the transcript records.
+        entry: Entry,
+    },
+    /// A notice for everyone except one client (a rename).
     Notice {
         /// Who does not get it.
         except: ClientId,
@@ -77,6 +86,21 @@ pub(crate) enum Event {
         /// told it left either.
         announced: bool,
     },
+    /// The console speaks: a notice for everyone.
+    Say {
+        /// `* [server] TEXT`.
+        line: Vec<u8>,
+    },
+    /// The console disconnects a client: it gets `! kicked by the server`,
+    /// the others `* NAME left (kicked)`.
+    Kick {
+        /// Who.
+        id: ClientId,
+        /// Why, if the teacher said.
+        reason: Option<String>,
+    },
+    /// Only a transcript entry, in its place among the others (a console command).
+    Record(Entry),
     /// Deliver everything before this, say goodbye to everyone, and stop.
     Shutdown,
 }

@@ -10,11 +10,13 @@
 //! - [`socket`]: timed writes, linger, error wording
 //! - [`admission`]: `--max-clients` and `--max-per-ip`; [`reserve`]: the
 //!   descriptor kept for saying `server busy`
+//! - [`console`]: the teacher's commands on standard input
 //! - [`refuser`], [`stats_logger`]: small helper threads
 //! - [`ratelimit`], [`stats`], [`transcript`]: what the threads use
 
 mod admission;
 mod broadcaster;
+mod console;
 mod error;
 mod event;
 mod ratelimit;
@@ -37,10 +39,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError, SendTimeoutError, Sender};
 
-use crate::config::ServerConfig;
+use crate::config::{ConsoleMode, ServerConfig};
 use crate::protocol::lines;
 
 use admission::Slot;
+use console::ConsoleIo;
 pub use error::ServerError;
 use event::Event;
 use refuser::Refuser;
@@ -68,6 +71,7 @@ pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     transcript: Option<Transcript>,
+    console: Option<ConsoleIo>,
 }
 
 impl Server {
@@ -103,6 +107,7 @@ impl Server {
             local_addr,
             shared,
             transcript,
+            console: None,
         })
     }
 
@@ -124,6 +129,35 @@ impl Server {
         }
     }
 
+    /// Reads the teacher's console commands from this process's standard
+    /// input, and answers on its standard output, as `mode` allows (see
+    /// [`ConsoleMode`]: a background job never reads its terminal).
+    pub fn with_stdin_console(mut self, mode: ConsoleMode) -> Server {
+        if mode != ConsoleMode::Off {
+            self.console = Some(ConsoleIo {
+                input: Box::new(io::BufReader::new(io::stdin())),
+                output: Box::new(io::stdout()),
+                stdin_mode: Some(mode),
+            });
+        }
+        self
+    }
+
+    /// Reads console commands from `input` and answers on `output` (for
+    /// tests and embedding; the binary uses [`Server::with_stdin_console`]).
+    pub fn with_console(
+        mut self,
+        input: impl io::BufRead + Send + 'static,
+        output: impl io::Write + Send + 'static,
+    ) -> Server {
+        self.console = Some(ConsoleIo {
+            input: Box::new(input),
+            output: Box::new(output),
+            stdin_mode: None,
+        });
+        self
+    }
+
     /// A one-line summary of the server's counters, as `/stats` shows it.
     pub fn stats_summary(&self) -> String {
         self.shared.stats_line()
@@ -142,6 +176,14 @@ impl Server {
         let broadcaster = broadcaster::spawn(shared.clone(), events_rx, self.transcript.take())?;
         let refuser = Refuser::spawn()?;
         let stats_logger = StatsLogger::spawn(&shared)?;
+        if let Some(io) = self.console.take() {
+            console::spawn(
+                shared.clone(),
+                events_tx.clone(),
+                self.shutdown_handle(),
+                io,
+            )?;
+        }
         // Each reader holds a clone of `done_tx`; when the last one ends, the
         // channel disconnects. That is how shutdown waits for readers with a deadline.
         let (done_tx, done_rx) = bounded::<()>(0);

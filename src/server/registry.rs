@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -31,6 +32,11 @@ pub(crate) struct Meters {
     pub(crate) lines_sent: AtomicU64,
     /// Bytes waiting in its send queue. Written by the broadcaster.
     pub(crate) queued_bytes: AtomicU64,
+    /// Until when it is muted, in milliseconds since the server started
+    /// ([`Shared::millis`](super::shared::Shared::millis)); 0 when it is not.
+    /// Written by the console (mute, unmute) and by its reader (a mute that
+    /// ran out, noticed at its next line).
+    pub(crate) muted_until: AtomicU64,
     /// Set once the client has been removed from the registry (it left, or
     /// was evicted). Written by whoever removed it; its reader checks it so
     /// that nothing more of this client is relayed after its `left` notice.
@@ -41,6 +47,10 @@ pub(crate) struct Meters {
 /// See `shared.rs` for who owns which piece of a client's state.
 #[derive(Debug)]
 pub(crate) struct ClientRecord {
+    /// The remote address; fixed.
+    pub(crate) addr: SocketAddr,
+    /// When the connection was accepted; fixed.
+    pub(crate) since: Instant,
     /// The current name: the address until `/nick`. Changed by its reader,
     /// under the registry lock, so the uniqueness check and the change are one step.
     pub(crate) name: Arc<str>,
@@ -48,6 +58,22 @@ pub(crate) struct ClientRecord {
     /// write, so one descriptor serves both threads (no `try_clone`).
     pub(crate) stream: Arc<TcpStream>,
     /// Counters and flags updated without this lock.
+    pub(crate) meters: Arc<Meters>,
+}
+
+/// One client as a snapshot shows it: the record's fixed parts and name as
+/// they were, and its meters (live counters) to read now.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientView {
+    /// Its id.
+    pub(crate) id: ClientId,
+    /// Its remote address.
+    pub(crate) addr: SocketAddr,
+    /// Its name when the snapshot was taken.
+    pub(crate) name: Arc<str>,
+    /// When it connected.
+    pub(crate) since: Instant,
+    /// Its counters.
     pub(crate) meters: Arc<Meters>,
 }
 
@@ -152,6 +178,25 @@ impl Registry {
         named.into_iter().map(|(_, name)| name).collect()
     }
 
+    /// A copy of every record's public state, in the order clients joined,
+    /// taken under one lock: what the console's `who` and the dashboard show.
+    pub(crate) fn snapshot(&self) -> Vec<ClientView> {
+        let mut views: Vec<ClientView> = self
+            .clients
+            .lock()
+            .iter()
+            .map(|(&id, c)| ClientView {
+                id,
+                addr: c.addr,
+                name: c.name.clone(),
+                since: c.since,
+                meters: c.meters.clone(),
+            })
+            .collect();
+        views.sort_unstable_by_key(|v| v.id);
+        views
+    }
+
     /// How many clients are registered.
     pub(crate) fn len(&self) -> usize {
         self.clients.lock().len()
@@ -168,6 +213,8 @@ mod tests {
         let stream = TcpStream::connect(listener.local_addr().expect("local addr"))
             .expect("connect loopback");
         ClientRecord {
+            addr: stream.local_addr().expect("local addr"),
+            since: Instant::now(),
             name: Arc::from(name),
             stream: Arc::new(stream),
             meters: Arc::default(),
@@ -213,6 +260,12 @@ mod tests {
         let registry = registry(&["c", "a", "b"]);
         let names: Vec<String> = registry.names().iter().map(|n| n.to_string()).collect();
         assert_eq!(names, ["c", "a", "b"]);
+        let snapshot: Vec<String> = registry
+            .snapshot()
+            .iter()
+            .map(|v| v.name.to_string())
+            .collect();
+        assert_eq!(snapshot, names, "a snapshot is in join order too");
         let (_, meters) = registry.attach(ClientId(2)).expect("registered");
         assert!(!meters.gone.load(Ordering::Acquire));
         assert!(registry.remove(ClientId(2)).is_some());

@@ -8,7 +8,7 @@
 //! |---|---|---|---|---|
 //! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | its reader, once | everyone | the registry lock |
 //! | name | the record | its reader (`/nick`) | everyone | the registry lock |
-//! | lines sent, bytes queued, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the broadcaster (queued), the remover (`gone`) | everyone | atomics, no lock |
+//! | lines sent, bytes queued, mute, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the broadcaster (queued), the console (mute), the remover (`gone`) | everyone | atomics, no lock |
 //! | its place in the room | an admission [`Slot`](super::admission::Slot) | taken by the accept loop, held by its reader thread | the accept loop | the admission lock |
 //! | rate-limit bucket, framer, unsent chat, join grace | the reader's `Session` | its reader | its reader | none: one thread |
 //! | send queue, write window | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
@@ -18,6 +18,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::ServerConfig;
 use crate::log::Log;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// The log on stderr.
     pub(crate) log: Log,
+    /// When the server was bound: the zero of [`Shared::millis`].
+    started: Instant,
     /// Set once by the shutdown handle; the accept loop checks it when it wakes.
     shutting_down: AtomicBool,
     /// The places taken in the room and per address: the accept loop takes
@@ -53,8 +56,16 @@ impl Shared {
             log: Log::new(config.quiet),
             config,
             registry: Registry::default(),
+            started: Instant::now(),
             shutting_down: AtomicBool::new(false),
         }
+    }
+
+    /// Milliseconds from the server's start to `at`: how times that threads
+    /// share through atomics (a mute's end) are written. Never 0 after the
+    /// start, so 0 can mean "none".
+    pub(crate) fn millis(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.started).as_millis() as u64 + 1
     }
 
     /// True once shutdown has begun.

@@ -58,6 +58,11 @@ pub(crate) enum Entry {
         /// Why, if there was a reason (`too slow`, `connection reset`, a `/quit` reason).
         reason: Option<String>,
     },
+    /// A command typed on the server's console (`kick bob`, `say hi`).
+    Console {
+        /// The line as typed.
+        command: String,
+    },
     /// The server is shutting down.
     Shutdown,
 }
@@ -105,6 +110,10 @@ impl Entry {
                 if let Some(reason) = reason {
                     field("reason", reason);
                 }
+            }
+            Entry::Console { command } => {
+                field("event", "console");
+                field("command", command);
             }
             Entry::Shutdown => field("event", "shutdown"),
         }

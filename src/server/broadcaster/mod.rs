@@ -5,6 +5,7 @@
 //! so a stalled client costs the others a few milliseconds, not a timeout.
 //! [`peers`] holds what it keeps about each client.
 
+mod history;
 mod outbox;
 mod peers;
 mod sendq;
@@ -26,6 +27,7 @@ use super::registry::ClientId;
 use super::shared::Shared;
 use super::socket::{write_all_blocking, write_once, Failure};
 use super::transcript::{Entry, Transcript};
+use history::History;
 use outbox::{Audience, Outbox};
 use peers::Peer;
 use sendq::SendQueue;
@@ -70,16 +72,17 @@ pub(crate) fn spawn(
     transcript: Option<Transcript>,
 ) -> io::Result<BroadcasterHandle> {
     let (finished_tx, finished_rx) = bounded::<()>(0);
-    let (shared_sendq, shared_timeout) = (shared.config.sendq_bytes, shared.config.write_timeout);
     let broadcaster = Broadcaster {
+        limits: Limits::new(shared.config.sendq_bytes, shared.config.write_timeout),
+        history: History::new(shared.config.history),
         shared,
         events_rx,
         transcript,
         outbox: Outbox::default(),
         peers: HashMap::new(),
-        limits: Limits::new(shared_sendq, shared_timeout),
         turn: 0,
         stopping: false,
+        quiet_until: Instant::now(),
     };
     let thread = thread::Builder::new()
         .name("broadcaster".to_string())
@@ -105,10 +108,14 @@ struct Broadcaster {
     peers: HashMap<ClientId, Peer>,
     /// The per-client send queues' limits (see [`Limits`]).
     limits: Limits,
+    /// The last public lines, for newcomers (`--history`).
+    history: History,
     /// Counts turns, so fruitless retries start with a different client each time.
     turn: usize,
     /// Set once the goodbye is written: evictions are then silent.
     stopping: bool,
+    /// While lines are waiting, no fruitless retry before this moment.
+    quiet_until: Instant,
 }
 
 /// Sizes derived from `--sendq-bytes`, and the write timeout.
@@ -233,11 +240,22 @@ impl Broadcaster {
             } => {
                 if self.is_present(from) {
                     self.outbox.push(Audience::AllExcept(from), &bytes);
+                    self.history.keep(&bytes);
                     for entry in entries {
                         self.record(entry);
                     }
                 }
             }
+            Event::Action { from, line, entry } => {
+                if self.is_present(from) {
+                    self.outbox.push(Audience::AllExcept(from), &line);
+                    self.history.keep(&line);
+                    self.record(entry);
+                }
+            }
+            Event::Say { line } => self.outbox.push(Audience::All, &line),
+            Event::Kick { id, reason } => self.kick(id, reason),
+            Event::Record(entry) => self.record(entry),
             Event::Notice {
                 except,
                 line,
@@ -303,6 +321,16 @@ impl Broadcaster {
         let from = self.outbox.seal();
         let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
         self.outbox.push(Audience::Only(id), &welcome);
+        if self.history.len() > 0 {
+            self.outbox.push(
+                Audience::Only(id),
+                &lines::history_start(self.history.len()),
+            );
+            for line in self.history.lines() {
+                self.outbox.push(Audience::Only(id), line);
+            }
+            self.outbox.push(Audience::Only(id), &lines::history_end());
+        }
         let queue = SendQueue::new(self.limits.sendq, Instant::now());
         self.peers
             .insert(id, Peer::new(stream, meters, queue, from));
@@ -332,6 +360,28 @@ impl Broadcaster {
         if announced {
             self.announce_leave(&record.name, reason);
         }
+    }
+
+    /// Disconnects a client the console kicked: its last line, then FIN; the
+    /// others are told why. Its reader, which may be waiting in a read, is
+    /// woken once the line is written (see [`close_if_done`]).
+    fn kick(&mut self, id: ClientId, reason: Option<String>) {
+        if !self.is_present(id) {
+            return;
+        }
+        let Some(record) = self.shared.registry.remove(id) else {
+            return;
+        };
+        self.outbox
+            .push(Audience::Only(id), &lines::kicked(reason.as_deref()));
+        let end = self.outbox.seal();
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.to = end;
+            peer.leaving = true;
+            peer.kicked = true;
+        }
+        self.shared.log.info(&format!("{} kicked", record.name));
+        self.announce_leave(&record.name, Some(lines::kick_reason(reason.as_deref())));
     }
 
     fn announce_leave(&mut self, name: &str, reason: Option<String>) {
@@ -419,12 +469,18 @@ impl Broadcaster {
         due.rotate_left(start);
         let mut failures = Vec::new();
         let mut written = 0u64;
+        let busy = budget == Budget::OneWhileBusy && !self.events_rx.is_empty();
         for id in due {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
             };
-            let (a, b) = peer.queue.as_slices();
-            let slices = [IoSlice::new(a), IoSlice::new(b)];
+            if busy && peer.queue.is_blocked() && now < self.quiet_until {
+                // Lines are waiting, and another fruitless retry was made
+                // moments ago: this one can wait its turn.
+                continue;
+            }
+            let slices: Vec<IoSlice<'_>> =
+                peer.queue.slices().into_iter().map(IoSlice::new).collect();
             let result = write_once(&peer.stream, &slices);
             let now = Instant::now();
             let taken = match result {
@@ -443,6 +499,7 @@ impl Broadcaster {
                 self.peers.remove(&id);
             }
             if taken == 0 && budget == Budget::OneWhileBusy && !self.events_rx.is_empty() {
+                self.quiet_until = now + PROBE_SPACING;
                 break;
             }
         }
@@ -536,6 +593,11 @@ impl Broadcaster {
     }
 }
 
+/// While lines are waiting to be relayed, at most one fruitless retry (one
+/// that costs a whole short write timeout, a few ms) per this interval: the
+/// room's lines come first, and a stalled client's queue can wait.
+const PROBE_SPACING: Duration = Duration::from_millis(100);
+
 /// After the write timeout, how much longer the goodbye may take: a client
 /// still reading a trickle then loses the rest.
 const GOODBYE_GRACE: Duration = Duration::from_millis(500);
@@ -593,6 +655,11 @@ fn close_if_done(peer: &Peer) -> bool {
     if peer.leaving && peer.queue.is_empty() {
         // Ignore errors: the client may be gone already.
         let _ = peer.stream.shutdown(Shutdown::Write);
+        if peer.kicked {
+            // Its reader may be blocked reading a client that will never
+            // close (nc): shutting the read side makes that read return.
+            let _ = peer.stream.shutdown(Shutdown::Read);
+        }
         return true;
     }
     false

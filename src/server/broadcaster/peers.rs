@@ -28,6 +28,8 @@ pub(super) struct Peer {
     /// It has left: it gets nothing new, and once its queue is written (its
     /// farewell may be in it) its socket is half-closed and the peer dropped.
     pub(super) leaving: bool,
+    /// It left because the console kicked it.
+    pub(super) kicked: bool,
 }
 
 impl Peer {
@@ -45,6 +47,7 @@ impl Peer {
             from,
             to: usize::MAX,
             leaving: false,
+            kicked: false,
         }
     }
 

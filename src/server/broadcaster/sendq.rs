@@ -17,10 +17,10 @@ const RETRY_SOON: Duration = Duration::from_millis(2);
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
-/// A client that took bytes this recently is "moving": when its queue is
-/// over the high-water mark the room waits for it, as TCP would make a sender
-/// wait. One that has taken nothing for longer is treated as stalled, and the
-/// room goes on without it.
+/// A client whose socket had room again this recently is "reading": when
+/// its queue is over the high-water mark the room waits for it, as TCP would
+/// make a sender wait. One that has drained nothing for longer is treated as
+/// stalled, and the room goes on without it.
 pub(super) const MOVING: Duration = Duration::from_millis(50);
 
 /// Why a client must go.
@@ -35,10 +35,73 @@ pub(super) enum TooSlow {
     Holding,
 }
 
+/// Most pieces one write hands the socket (a vectored write takes a list).
+const MAX_SLICES: usize = 64;
+
+/// Bytes waiting, kept as the pieces they arrived in: appending never copies
+/// what already waits, and a queue holds its bytes plus a few words per
+/// piece, never a doubled buffer.
+#[derive(Debug, Default)]
+struct Pieces {
+    pieces: VecDeque<Box<[u8]>>,
+    /// How much of the first piece has been written already.
+    head: usize,
+    len: usize,
+}
+
+impl Pieces {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        if !part.is_empty() {
+            self.pieces.push_back(part.into());
+            self.len += part.len();
+        }
+    }
+
+    /// The first pieces, in order, for one vectored write.
+    fn slices(&self) -> Vec<&[u8]> {
+        let mut out = Vec::with_capacity(self.pieces.len().min(MAX_SLICES));
+        for (i, piece) in self.pieces.iter().take(MAX_SLICES).enumerate() {
+            out.push(if i == 0 {
+                &piece[self.head..]
+            } else {
+                &piece[..]
+            });
+        }
+        out
+    }
+
+    /// Forgets the first `n` bytes (written).
+    fn consume(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.pieces.front() else {
+                break;
+            };
+            let left = front.len() - self.head;
+            if n < left {
+                self.head += n;
+                return;
+            }
+            n -= left;
+            self.head = 0;
+            self.pieces.pop_front();
+        }
+    }
+}
+
 /// The bytes waiting for one client, and when it last made progress.
 #[derive(Debug)]
 pub(super) struct SendQueue {
-    bytes: VecDeque<u8>,
+    bytes: Pieces,
     /// Most bytes it may hold (`--sendq-bytes`).
     limit: usize,
     /// When it last took bytes, or when bytes started waiting.
@@ -49,18 +112,26 @@ pub(super) struct SendQueue {
     backoff: Duration,
     /// Since when it has kept the room waiting, if it does.
     holding_since: Option<Instant>,
+    /// The last write attempt took nothing.
+    blocked: bool,
+    /// When a retry last found room in the socket: proof that the client is
+    /// reading. (A first write that fills the socket proves nothing: a client
+    /// that has just stopped reading takes that one too.)
+    last_drain: Option<Instant>,
 }
 
 impl SendQueue {
     /// An empty queue that may hold `limit` bytes.
     pub(super) fn new(limit: usize, now: Instant) -> SendQueue {
         SendQueue {
-            bytes: VecDeque::new(),
+            bytes: Pieces::default(),
             limit,
             last_progress: now,
             retry_at: now,
             backoff: MIN_BACKOFF,
             holding_since: None,
+            blocked: false,
+            last_drain: None,
         }
     }
 
@@ -88,14 +159,20 @@ impl SendQueue {
             self.last_progress = now;
         }
         for part in parts {
-            self.bytes.extend(part.iter());
+            self.bytes.push(part);
         }
         Ok(())
     }
 
-    /// The waiting bytes, as (at most) two slices for one vectored write.
-    pub(super) fn as_slices(&self) -> (&[u8], &[u8]) {
-        self.bytes.as_slices()
+    /// True after a write attempt that the socket took nothing of, until one
+    /// it takes something of: retrying such a client costs a write timeout.
+    pub(super) fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// The first waiting bytes, as slices for one vectored write.
+    pub(super) fn slices(&self) -> Vec<&[u8]> {
+        self.bytes.slices()
     }
 
     /// When the broadcaster should next look at this queue, if ever.
@@ -109,12 +186,11 @@ impl SendQueue {
     /// Records a write attempt that the socket took `written` bytes of (bytes
     /// that were queued: they are removed). Schedules the next try.
     pub(super) fn wrote(&mut self, written: usize, now: Instant) {
-        self.bytes.drain(..written.min(self.bytes.len()));
-        self.after_write(written, now);
-        if self.bytes.is_empty() && self.bytes.capacity() > 64 * 1024 {
-            // A client that caught up after a burst gives the memory back.
-            self.bytes.shrink_to(4 * 1024);
+        self.bytes.consume(written);
+        if written > 0 {
+            self.last_drain = Some(now);
         }
+        self.after_write(written, now);
     }
 
     /// Records a direct write (of bytes that were never queued) that the socket
@@ -125,6 +201,7 @@ impl SendQueue {
     }
 
     fn after_write(&mut self, written: usize, now: Instant) {
+        self.blocked = written == 0;
         if written > 0 {
             self.last_progress = now;
             self.backoff = MIN_BACKOFF;
@@ -138,8 +215,10 @@ impl SendQueue {
     /// True while the room should wait for this client: it is over the
     /// high-water mark but still reading. Also notes since when it does.
     pub(super) fn holds_room(&mut self, high_water: usize, now: Instant) -> bool {
-        let holding =
-            self.bytes.len() > high_water && now.duration_since(self.last_progress) < MOVING;
+        let reading = self
+            .last_drain
+            .is_some_and(|at| now.duration_since(at) < MOVING);
+        let holding = self.bytes.len() > high_water && reading;
         if !holding {
             self.holding_since = None;
         } else if self.holding_since.is_none() {
@@ -183,10 +262,12 @@ mod tests {
         assert_eq!(queue.push(&[b"123456"], now), Err(TooSlow::Overflow));
         assert_eq!(queue.len(), 5, "a refused push queues nothing");
         queue.wrote(2, now);
-        let (a, b) = queue.as_slices();
-        assert_eq!([a, b].concat(), b"cde");
-        queue.push(&[b"fghijkl"], now).expect("fits again");
+        assert_eq!(queue.slices().concat(), b"cde");
+        queue.wrote(1, now);
+        assert_eq!(queue.slices(), [&b"de"[..]]);
+        queue.push(&[b"fghijklm"], now).expect("fits again");
         assert_eq!(queue.len(), 10);
+        assert_eq!(queue.slices().concat(), b"defghijklm");
     }
 
     #[test]
@@ -230,8 +311,13 @@ mod tests {
     fn only_a_moving_client_over_high_water_holds_the_room() {
         let start = Instant::now();
         let mut queue = SendQueue::new(100, start);
-        queue.push(&[&[0; 60]], start).expect("fits");
-        assert!(queue.holds_room(50, start), "over high water, just moved");
+        queue.push(&[&[0; 61]], start).expect("fits");
+        assert!(
+            !queue.holds_room(50, start),
+            "never drained: it may have stalled already"
+        );
+        queue.wrote(1, start);
+        assert!(queue.holds_room(50, start), "over high water, just drained");
         assert!(!queue.holds_room(70, start), "under high water");
         assert!(
             !queue.holds_room(50, start + MOVING),

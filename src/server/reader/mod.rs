@@ -7,7 +7,7 @@ mod plan;
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -121,6 +121,8 @@ fn run(
     shared.registry.insert(
         id,
         ClientRecord {
+            addr: peer,
+            since: Instant::now(),
             name: name.clone(),
             stream: stream.clone(),
             meters: meters.clone(),
@@ -196,12 +198,18 @@ impl Session {
             let _ = stream.set_read_timeout(self.read_timeout());
             let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
             let n = match (&*stream).read(buf) {
+                // A kicked client's reader is woken by the server shutting its
+                // read side: that client is gone, not merely closed.
+                Ok(0) if self.meters.gone.load(Acquire) => return End::Removed,
                 Ok(0) => return End::Closed,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {
                     if self.shared.is_shutting_down() {
                         return End::ServerStopping;
+                    }
+                    if self.meters.gone.load(Acquire) {
+                        return End::Removed;
                     }
                     self.announce_if_due();
                     continue;
@@ -315,9 +323,33 @@ impl Session {
         }
     }
 
+    /// How long this client's mute still runs, if it is muted. A mute that
+    /// has run out is cleared here, and the client told it can talk again.
+    fn muted(&mut self) -> Option<Duration> {
+        let until = self.meters.muted_until.load(Acquire);
+        if until == 0 {
+            return None;
+        }
+        let now = self.shared.millis(Instant::now());
+        if now < until {
+            return Some(Duration::from_millis(until - now));
+        }
+        // Only one of the console's unmute and this may clear it and say so.
+        let cleared = self
+            .meters
+            .muted_until
+            .compare_exchange(until, 0, AcqRel, Acquire)
+            .is_ok();
+        if cleared {
+            self.reply(lines::can_talk_again());
+        }
+        None
+    }
+
     /// Carries out what [`plan::step`] decides for one line.
     fn on_line(&mut self, text: &str) {
-        let step = plan::step(text);
+        let muted = self.muted();
+        let step = plan::step(text, muted);
         if self.announce_by.is_some() {
             // The first line: a client that names itself is announced under
             // that name; anything else is announced by address first.
@@ -348,8 +380,8 @@ impl Session {
             },
             Step::Act(text) => {
                 self.flush_pending();
-                self.send(Event::Notice {
-                    except: self.id,
+                self.send(Event::Action {
+                    from: self.id,
                     line: lines::action(&self.name, text),
                     entry: Entry::Action {
                         from: self.name.to_string(),

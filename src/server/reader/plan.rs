@@ -3,6 +3,7 @@
 //! them out; the unit tests below check every decision without a socket.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::protocol::{is_reserved, is_valid_name, lines, Command};
 use crate::server::registry::RenameError;
@@ -34,9 +35,19 @@ pub(super) enum Step<'a> {
     Quit(Option<&'a str>),
 }
 
-/// Decides what a cleaned, non-empty line asks for.
-pub(super) fn step(line: &str) -> Step<'_> {
-    match Command::parse(line) {
+/// Decides what a cleaned, non-empty line asks for. `muted` is how long the
+/// client's mute still runs, if it is muted: its chat, `/me` and `/msg` then
+/// reach nobody, and it is told so; other commands still work.
+pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
+    let command = Command::parse(line);
+    if let (Some(left), Ok(Command::Chat(_) | Command::Me(_) | Command::Msg { .. })) =
+        (muted, &command)
+    {
+        // Round up: a mute with 0.4 s left still says 1 s.
+        let secs = left.as_millis().div_ceil(1000) as u64;
+        return Step::Reply(lines::still_muted(secs.max(1)));
+    }
+    match command {
         Err(e) => Step::Reply(lines::bad_command(&e)),
         Ok(Command::Chat(text)) => Step::Chat(text),
         Ok(Command::Nick(name)) if !is_valid_name(name) => Step::Reply(lines::invalid_name()),
@@ -108,6 +119,7 @@ mod tests {
 
     #[test]
     fn lines_become_steps() {
+        let step = |line| super::step(line, None);
         assert_eq!(step("hello"), Step::Chat("hello"));
         assert_eq!(step("//x"), Step::Chat("/x"));
         assert_eq!(step("/nick ann"), Step::Rename("ann"));
@@ -127,6 +139,7 @@ mod tests {
 
     #[test]
     fn refusals_and_help_are_answered_at_once() {
+        let step = |line| super::step(line, None);
         assert_eq!(
             reply(step("/nick 9lives")),
             "! invalid name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter\n"
@@ -146,6 +159,21 @@ mod tests {
             "! unknown command /dance (try /help)\n"
         );
         assert!(reply(step("/help")).starts_with("* /nick NAME - "));
+    }
+
+    #[test]
+    fn a_muted_client_may_use_commands_but_not_speak() {
+        let muted = Some(Duration::from_millis(59_400));
+        for line in ["hello", "/me waves", "/msg bob hi"] {
+            assert_eq!(
+                reply(step(line, muted)),
+                "! you are muted (60 s left)\n",
+                "{line}"
+            );
+        }
+        assert_eq!(step("/who", muted), Step::Who);
+        assert_eq!(step("/quit", muted), Step::Quit(None));
+        assert_eq!(step("hello", None), Step::Chat("hello"));
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! The teacher's console: commands read from the server's standard input
+//! (`who`, `say`, `kick`, `mute`, …, see [`command`]), answers printed on its
+//! standard output, while the log stays on stderr. It acts on the room the
+//! way readers do: through the registry, and events for the broadcaster.
+
+mod command;
+mod foreground;
+mod report;
+
+use std::io::{self, BufRead, Write};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::config::ConsoleMode;
+use crate::protocol::{lines, sanitize};
+
+use super::event::Event;
+use super::shared::Shared;
+use super::shutdown::ShutdownHandle;
+use super::transcript::Entry;
+use command::{ConsoleCommand, CONSOLE_HELP};
+use foreground::{readiness, Readiness};
+
+/// While the server is in the background, how often the console checks
+/// whether it has been brought to the foreground (`fg`).
+const FOREGROUND_CHECK: Duration = Duration::from_millis(500);
+
+/// Where the console reads and writes.
+pub(crate) struct ConsoleIo {
+    /// The commands, one per line.
+    pub(crate) input: Box<dyn BufRead + Send>,
+    /// The answers.
+    pub(crate) output: Box<dyn Write + Send>,
+    /// `Some` when `input` is the process's standard input, which may be a
+    /// terminal the server must not read from the background.
+    pub(crate) stdin_mode: Option<ConsoleMode>,
+}
+
+impl std::fmt::Debug for ConsoleIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleIo")
+            .field("stdin_mode", &self.stdin_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the console thread. Nobody joins it: it may sit in a read of
+/// standard input for ever, and the process ends without it. It stops by
+/// itself at the end of its input, at `shutdown`, or once the server stops.
+///
+/// # Errors
+/// The thread could not be started.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    events_tx: Sender<Event>,
+    shutdown: ShutdownHandle,
+    io: ConsoleIo,
+) -> io::Result<()> {
+    let console = Console {
+        shared,
+        events_tx,
+        shutdown,
+        output: io.output,
+    };
+    thread::Builder::new()
+        .name("console".to_string())
+        .spawn(move || console.run(io.input, io.stdin_mode))?;
+    Ok(())
+}
+
+struct Console {
+    shared: Arc<Shared>,
+    events_tx: Sender<Event>,
+    shutdown: ShutdownHandle,
+    output: Box<dyn Write + Send>,
+}
+
+impl Console {
+    fn run(mut self, mut input: Box<dyn BufRead + Send>, stdin_mode: Option<ConsoleMode>) {
+        let mut line = String::new();
+        loop {
+            if let Some(mode) = stdin_mode {
+                if !self.wait_until_readable(mode) {
+                    return;
+                }
+            }
+            line.clear();
+            match input.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    // A closed pipe or `< /dev/null`: the server goes on.
+                    self.shared
+                        .log
+                        .always("console: end of input; the console stops");
+                    return;
+                }
+                Ok(_) => {}
+            }
+            if self.shared.is_shutting_down() || !self.execute(line.trim()) {
+                return;
+            }
+        }
+    }
+
+    /// Waits while the server is a background job; false if the console must
+    /// not read at all (or the server is stopping).
+    fn wait_until_readable(&self, mode: ConsoleMode) -> bool {
+        loop {
+            if self.shared.is_shutting_down() {
+                return false;
+            }
+            match readiness(mode) {
+                Readiness::Read => return true,
+                Readiness::Never => return false,
+                Readiness::Wait => thread::sleep(FOREGROUND_CHECK),
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let _ = writeln!(self.output, "{text}");
+        let _ = self.output.flush();
+    }
+
+    /// Carries out one command line; false after `shutdown`.
+    fn execute(&mut self, line: &str) -> bool {
+        let command = match command::parse(line) {
+            Ok(ConsoleCommand::Nothing) => return true,
+            Ok(command) => command,
+            Err(message) => {
+                self.say(&format!("error: {message}"));
+                return true;
+            }
+        };
+        self.shared.log.always(&format!("console: {line}"));
+        let _ = self.events_tx.send(Event::Record(Entry::Console {
+            command: line.to_string(),
+        }));
+        match command {
+            ConsoleCommand::Who => self.who(),
+            ConsoleCommand::Say(text) => {
+                let text = sanitize(text);
+                let _ = self.events_tx.send(Event::Say {
+                    line: lines::server_says(&text),
+                });
+                self.say("ok: said to everyone");
+            }
+            ConsoleCommand::Kick(name, reason) => {
+                if let Some((id, name)) = self.find(name) {
+                    let reason = reason.map(|r| sanitize(r).into_owned());
+                    let _ = self.events_tx.send(Event::Kick { id, reason });
+                    self.say(&format!("ok: kicked {name}"));
+                }
+            }
+            ConsoleCommand::Mute(name, length) => self.mute(name, length),
+            ConsoleCommand::Unmute(name) => self.unmute(name),
+            ConsoleCommand::Stats => {
+                let line = self.shared.stats_line();
+                self.say(&line);
+            }
+            ConsoleCommand::Help => {
+                for help in CONSOLE_HELP {
+                    self.say(help);
+                }
+            }
+            ConsoleCommand::Shutdown => {
+                self.say("ok: shutting down");
+                self.shutdown.shutdown();
+                return false;
+            }
+            ConsoleCommand::Nothing => {}
+        }
+        true
+    }
+
+    /// The client called `name` (ignoring case), or an error on the console.
+    fn find(&mut self, name: &str) -> Option<(super::registry::ClientId, Arc<str>)> {
+        let found = self.shared.registry.find(name);
+        if found.is_none() {
+            self.say(&format!("error: no such client {name}"));
+        }
+        found
+    }
+
+    fn who(&mut self) {
+        let views = self.shared.registry.snapshot();
+        let now = Instant::now();
+        let now_ms = self.shared.millis(now);
+        self.say(&report::who_heading(views.len()));
+        for view in &views {
+            let muted_until = view.meters.muted_until.load(Acquire);
+            let muted = (muted_until > now_ms).then(|| (muted_until - now_ms).div_ceil(1000));
+            let line = report::who_line(
+                view,
+                view.meters.lines_sent.load(Relaxed),
+                view.meters.queued_bytes.load(Relaxed),
+                muted,
+                now,
+            );
+            self.say(&format!("  {line}"));
+        }
+    }
+
+    fn mute(&mut self, name: &str, length: Duration) {
+        let Some((id, name)) = self.find(name) else {
+            return;
+        };
+        let Some((_, meters)) = self.shared.registry.attach(id) else {
+            return;
+        };
+        let until = self.shared.millis(Instant::now() + length);
+        meters.muted_until.store(until, Release);
+        let _ = self.events_tx.send(Event::Direct {
+            from: id,
+            to: id,
+            line: lines::muted_for(length.as_secs()),
+            entry: None,
+        });
+        self.say(&format!("ok: muted {name} for {} s", length.as_secs()));
+    }
+
+    fn unmute(&mut self, name: &str) {
+        let Some((id, name)) = self.find(name) else {
+            return;
+        };
+        let Some((_, meters)) = self.shared.registry.attach(id) else {
+            return;
+        };
+        let until = meters.muted_until.load(Acquire);
+        let now = self.shared.millis(Instant::now());
+        // Cleared by whoever swaps it to 0 first: the console or, for a mute
+        // that ran out, the client's reader at its next line.
+        let was_muted = until > now
+            && meters
+                .muted_until
+                .compare_exchange(until, 0, AcqRel, Acquire)
+                .is_ok();
+        if !was_muted {
+            self.say(&format!("error: {name} is not muted"));
+            return;
+        }
+        let _ = self.events_tx.send(Event::Direct {
+            from: id,
+            to: id,
+            line: lines::can_talk_again(),
+            entry: None,
+        });
+        self.say(&format!("ok: unmuted {name}"));
+    }
+}
