@@ -71,8 +71,11 @@ pub struct ServerConfig {
     /// first line is `/nick NAME` is announced once, as `* NAME joined`.
     /// Zero announces every client at once, by address.
     pub join_grace: Duration,
-    /// Public lines kept for newcomers (`--history`); 0 keeps none.
+    /// Public lines kept for newcomers, per room (`--history`); 0 keeps none.
     pub history: usize,
+    /// A room of more members than this is crowded (`--crowd`): its joins
+    /// and leaves are told at most once a second, in one summary line.
+    pub crowd: usize,
     /// Whether the `server` binary reads console commands from its standard
     /// input (`--console`). The library reads none unless asked (see
     /// [`Server::with_stdin_console`](crate::Server::with_stdin_console)).
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             transcript: None,
             join_grace: Duration::from_millis(500),
             history: 0,
+            crowd: DEFAULT_CROWD,
             console: ConsoleMode::Auto,
         }
     }
@@ -106,6 +110,11 @@ impl Default for ServerConfig {
 /// room, so a client that pauses briefly catches up; and with the default
 /// 1024 clients the worst case (everyone stalled at once) stays at 256 MiB.
 pub const DEFAULT_SENDQ_BYTES: usize = 256 * 1024;
+
+/// The default `--crowd`: 100. A class of 30 sees every join and leave as it
+/// happens; a lecture hall of 3000 would otherwise get 3000 join lines each,
+/// nine million lines in all (joins cost the square of the room's size).
+pub const DEFAULT_CROWD: usize = 100;
 
 /// The most bytes one event to the broadcaster can carry besides one line:
 /// a reader hands on its gathered chat lines once they reach this size.
@@ -219,7 +228,9 @@ Options:
                            (/nick) before the others are told it joined under
                            its address; 0 = at once [default: 500]
   --history N              show newcomers the last N chat lines and actions
-                           [default: 0, none]
+                           of their room [default: 0, none]
+  --crowd N                in a room of more than N, joins and leaves are
+                           summed up once a second [default: 100]
   --console MODE           teacher's commands (who, say, kick, mute, ...) on
                            standard input: auto reads a pipe, or a terminal
                            while the server is in the foreground; on; off
@@ -341,6 +352,7 @@ pub fn parse_server_args(
             }
             "--transcript" => config.transcript = Some(flags.value(&flag, inline)?.into()),
             "--history" => config.history = flags.number(&flag, inline)?,
+            "--crowd" => config.crowd = positive(&flag, flags.number(&flag, inline)?)?,
             "--console" => {
                 config.console = match flags.value(&flag, inline)?.as_str() {
                     "auto" => ConsoleMode::Auto,

@@ -11,8 +11,12 @@ pub enum Command<'a> {
     Chat(&'a str),
     /// `/nick NAME`: rename.
     Nick(&'a str),
-    /// `/who`: list everyone online.
+    /// `/who`: list everyone in your room.
     Who,
+    /// `/join ROOM`: move to ROOM, creating it if needed.
+    Join(&'a str),
+    /// `/rooms`: list the rooms.
+    Rooms,
     /// `/msg NAME TEXT`: a private message.
     Msg {
         /// The recipient's name, as typed.
@@ -52,7 +56,9 @@ impl fmt::Display for ParseError {
 /// One line per command for `/help`, in the order they are listed.
 pub const HELP: &[&str] = &[
     "/nick NAME - change your name (1 to 20 letters, digits, _ or -, starting with a letter)",
-    "/who - list everyone online",
+    "/who - list everyone in your room",
+    "/join ROOM - move to ROOM (made if needed; everyone starts in lobby)",
+    "/rooms - list the rooms and how many are in each",
     "/msg NAME TEXT - send a private message",
     "/me TEXT - describe what you are doing",
     "/stats - show the server's statistics",
@@ -86,6 +92,13 @@ impl<'a> Command<'a> {
                 .map(Command::Nick)
                 .ok_or(ParseError::Usage("/nick NAME")),
             "who" => Ok(Command::Who),
+            // Extra words stay in the room name, so the answer says what a room
+            // name may hold only if there is one word; more is a usage error.
+            "join" => match rest.split_whitespace().count() {
+                1 => Ok(Command::Join(rest)),
+                _ => Err(ParseError::Usage("/join ROOM")),
+            },
+            "rooms" => Ok(Command::Rooms),
             "msg" => {
                 let (to, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 let text = text.trim();
@@ -134,6 +147,8 @@ mod tests {
         );
         assert_eq!(parse("/me waves"), Ok(Command::Me("waves")));
         assert_eq!(parse("/help"), Ok(Command::Help));
+        assert_eq!(parse("/join lab1"), Ok(Command::Join("lab1")));
+        assert_eq!(parse("/rooms"), Ok(Command::Rooms));
         assert_eq!(parse("/stats"), Ok(Command::Stats));
         assert_eq!(parse("/quit"), Ok(Command::Quit(None)));
         assert_eq!(
@@ -149,6 +164,8 @@ mod tests {
         assert_eq!(parse("/msg"), Err("usage: /msg NAME TEXT".into()));
         assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
         assert_eq!(parse("/me"), Err("usage: /me TEXT".into()));
+        assert_eq!(parse("/join"), Err("usage: /join ROOM".into()));
+        assert_eq!(parse("/join a b"), Err("usage: /join ROOM".into()));
         assert_eq!(
             parse("/dance now"),
             Err("unknown command /dance (try /help)".into())

@@ -3,7 +3,7 @@
 //! crate formats wire text. Pure.
 
 use crate::protocol::command::{ParseError, HELP};
-use crate::protocol::names::NAME_RULE;
+use crate::protocol::names::{NAME_RULE, ROOM_RULE};
 
 /// Appends `> NAME: TEXT\n`, a chat line from another client. Appends rather
 /// than returns, so a reader can gather many lines in one buffer.
@@ -128,6 +128,46 @@ pub fn action_refused() -> Vec<u8> {
 /// never read like one the server gives (`too slow`, `kicked`, …).
 pub fn quit_reason(reason: &str) -> String {
     format!("quit: {reason}")
+}
+
+/// `* you are now in ROOM`, to a client that joined a room.
+pub fn you_are_in(room: &str) -> Vec<u8> {
+    notice(&format!("you are now in {room}"))
+}
+
+/// `* you are already in ROOM`.
+pub fn already_in(room: &str) -> Vec<u8> {
+    notice(&format!("you are already in {room}"))
+}
+
+/// `! invalid room name: RULE`.
+pub fn invalid_room() -> Vec<u8> {
+    error(&format!("invalid room name: {ROOM_RULE}"))
+}
+
+/// The reason in `* NAME left (went to ROOM)`, to the room a client left.
+pub fn went_to(room: &str) -> String {
+    format!("went to {room}")
+}
+
+/// `* rooms (N): lobby (12), lab1 (3)`, the answer to `/rooms`.
+pub fn rooms<S: AsRef<str>>(rooms: &[(S, usize)]) -> Vec<u8> {
+    let list: Vec<String> = rooms
+        .iter()
+        .map(|(name, members)| format!("{} ({members})", name.as_ref()))
+        .collect();
+    notice(&format!("rooms ({}): {}", rooms.len(), list.join(", ")))
+}
+
+/// `* 37 joined, 5 left (1234 here)`: a crowded room's joins and leaves of
+/// the last second, in one line (either part is left out when it is 0).
+pub fn crowd(joined: usize, left: usize, here: usize) -> Vec<u8> {
+    let text = match (joined, left) {
+        (0, left) => format!("{left} left ({here} here)"),
+        (joined, 0) => format!("{joined} joined ({here} here)"),
+        (joined, left) => format!("{joined} joined, {left} left ({here} here)"),
+    };
+    notice(&text)
 }
 
 /// `* online (N): A, B, C`, the answer to `/who`.
@@ -266,6 +306,23 @@ mod tests {
             left("bob", Some(&quit_reason("kicked"))),
             b"* bob left (quit: kicked)\n"
         );
+    }
+
+    #[test]
+    fn room_lines() {
+        assert_eq!(you_are_in("lab1"), b"* you are now in lab1\n");
+        assert_eq!(already_in("lab1"), b"* you are already in lab1\n");
+        assert_eq!(
+            left("ann", Some(&went_to("lab1"))),
+            b"* ann left (went to lab1)\n"
+        );
+        assert_eq!(
+            rooms(&[("lobby", 12), ("lab1", 3)]),
+            b"* rooms (2): lobby (12), lab1 (3)\n"
+        );
+        assert_eq!(crowd(37, 5, 1234), b"* 37 joined, 5 left (1234 here)\n");
+        assert_eq!(crowd(3, 0, 150), b"* 3 joined (150 here)\n");
+        assert_eq!(crowd(0, 1, 149), b"* 1 left (149 here)\n");
     }
 
     #[test]

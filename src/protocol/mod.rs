@@ -12,6 +12,9 @@ mod text;
 
 pub use command::{Command, ParseError, HELP};
 pub use framing::{Frame, LineFramer};
-pub use names::{is_reserved, is_valid_name, skeleton, MAX_NAME_CHARS, NAME_RULE, RESERVED_NAMES};
+pub use names::{
+    is_reserved, is_valid_name, is_valid_room, skeleton, MAX_NAME_CHARS, NAME_RULE, RESERVED_NAMES,
+    ROOM_RULE,
+};
 pub use telnet::TelnetFilter;
 pub use text::{clean_line, is_forbidden, sanitize, strip_for_terminal};

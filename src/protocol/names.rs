@@ -18,6 +18,14 @@ pub fn is_valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Why a room name is refused; its `Display` follows `! invalid room name: `.
+pub const ROOM_RULE: &str = "use 1 to 20 ASCII letters, digits, _ or -, starting with a letter";
+
+/// Room names follow the same rule as client names.
+pub fn is_valid_room(name: &str) -> bool {
+    is_valid_name(name)
+}
+
 /// Names nobody may take, because the server's own notices begin with them
 /// (`* server shutting down`, `* you are now …`, `* welcome …`, `* online …`,
 /// `* rooms …`, `* history: …`, `* end of history`, `* bye`): with one of these

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::registry::ClientId;
+use super::rooms::RoomId;
 use super::transcript::Entry;
 
 /// What readers ask the broadcaster to do. The channel is bounded: a reader
@@ -85,6 +86,18 @@ pub(crate) enum Event {
         /// False if the others were never told it joined: then they are not
         /// told it left either.
         announced: bool,
+    },
+    /// A client moved to another room (`/join`, the console's `move`); the
+    /// registry has already moved it.
+    Moved {
+        /// Who.
+        id: ClientId,
+        /// Its name.
+        name: Arc<str>,
+        /// The room it entered.
+        to: RoomId,
+        /// That room's name.
+        to_name: Arc<str>,
     },
     /// The console speaks: a notice for everyone.
     Say {

@@ -3,7 +3,7 @@
 //! order. What each thread does lives in the files below.
 //!
 //! - [`shared`]: what every thread can see, and who owns each piece of a client
-//! - [`registry`]: the client records behind one lock
+//! - [`registry`]: the client records behind one lock; [`rooms`] the room list
 //! - [`event`]: the messages readers send the broadcaster
 //! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
 //! - [`broadcaster`]: the only writer; its batch layout and per-client state
@@ -24,6 +24,7 @@ mod reader;
 mod refuser;
 mod registry;
 mod reserve;
+mod rooms;
 mod shared;
 mod shutdown;
 mod socket;

@@ -13,6 +13,8 @@ use parking_lot::Mutex;
 
 use crate::protocol::skeleton;
 
+use super::rooms::{RoomId, Rooms};
+
 /// A client's identity for the life of the server. Ids grow with every
 /// accepted connection, so sorting by id gives the order clients joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +61,9 @@ pub(crate) struct ClientRecord {
     pub(crate) stream: Arc<TcpStream>,
     /// Counters and flags updated without this lock.
     pub(crate) meters: Arc<Meters>,
+    /// The room it is in: the lobby at first. Changed by its reader (`/join`)
+    /// or the console (`move`), under the registry lock.
+    pub(crate) room: RoomId,
 }
 
 /// One client as a snapshot shows it: the record's fixed parts and name as
@@ -75,6 +80,8 @@ pub(crate) struct ClientView {
     pub(crate) since: Instant,
     /// Its counters.
     pub(crate) meters: Arc<Meters>,
+    /// The name of its room.
+    pub(crate) room: Arc<str>,
 }
 
 /// Why a rename was refused.
@@ -96,20 +103,56 @@ pub(crate) enum RenameError {
 /// nothing here does I/O, so a slow socket can never keep the lock held.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    clients: Mutex<HashMap<ClientId, ClientRecord>>,
+    state: Mutex<State>,
+}
+
+/// What the registry lock guards: the clients and the rooms, together, so a
+/// client's room and the rooms' member counts never disagree.
+#[derive(Debug, Default)]
+struct State {
+    clients: HashMap<ClientId, ClientRecord>,
+    rooms: Rooms,
+}
+
+/// A move from one room to another, as `/join` made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Moved {
+    /// The client's name.
+    pub(crate) name: Arc<str>,
+    /// The room it left.
+    pub(crate) from: RoomId,
+    /// The room it entered, and that room's name.
+    pub(crate) to: RoomId,
+    /// See `to`.
+    pub(crate) to_name: Arc<str>,
+}
+
+/// Why a move did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JoinError {
+    /// The client is in that room already (holds its name as written).
+    Already(Arc<str>),
+    /// The client is no longer registered.
+    Gone,
 }
 
 impl Registry {
     /// Adds a client that has just connected.
-    pub(crate) fn insert(&self, id: ClientId, record: ClientRecord) {
-        self.clients.lock().insert(id, record);
+    /// The client starts in the lobby.
+    pub(crate) fn insert(&self, id: ClientId, mut record: ClientRecord) {
+        let mut state = self.state.lock();
+        record.room = RoomId::LOBBY;
+        state.rooms.enter(RoomId::LOBBY);
+        state.clients.insert(id, record);
     }
 
     /// Removes a client and marks it gone, returning its record; `None` if it
     /// was already removed. Whoever gets `Some` announces the departure, which
     /// is how a client is announced as leaving exactly once.
     pub(crate) fn remove(&self, id: ClientId) -> Option<ClientRecord> {
-        let record = self.clients.lock().remove(&id)?;
+        let mut state = self.state.lock();
+        let record = state.clients.remove(&id)?;
+        state.rooms.leave(record.room);
         record.meters.gone.store(true, Ordering::Release);
         Some(record)
     }
@@ -117,15 +160,16 @@ impl Registry {
     /// The socket and meters of a registered client, for the broadcaster to
     /// keep while it writes to that client.
     pub(crate) fn attach(&self, id: ClientId) -> Option<(Arc<TcpStream>, Arc<Meters>)> {
-        let clients = self.clients.lock();
-        let record = clients.get(&id)?;
+        let state = self.state.lock();
+        let record = state.clients.get(&id)?;
         Some((record.stream.clone(), record.meters.clone()))
     }
 
     /// Every registered socket (for shutdown).
     pub(crate) fn all_streams(&self) -> Vec<Arc<TcpStream>> {
-        self.clients
+        self.state
             .lock()
+            .clients
             .values()
             .map(|c| c.stream.clone())
             .collect()
@@ -140,7 +184,8 @@ impl Registry {
     /// [`RenameError`] says why the name was not changed.
     pub(crate) fn rename(&self, id: ClientId, new: &str) -> Result<Arc<str>, RenameError> {
         let wanted = skeleton(new);
-        let mut clients = self.clients.lock();
+        let mut state = self.state.lock();
+        let clients = &mut state.clients;
         let others = clients.iter().filter(|(&other, _)| other != id);
         for (_, c) in others {
             if c.name.eq_ignore_ascii_case(new) {
@@ -159,31 +204,70 @@ impl Registry {
 
     /// Finds a client by name, ignoring case (names are unique that way).
     pub(crate) fn find(&self, name: &str) -> Option<(ClientId, Arc<str>)> {
-        self.clients
+        self.state
             .lock()
+            .clients
             .iter()
             .find(|(_, c)| c.name.eq_ignore_ascii_case(name))
             .map(|(&id, c)| (id, c.name.clone()))
     }
 
-    /// The names of everyone registered, in the order they joined.
-    pub(crate) fn names(&self) -> Vec<Arc<str>> {
-        let mut named: Vec<(ClientId, Arc<str>)> = self
+    /// The names of everyone in the room of client `id`, in the order they
+    /// joined (the answer to `/who`).
+    pub(crate) fn names_in_room_of(&self, id: ClientId) -> Vec<Arc<str>> {
+        let state = self.state.lock();
+        let Some(room) = state.clients.get(&id).map(|c| c.room) else {
+            return Vec::new();
+        };
+        let mut named: Vec<(ClientId, Arc<str>)> = state
             .clients
-            .lock()
             .iter()
+            .filter(|(_, c)| c.room == room)
             .map(|(&id, c)| (id, c.name.clone()))
             .collect();
         named.sort_unstable_by_key(|(id, _)| *id);
         named.into_iter().map(|(_, name)| name).collect()
     }
 
+    /// Moves client `id` to the room called `room` (ignoring case), creating
+    /// it if needed. Under the one lock, so a line the client sent before
+    /// the move was relayed to the old room and one after it goes to the new.
+    ///
+    /// # Errors
+    /// [`JoinError`]: already there, or no longer registered.
+    pub(crate) fn join(&self, id: ClientId, room: &str) -> Result<Moved, JoinError> {
+        let mut state = self.state.lock();
+        let State { clients, rooms } = &mut *state;
+        let record = clients.get_mut(&id).ok_or(JoinError::Gone)?;
+        if let Some((current, name)) = rooms.find(room) {
+            if current == record.room {
+                return Err(JoinError::Already(name));
+            }
+        }
+        let (to, to_name) = rooms.find_or_create(room);
+        let from = record.room;
+        rooms.enter(to);
+        rooms.leave(from);
+        record.room = to;
+        Ok(Moved {
+            name: record.name.clone(),
+            from,
+            to,
+            to_name,
+        })
+    }
+
+    /// Every room with its member count, the lobby first (for `/rooms`).
+    pub(crate) fn rooms(&self) -> Vec<(Arc<str>, usize)> {
+        self.state.lock().rooms.list()
+    }
+
     /// A copy of every record's public state, in the order clients joined,
     /// taken under one lock: what the console's `who` and the dashboard show.
     pub(crate) fn snapshot(&self) -> Vec<ClientView> {
-        let mut views: Vec<ClientView> = self
+        let state = self.state.lock();
+        let mut views: Vec<ClientView> = state
             .clients
-            .lock()
             .iter()
             .map(|(&id, c)| ClientView {
                 id,
@@ -191,15 +275,17 @@ impl Registry {
                 name: c.name.clone(),
                 since: c.since,
                 meters: c.meters.clone(),
+                room: state.rooms.name(c.room).unwrap_or_else(|| Arc::from("?")),
             })
             .collect();
+        drop(state);
         views.sort_unstable_by_key(|v| v.id);
         views
     }
 
     /// How many clients are registered.
     pub(crate) fn len(&self) -> usize {
-        self.clients.lock().len()
+        self.state.lock().clients.len()
     }
 }
 
@@ -218,6 +304,7 @@ mod tests {
             name: Arc::from(name),
             stream: Arc::new(stream),
             meters: Arc::default(),
+            room: RoomId::LOBBY,
         }
     }
 
@@ -258,7 +345,11 @@ mod tests {
     #[test]
     fn names_in_join_order_and_removal_once() {
         let registry = registry(&["c", "a", "b"]);
-        let names: Vec<String> = registry.names().iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = registry
+            .names_in_room_of(ClientId(1))
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(names, ["c", "a", "b"]);
         let snapshot: Vec<String> = registry
             .snapshot()
@@ -279,5 +370,33 @@ mod tests {
         );
         assert!(registry.attach(ClientId(2)).is_none());
         assert_eq!(registry.len(), 2);
+    }
+
+    #[test]
+    fn joining_rooms_moves_members_and_counts() {
+        let registry = registry(&["a", "b", "c"]);
+        let moved = registry.join(ClientId(2), "Lab").expect("moved");
+        assert_eq!((moved.from, &*moved.to_name), (RoomId::LOBBY, "Lab"));
+        assert_eq!(
+            registry.join(ClientId(2), "LAB"),
+            Err(JoinError::Already(Arc::from("Lab")))
+        );
+        registry.join(ClientId(3), "lab").expect("moved");
+        let in_lab: Vec<String> = registry
+            .names_in_room_of(ClientId(3))
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(in_lab, ["b", "c"]);
+        let rooms: Vec<(String, usize)> = registry
+            .rooms()
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect();
+        assert_eq!(rooms, [("lobby".into(), 1), ("Lab".into(), 2)]);
+        registry.remove(ClientId(2));
+        registry.join(ClientId(3), "lobby").expect("moved back");
+        assert_eq!(registry.rooms().len(), 1, "the empty room is gone");
+        assert_eq!(registry.join(ClientId(9), "x"), Err(JoinError::Gone));
     }
 }

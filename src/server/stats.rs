@@ -20,6 +20,8 @@ pub(crate) struct Stats {
     pub(crate) evicted_slow: AtomicU64,
     /// Clients whose connection was reset.
     pub(crate) evicted_reset: AtomicU64,
+    /// Clients the console kicked.
+    pub(crate) kicked: AtomicU64,
     /// Lines refused as longer than `--max-line-bytes`.
     pub(crate) lines_too_long: AtomicU64,
 }
@@ -37,6 +39,7 @@ impl Stats {
             evicted_slow: AtomicU64::new(0),
             evicted_reset: AtomicU64::new(0),
             lines_too_long: AtomicU64::new(0),
+            kicked: AtomicU64::new(0),
         }
     }
 

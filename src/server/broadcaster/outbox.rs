@@ -3,21 +3,39 @@
 //! The broadcaster fills it and writes it out; the unit tests below check it.
 
 use crate::server::registry::ClientId;
+use crate::server::rooms::RoomId;
 
 /// Who a run of bytes in a batch is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Audience {
+    /// Everyone on the server (the goodbye, the console's `say`).
     All,
+    /// Everyone on the server but one (a rename: names are server-wide).
     AllExcept(ClientId),
+    /// The members of one room, but one if named (chat, `/me`, joins, leaves).
+    Room(RoomId, Option<ClientId>),
+    /// One client (replies, private messages, its welcome).
     Only(ClientId),
 }
 
 impl Audience {
-    pub(super) fn includes(self, id: ClientId) -> bool {
+    /// Whether a viewer in `room` gets it; `None` is any member of that room
+    /// that no segment names (the room's common view).
+    pub(super) fn includes(self, id: Option<ClientId>, room: RoomId) -> bool {
         match self {
             Audience::All => true,
-            Audience::AllExcept(other) => other != id,
-            Audience::Only(other) => other == id,
+            Audience::AllExcept(other) => id != Some(other),
+            Audience::Room(r, except) => r == room && (except.is_none() || id != except),
+            Audience::Only(other) => id == Some(other),
+        }
+    }
+
+    /// The client this audience singles out, if any: that client cannot share
+    /// the common view.
+    pub(super) fn named(self) -> Option<ClientId> {
+        match self {
+            Audience::All | Audience::Room(_, None) => None,
+            Audience::AllExcept(id) | Audience::Room(_, Some(id)) | Audience::Only(id) => Some(id),
         }
     }
 }
@@ -69,11 +87,13 @@ impl Outbox {
         self.sealed = 0;
     }
 
-    /// Byte ranges of the segments in `from..to` that `id` should see, with
+    /// Byte ranges of the segments in `from..to` that `id`, a member of
+    /// `room`, should see (`None`: any member no segment names), with
     /// neighbouring ranges merged.
     pub(super) fn ranges_for(
         &self,
         id: Option<ClientId>,
+        room: RoomId,
         from: usize,
         to: usize,
     ) -> Vec<(usize, usize)> {
@@ -86,15 +106,7 @@ impl Outbox {
                 self.segments[index - 1].end
             };
             let segment = &self.segments[index];
-            let wanted = match id {
-                Some(id) => segment.audience.includes(id),
-                // The common view: what a client not named by any segment gets.
-                None => {
-                    segment.audience == Audience::All
-                        || matches!(segment.audience, Audience::AllExcept(_))
-                }
-            };
-            if !wanted {
+            if !segment.audience.includes(id, room) {
                 continue;
             }
             match ranges.last_mut() {
@@ -109,6 +121,8 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOBBY: RoomId = RoomId::LOBBY;
 
     fn text(outbox: &Outbox, ranges: &[(usize, usize)]) -> String {
         ranges
@@ -129,24 +143,24 @@ mod tests {
         // Consecutive lines from one sender share a segment.
         assert_eq!(outbox.segments.len(), 4);
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(Some(a), 0, usize::MAX)),
+            text(&outbox, &outbox.ranges_for(Some(a), LOBBY, 0, usize::MAX)),
             "b1 all "
         );
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(Some(b), 0, usize::MAX)),
+            text(&outbox, &outbox.ranges_for(Some(b), LOBBY, 0, usize::MAX)),
             "a1 a2 all "
         );
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(Some(c), 0, usize::MAX)),
+            text(&outbox, &outbox.ranges_for(Some(c), LOBBY, 0, usize::MAX)),
             "a1 a2 b1 c-only all "
         );
         // Anyone else gets the common view: no Only segments.
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(None, 0, usize::MAX)),
+            text(&outbox, &outbox.ranges_for(None, LOBBY, 0, usize::MAX)),
             "a1 a2 b1 all "
         );
         // Neighbouring ranges are merged into one slice.
-        assert_eq!(outbox.ranges_for(None, 0, usize::MAX).len(), 2);
+        assert_eq!(outbox.ranges_for(None, LOBBY, 0, usize::MAX).len(), 2);
     }
 
     #[test]
@@ -160,12 +174,40 @@ mod tests {
         outbox.push(Audience::AllExcept(old), b"after ");
         assert_eq!(outbox.segments.len(), 2);
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(Some(new), from, usize::MAX)),
+            text(
+                &outbox,
+                &outbox.ranges_for(Some(new), LOBBY, from, usize::MAX)
+            ),
             "after "
         );
         assert_eq!(
-            text(&outbox, &outbox.ranges_for(Some(new), 0, from)),
+            text(&outbox, &outbox.ranges_for(Some(new), LOBBY, 0, from)),
             "before "
         );
+    }
+
+    #[test]
+    fn room_lines_reach_only_that_rooms_members() {
+        let (a, b) = (ClientId(1), ClientId(2));
+        let lab = RoomId(7);
+        let mut outbox = Outbox::default();
+        outbox.push(Audience::Room(LOBBY, Some(a)), b"lobby-chat ");
+        outbox.push(Audience::Room(lab, Some(b)), b"lab-chat ");
+        outbox.push(Audience::Room(lab, None), b"lab-notice ");
+        outbox.push(Audience::All, b"all ");
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(None, LOBBY, 0, usize::MAX)),
+            "lobby-chat all "
+        );
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(None, lab, 0, usize::MAX)),
+            "lab-chat lab-notice all "
+        );
+        assert_eq!(
+            text(&outbox, &outbox.ranges_for(Some(b), lab, 0, usize::MAX)),
+            "lab-notice all "
+        );
+        assert_eq!(Audience::Room(lab, None).named(), None);
+        assert_eq!(Audience::Room(lab, Some(b)).named(), Some(b));
     }
 }

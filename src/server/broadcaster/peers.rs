@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::sendq::SendQueue;
 use crate::server::registry::Meters;
+use crate::server::rooms::RoomId;
 
 /// A client the broadcaster writes to.
 #[derive(Debug)]
@@ -19,6 +20,9 @@ pub(super) struct Peer {
     pub(super) meters: Arc<Meters>,
     /// What its socket has not taken yet.
     pub(super) queue: SendQueue,
+    /// The room it is in, as the broadcaster's events have it (changed by a
+    /// move event, in the order of the lines around it).
+    pub(super) room: RoomId,
     /// The segments of the current batch it may see: `from..to`. A client
     /// that joins mid-batch starts at its welcome; one that leaves mid-batch
     /// stops after its farewell. Reset after every batch.
@@ -38,12 +42,14 @@ impl Peer {
         stream: Arc<TcpStream>,
         meters: Arc<Meters>,
         queue: SendQueue,
+        room: RoomId,
         from: usize,
     ) -> Peer {
         Peer {
             stream,
             meters,
             queue,
+            room,
             from,
             to: usize::MAX,
             leaving: false,
@@ -56,10 +62,11 @@ impl Peer {
         self.from == 0 && self.to == usize::MAX
     }
 
-    /// Forgets the current batch's window.
+    /// Forgets the current batch's window. A peer that has left sees
+    /// nothing of later batches (it stays only to finish its queue).
     pub(super) fn next_batch(&mut self) {
         self.from = 0;
-        self.to = usize::MAX;
+        self.to = if self.leaving { 0 } else { usize::MAX };
     }
 
     /// Publishes the queue's length in the shared meters.

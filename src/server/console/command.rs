@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::protocol::{is_valid_room, ROOM_RULE};
+
 /// How long `mute NAME` lasts without a number.
 pub(crate) const DEFAULT_MUTE: Duration = Duration::from_secs(300);
 
@@ -23,6 +25,8 @@ pub(crate) enum ConsoleCommand<'a> {
     Mute(&'a str, Duration),
     /// End NAME's mute.
     Unmute(&'a str),
+    /// Move NAME to ROOM.
+    Move(&'a str, &'a str),
     /// The `/stats` line.
     Stats,
     /// List the console's commands.
@@ -40,6 +44,7 @@ pub(crate) const CONSOLE_HELP: &[&str] = &[
     "kick NAME [REASON]   disconnect NAME",
     "mute NAME [SECONDS]  NAME's chat reaches nobody for SECONDS (default 300)",
     "unmute NAME          end NAME's mute",
+    "move NAME ROOM       move NAME to ROOM (made if needed)",
     "stats                the server's counters",
     "help                 this list",
     "shutdown             stop the server, as Ctrl-C does",
@@ -86,6 +91,16 @@ pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
         },
         "unmute" if first.is_empty() || more.is_some() => usage("unmute NAME"),
         "unmute" => Ok(ConsoleCommand::Unmute(first)),
+        "move" => match more {
+            Some(room) if !first.is_empty() && !room.contains(char::is_whitespace) => {
+                if is_valid_room(room) {
+                    Ok(ConsoleCommand::Move(first, room))
+                } else {
+                    Err(format!("invalid room name: {ROOM_RULE}"))
+                }
+            }
+            _ => usage("move NAME ROOM"),
+        },
         "stats" => Ok(ConsoleCommand::Stats),
         "help" => Ok(ConsoleCommand::Help),
         "shutdown" => Ok(ConsoleCommand::Shutdown),
@@ -120,6 +135,10 @@ mod tests {
         );
         assert_eq!(parse("unmute bob"), Ok(ConsoleCommand::Unmute("bob")));
         assert_eq!(parse("stats"), Ok(ConsoleCommand::Stats));
+        assert_eq!(
+            parse("move bob lab1"),
+            Ok(ConsoleCommand::Move("bob", "lab1"))
+        );
         assert_eq!(parse("help"), Ok(ConsoleCommand::Help));
         assert_eq!(parse("shutdown"), Ok(ConsoleCommand::Shutdown));
         assert_eq!(parse("   "), Ok(ConsoleCommand::Nothing));
@@ -134,6 +153,10 @@ mod tests {
         assert_eq!(parse("say"), Err("usage: say TEXT".into()));
         assert_eq!(parse("kick"), Err("usage: kick NAME [REASON]".into()));
         assert_eq!(parse("unmute a b"), Err("usage: unmute NAME".into()));
+        assert_eq!(parse("move bob"), Err("usage: move NAME ROOM".into()));
+        assert!(parse("move bob 9x")
+            .unwrap_err()
+            .starts_with("invalid room name"));
         assert!(parse("mute bob soon").unwrap_err().contains("'soon'"));
         assert!(parse("mute bob 0").is_err());
         assert!(parse("mute bob 999999999").is_err());

@@ -19,6 +19,7 @@ use crate::config::ConsoleMode;
 use crate::protocol::{lines, sanitize};
 
 use super::event::Event;
+use super::registry::JoinError;
 use super::shared::Shared;
 use super::shutdown::ShutdownHandle;
 use super::transcript::Entry;
@@ -157,6 +158,7 @@ impl Console {
             }
             ConsoleCommand::Mute(name, length) => self.mute(name, length),
             ConsoleCommand::Unmute(name) => self.unmute(name),
+            ConsoleCommand::Move(name, room) => self.move_to(name, room),
             ConsoleCommand::Stats => {
                 let line = self.shared.stats_line();
                 self.say(&line);
@@ -201,6 +203,29 @@ impl Console {
                 now,
             );
             self.say(&format!("  {line}"));
+        }
+    }
+
+    /// Moves a client to a room, as if it had typed `/join ROOM`.
+    fn move_to(&mut self, name: &str, room: &str) {
+        let Some((id, name)) = self.find(name) else {
+            return;
+        };
+        match self.shared.registry.join(id, room) {
+            Ok(moved) => {
+                let to_name = moved.to_name.clone();
+                let _ = self.events_tx.send(Event::Moved {
+                    id,
+                    name: moved.name,
+                    to: moved.to,
+                    to_name: moved.to_name,
+                });
+                self.say(&format!("ok: moved {name} to {to_name}"));
+            }
+            Err(JoinError::Already(room)) => {
+                self.say(&format!("error: {name} is already in {room}"));
+            }
+            Err(JoinError::Gone) => self.say(&format!("error: no such client {name}")),
         }
     }
 

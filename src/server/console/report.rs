@@ -16,9 +16,10 @@ pub(crate) fn who_line(
 ) -> String {
     let secs = now.saturating_duration_since(view.since).as_secs();
     let mut line = format!(
-        "{} ({}), connected {}h{:02}m{:02}s, {} lines sent, {} bytes queued",
+        "{} ({}) in {}, connected {}h{:02}m{:02}s, {} lines sent, {} bytes queued",
         view.name,
         view.addr,
+        view.room,
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
@@ -55,11 +56,12 @@ mod tests {
             name: Arc::from("ann"),
             since,
             meters: Arc::new(Meters::default()),
+            room: Arc::from("lobby"),
         };
         let now = since + Duration::from_secs(3723);
         assert_eq!(
             who_line(&view, 12, 0, None, now),
-            "ann (127.0.0.1:5000), connected 1h02m03s, 12 lines sent, 0 bytes queued"
+            "ann (127.0.0.1:5000) in lobby, connected 1h02m03s, 12 lines sent, 0 bytes queued"
         );
         assert!(who_line(&view, 0, 5, Some(42), now).ends_with(", muted (42 s left)"));
         assert_eq!(who_heading(1), "1 client connected");

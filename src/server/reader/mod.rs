@@ -19,7 +19,8 @@ use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, 
 
 use super::event::Event;
 use super::ratelimit::TokenBucket;
-use super::registry::{ClientId, ClientRecord, Meters};
+use super::registry::{ClientId, ClientRecord, JoinError, Meters};
+use super::rooms::RoomId;
 use super::shared::Shared;
 use super::socket::{describe, is_timeout, linger, WRITE_SLICE};
 use super::transcript::Entry;
@@ -126,6 +127,7 @@ fn run(
             name: name.clone(),
             stream: stream.clone(),
             meters: meters.clone(),
+            room: RoomId::LOBBY,
         },
     );
     shared.log.info(&format!("{name} connected"));
@@ -361,7 +363,12 @@ impl Session {
         match step {
             Step::Chat(text) => self.chat(text),
             Step::Rename(new) => self.rename(new),
-            Step::Who => self.reply(lines::online(&self.shared.registry.names())),
+            Step::Who => {
+                let names = self.shared.registry.names_in_room_of(self.id);
+                self.reply(lines::online(&names));
+            }
+            Step::Join(room) => self.join(room),
+            Step::Rooms => self.reply(lines::rooms(&self.shared.registry.rooms())),
             Step::Whisper { to, text } => match self.shared.registry.find(to) {
                 Some((to_id, to_name)) => {
                     self.flush_pending();
@@ -396,6 +403,28 @@ impl Session {
             }
         }
     }
+    /// Moves to another room. The registry moves the client at once; the
+    /// broadcaster hears of it after every line this client sent before, so
+    /// those went to the old room and the next ones go to the new one.
+    fn join(&mut self, room: &str) {
+        match self.shared.registry.join(self.id, room) {
+            Ok(moved) => {
+                self.flush_pending();
+                self.shared
+                    .log
+                    .info(&format!("{} went to {}", moved.name, moved.to_name));
+                self.send(Event::Moved {
+                    id: self.id,
+                    name: moved.name,
+                    to: moved.to,
+                    to_name: moved.to_name,
+                });
+            }
+            Err(JoinError::Already(name)) => self.reply(lines::already_in(&name)),
+            Err(JoinError::Gone) => {}
+        }
+    }
+
     /// Adds one chat line to what this read will hand on.
     fn chat(&mut self, text: &str) {
         let log = self.shared.log;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::protocol::{is_reserved, is_valid_name, lines, Command};
+use crate::protocol::{is_reserved, is_valid_name, is_valid_room, lines, Command};
 use crate::server::registry::RenameError;
 use crate::server::transcript::Entry;
 
@@ -25,8 +25,12 @@ pub(super) enum Step<'a> {
     },
     /// Show `* NAME TEXT` to everyone else.
     Act(&'a str),
-    /// Answer with the names of everyone online.
+    /// Answer with the names of everyone in the client's room.
     Who,
+    /// Move to this (well-formed) room.
+    Join(&'a str),
+    /// Answer with the list of rooms.
+    Rooms,
     /// Answer with the server's counters.
     Stats,
     /// Answer with these lines, and nothing else.
@@ -54,6 +58,9 @@ pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
         Ok(Command::Nick(name)) if is_reserved(name) => Step::Reply(lines::name_reserved(name)),
         Ok(Command::Nick(name)) => Step::Rename(name),
         Ok(Command::Who) => Step::Who,
+        Ok(Command::Join(room)) if !is_valid_room(room) => Step::Reply(lines::invalid_room()),
+        Ok(Command::Join(room)) => Step::Join(room),
+        Ok(Command::Rooms) => Step::Rooms,
         Ok(Command::Msg { to, text }) => Step::Whisper { to, text },
         Ok(Command::Me(text)) if lines::action_mimics_notice(text) => {
             Step::Reply(lines::action_refused())
@@ -133,6 +140,8 @@ mod tests {
         );
         assert_eq!(step("/me waves"), Step::Act("waves"));
         assert_eq!(step("/stats"), Step::Stats);
+        assert_eq!(step("/join lab1"), Step::Join("lab1"));
+        assert_eq!(step("/rooms"), Step::Rooms);
         assert_eq!(step("/quit"), Step::Quit(None));
         assert_eq!(step("/quit tired"), Step::Quit(Some("tired")));
     }
@@ -150,6 +159,10 @@ mod tests {
             "! invalid name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter\n"
         );
         assert_eq!(reply(step("/nick SERVER")), "! name SERVER is reserved\n");
+        assert_eq!(
+            reply(step("/join 1lab")),
+            "! invalid room name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter\n"
+        );
         assert_eq!(
             reply(step("/me left (too slow)")),
             "! that /me would read like a notice from the server; say it another way\n"

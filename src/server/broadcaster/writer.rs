@@ -1,0 +1,417 @@
+//! The broadcaster's writing half: a laid-out batch to the sockets of its
+//! recipients, the send queues retried between batches, evictions, and the
+//! last writes at shutdown. The layout half (`mod.rs`) decides what goes to
+//! whom; this file only writes it.
+
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::net::Shutdown;
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::peers::Peer;
+use super::sendq::TooSlow;
+use super::{Broadcaster, GOODBYE_GRACE, MAX_BATCH_BYTES};
+use crate::server::registry::ClientId;
+use crate::server::rooms::RoomId;
+use crate::server::socket::{write_all_blocking, write_once, Failure};
+
+/// While lines are waiting to be relayed, at most one fruitless retry (one
+/// that costs a whole short write timeout, a few ms) per this interval: the
+/// room's lines come first, and a stalled client's queue can wait.
+const PROBE_SPACING: Duration = Duration::from_millis(100);
+
+/// Sizes derived from `--sendq-bytes`, and the write timeout.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Most bytes waiting for one client.
+    pub(super) sendq: usize,
+    /// Over this, a client that is still reading makes the room wait for it.
+    pub(super) high_water: usize,
+    /// A batch is written out once it holds this many bytes. A quarter of the
+    /// send queue, so a client under the high-water mark always has room for
+    /// one more batch: a healthy client is never evicted for one big batch.
+    pub(super) batch_bytes: usize,
+    /// `None`: the demo mode, blocking writes and no queues.
+    pub(super) write_timeout: Option<Duration>,
+}
+
+impl Limits {
+    pub(super) fn new(sendq: usize, write_timeout: Option<Duration>) -> Limits {
+        Limits {
+            sendq,
+            high_water: sendq / 2,
+            batch_bytes: (sendq / 4).clamp(1, MAX_BATCH_BYTES),
+            write_timeout,
+        }
+    }
+}
+
+/// How many fruitless retries one servicing of the queues may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Budget {
+    /// While events are waiting, one fruitless retry per [`PROBE_SPACING`]:
+    /// each costs one short write timeout, and new lines must not wait behind many.
+    OneWhileBusy,
+    /// Try every queue that is due (shutting down, or the room is waiting anyway).
+    All,
+}
+
+impl Broadcaster {
+    /// Writes the batch to its recipients: the members of the rooms it
+    /// speaks to and the clients it names (everyone, if any line is for
+    /// everyone). A member no segment names gets its room's common view,
+    /// laid out once per room; the few others a tailored view. A peer whose
+    /// queue is empty gets one direct write, and what its socket does not take
+    /// joins its queue; a peer with bytes already waiting gets the batch
+    /// queued behind them, without a write. Clients that fail are evicted, and
+    /// the notices about them start the next batch.
+    pub(super) fn flush(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let mut named: Vec<ClientId> = Vec::new();
+        let mut rooms: Vec<RoomId> = Vec::new();
+        let mut everyone = false;
+        for segment in &self.outbox.segments {
+            if let Some(id) = segment.audience.named() {
+                named.push(id);
+            }
+            match segment.audience {
+                super::Audience::All | super::Audience::AllExcept(_) => everyone = true,
+                super::Audience::Room(room, _) => rooms.push(room),
+                super::Audience::Only(_) => {}
+            }
+        }
+        named.sort_unstable();
+        named.dedup();
+        rooms.sort_unstable();
+        rooms.dedup();
+        // Only the recipients are visited: a line in a room of 50 costs 50
+        // writes, not a look at every client on the server.
+        let recipients: Vec<ClientId> = if everyone {
+            self.peers.keys().copied().collect()
+        } else {
+            let mut ids: Vec<ClientId> = rooms
+                .iter()
+                .flat_map(|&room| self.members.of(room))
+                .chain(named.iter().copied())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let outbox = &self.outbox;
+        let mut common: HashMap<RoomId, Vec<(usize, usize)>> = HashMap::new();
+        let now = Instant::now();
+        let mut failures = Vec::new();
+        let mut written = 0u64;
+        for id in recipients {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            let tailored;
+            let ranges = if peer.sees_whole_batch() && named.binary_search(&id).is_err() {
+                common
+                    .entry(peer.room)
+                    .or_insert_with(|| outbox.ranges_for(None, peer.room, 0, usize::MAX))
+            } else {
+                tailored = outbox.ranges_for(Some(id), peer.room, peer.from, peer.to);
+                &tailored
+            };
+            if ranges.is_empty() {
+                continue;
+            }
+            let parts: Vec<&[u8]> = ranges
+                .iter()
+                .map(|&(start, end)| &outbox.bytes[start..end])
+                .collect();
+            match deliver(peer, &parts, self.limits.write_timeout, now) {
+                Ok(n) => written += n as u64,
+                Err(failure) => failures.push((id, failure)),
+            }
+            if !peer.queue.is_empty() {
+                self.queued.insert(id);
+            }
+        }
+        self.shared.stats.bytes_out.fetch_add(written, Relaxed);
+        self.outbox.clear();
+        let queued = &mut self.queued;
+        self.peers.retain(|id, peer| {
+            peer.next_batch();
+            let done = close_if_done(peer);
+            if done {
+                queued.remove(id);
+            }
+            !done
+        });
+        for (id, failure) in failures {
+            self.evict(id, failure);
+        }
+    }
+
+    /// Retries the send queues that are due, and evicts the clients that are
+    /// too slow. See [`Budget`] for how many fruitless retries it makes.
+    pub(super) fn service(&mut self, budget: Budget) {
+        let now = Instant::now();
+        let timeout = self.limits.write_timeout.unwrap_or(Duration::MAX);
+        let mut due: Vec<ClientId> = self
+            .queued
+            .iter()
+            .filter(|id| {
+                self.peers
+                    .get(id)
+                    .and_then(|p| p.queue.next_check(timeout))
+                    .is_some_and(|at| at <= now)
+            })
+            .copied()
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        due.sort_unstable();
+        self.turn = self.turn.wrapping_add(1);
+        let start = self.turn % due.len();
+        due.rotate_left(start);
+        let busy = budget == Budget::OneWhileBusy && !self.events_rx.is_empty();
+        let mut failures = Vec::new();
+        let mut written = 0u64;
+        for id in due {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if busy && peer.queue.is_blocked() && now < self.quiet_until {
+                // Lines are waiting, and another fruitless retry was made
+                // moments ago: this one can wait its turn.
+                continue;
+            }
+            let slices: Vec<IoSlice<'_>> =
+                peer.queue.slices().into_iter().map(IoSlice::new).collect();
+            let result = write_once(&peer.stream, &slices);
+            let now = Instant::now();
+            let taken = match result {
+                Ok(n) => n,
+                Err(e) => {
+                    failures.push((id, Failure::of(&e)));
+                    continue;
+                }
+            };
+            written += taken as u64;
+            peer.queue.wrote(taken, now);
+            peer.publish();
+            if peer.queue.verdict(now, timeout).is_some() {
+                failures.push((id, Failure::TooSlow));
+            } else if close_if_done(peer) {
+                self.peers.remove(&id);
+                self.queued.remove(&id);
+            } else if peer.queue.is_empty() {
+                self.queued.remove(&id);
+            }
+            if taken == 0 && busy {
+                self.quiet_until = now + PROBE_SPACING;
+                break;
+            }
+        }
+        self.shared.stats.bytes_out.fetch_add(written, Relaxed);
+        for (id, failure) in failures {
+            self.evict(id, failure);
+        }
+    }
+
+    /// True while a client that is still reading is so far behind that the
+    /// room should wait for it (see `SendQueue::holds_room`).
+    pub(super) fn room_waits(&mut self) -> bool {
+        let now = Instant::now();
+        let high_water = self.limits.high_water;
+        let mut waits = false;
+        for id in &self.queued {
+            if let Some(peer) = self.peers.get_mut(id) {
+                if !peer.leaving {
+                    waits |= peer.queue.holds_room(high_water, now);
+                }
+            }
+        }
+        waits
+    }
+
+    /// The earliest moment a send queue or a crowd summary needs attention.
+    pub(super) fn next_check(&self) -> Option<Instant> {
+        let queues = self.limits.write_timeout.and_then(|timeout| {
+            self.queued
+                .iter()
+                .filter_map(|id| self.peers.get(id)?.queue.next_check(timeout))
+                .min()
+        });
+        match (queues, self.members.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sleeps until a send queue is due (briefly, if one already is).
+    pub(super) fn sleep_until_due(&self) {
+        let now = Instant::now();
+        let wake = self.next_check().unwrap_or(now + Duration::from_millis(1));
+        let nap = wake
+            .saturating_duration_since(now)
+            .clamp(Duration::from_micros(200), Duration::from_millis(50));
+        thread::sleep(nap);
+    }
+
+    /// Disconnects a client that is too slow or whose connection broke.
+    /// `shutdown(Both)` also wakes its reader, which then finds it already
+    /// removed and just ends.
+    pub(super) fn evict(&mut self, id: ClientId, failure: Failure) {
+        self.queued.remove(&id);
+        let Some(peer) = self.peers.remove(&id) else {
+            return;
+        };
+        let _ = peer.stream.shutdown(Shutdown::Both);
+        if !peer.leaving {
+            self.forget_member(id, peer.room);
+        }
+        let Some(record) = self.shared.registry.remove(id) else {
+            return;
+        };
+        let counter = match failure {
+            Failure::TooSlow => &self.shared.stats.evicted_slow,
+            Failure::Reset => &self.shared.stats.evicted_reset,
+        };
+        counter.fetch_add(1, Relaxed);
+        self.shared
+            .log
+            .info(&format!("{} evicted ({})", record.name, failure.reason()));
+        if !self.stopping {
+            self.announce_leave(peer.room, &record.name, Some(failure.reason().to_string()));
+        }
+    }
+
+    /// After the last batch: write out what waits in the send queues (every
+    /// healthy client gets every line, then the goodbye), within a bound, then
+    /// half-close every socket so the goodbye is followed by FIN. Readers end
+    /// when their clients close; the server makes sure of the rest.
+    pub(super) fn say_goodbye(&mut self) {
+        self.stopping = true;
+        // Everyone is leaving now: each socket is half-closed as soon as its
+        // own queue is written, not when the slowest client's is.
+        for peer in self.peers.values_mut() {
+            peer.leaving = true;
+        }
+        let queued = &mut self.queued;
+        self.peers.retain(|id, peer| {
+            let done = close_if_done(peer);
+            if done {
+                queued.remove(id);
+            }
+            !done
+        });
+        if let Some(timeout) = self.limits.write_timeout {
+            let deadline = Instant::now() + timeout + GOODBYE_GRACE;
+            while !self.peers.is_empty() && Instant::now() < deadline {
+                self.service(Budget::All);
+                self.sleep_until_due();
+            }
+        }
+        for peer in self.peers.values() {
+            // Still unwritten after the deadline: cut it off.
+            let _ = peer.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Gives `parts` to one peer: written directly when nothing waits for it
+/// (what the socket does not take joins its queue), queued behind what waits
+/// otherwise. Returns how many bytes were written now.
+fn deliver(
+    peer: &mut Peer,
+    parts: &[&[u8]],
+    write_timeout: Option<Duration>,
+    now: Instant,
+) -> Result<usize, Failure> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    if write_timeout.is_none() {
+        // DEMO MODE (--no-write-timeout): block until it is all written.
+        return write_all_blocking(&peer.stream, &mut slices)
+            .map(|()| total)
+            .map_err(|e| Failure::of(&e));
+    }
+    let too_slow = |_: TooSlow| Failure::TooSlow;
+    if !peer.queue.is_empty() {
+        peer.queue.push(parts, now).map_err(too_slow)?;
+        peer.publish();
+        return Ok(0);
+    }
+    let taken = write_once(&peer.stream, &slices).map_err(|e| Failure::of(&e))?;
+    if taken < total {
+        peer.queue.wrote_direct(taken, Instant::now());
+        peer.queue
+            .push(&skip(parts, taken), now)
+            .map_err(too_slow)?;
+        peer.publish();
+    }
+    Ok(taken)
+}
+
+/// What is left of `parts` after the first `n` bytes.
+fn skip<'a>(parts: &[&'a [u8]], mut n: usize) -> Vec<&'a [u8]> {
+    let mut rest = Vec::with_capacity(parts.len());
+    for part in parts {
+        if n >= part.len() {
+            n -= part.len();
+        } else {
+            rest.push(&part[n..]);
+            n = 0;
+        }
+    }
+    rest
+}
+
+/// For a peer that has left: once nothing waits for it, half-close its socket
+/// so its farewell is followed by FIN. True if it is done and can be dropped.
+pub(super) fn close_if_done(peer: &Peer) -> bool {
+    if peer.leaving && peer.queue.is_empty() {
+        // Ignore errors: the client may be gone already.
+        let _ = peer.stream.shutdown(Shutdown::Write);
+        if peer.kicked {
+            // Its reader may be blocked reading a client that will never
+            // close (nc): shutting the read side makes that read return.
+            let _ = peer.stream.shutdown(Shutdown::Read);
+        }
+        return true;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_cuts_across_parts() {
+        let parts: [&[u8]; 3] = [b"ab", b"cde", b"f"];
+        assert_eq!(skip(&parts, 0), parts.to_vec());
+        assert_eq!(skip(&parts, 3), vec![&b"de"[..], b"f"]);
+        assert_eq!(skip(&parts, 5), vec![&b"f"[..]]);
+        assert!(skip(&parts, 6).is_empty());
+    }
+
+    /// A client just under the high-water mark has room for one more batch,
+    /// even one that overshoots by a whole event, at the smallest send queue
+    /// the flags allow (see `ServerConfig::min_sendq_bytes`).
+    #[test]
+    fn a_batch_always_fits_above_the_high_water_mark() {
+        for max_line in [64, 1024, 64 * 1024] {
+            let config = crate::config::ServerConfig {
+                max_line_bytes: max_line,
+                ..Default::default()
+            };
+            let sendq = config.min_sendq_bytes();
+            let limits = Limits::new(sendq, Some(Duration::from_secs(1)));
+            let biggest_event = crate::config::MAX_EVENT_BYTES + max_line;
+            assert!(limits.high_water + limits.batch_bytes + biggest_event <= limits.sendq);
+            assert!(limits.batch_bytes <= MAX_BATCH_BYTES);
+        }
+    }
+}
