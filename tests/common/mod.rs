@@ -126,17 +126,37 @@ impl Drop for TestServer {
     }
 }
 
-/// A chat client for tests: reads whole lines, each with a timeout, and keeps
-/// what it received so a failing assertion can print it.
+/// What one read of a [`Client`]'s socket brought.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    /// Some bytes, now at the end of the client's buffer.
+    Bytes,
+    /// Nothing before the deadline.
+    TimedOut,
+    /// The server closed the connection (or reset it).
+    Closed,
+}
+
+/// The one raw chat client of the test suite: it reads bytes into a buffer of
+/// its own and takes whole lines (or raw text) from it, every read with a
+/// deadline, and keeps each line it took so a failing assertion can print it.
+#[derive(Debug)]
 pub(crate) struct Client {
+    /// The name from the welcome line: the client's address as the server
+    /// sees it (`IP:PORT`). Empty for [`Client::connect_raw`].
     pub(crate) name: String,
     pub(crate) stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    /// Received and not yet taken, as a line or as raw text.
+    buf: Vec<u8>,
+    /// True once a read found the connection closed.
+    closed: bool,
+    /// Every line taken so far, oldest first.
     pub(crate) history: Vec<String>,
 }
 
 impl Client {
-    /// Connects and reads the welcome line, taking the name from it.
+    /// Connects and reads the welcome line, taking the name from it. Once this
+    /// returns, the server has registered the client.
     pub(crate) fn connect(addr: SocketAddr) -> Client {
         let mut client = Client::connect_raw(addr);
         let welcome = client.line();
@@ -153,16 +173,16 @@ impl Client {
     pub(crate) fn connect_raw(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect to the test server");
         stream
-            .set_read_timeout(Some(TIMEOUT))
-            .expect("set a read timeout");
-        stream
             .set_write_timeout(Some(TIMEOUT))
             .expect("set a write timeout");
-        let reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+        // Each write leaves at once, as with the real client: a test that
+        // writes a line in pieces means pieces.
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
         Client {
             name: String::new(),
             stream,
-            reader,
+            buf: Vec::new(),
+            closed: false,
             history: Vec::new(),
         }
     }
@@ -177,34 +197,89 @@ impl Client {
         self.stream.write_all(bytes).expect("write to the server");
     }
 
+    /// One read into the buffer, waiting at most until `deadline`.
+    fn read_some(&mut self, deadline: Instant) -> Got {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if self.closed {
+                return Got::Closed;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::TimedOut;
+            }
+            // `left` is not zero, which set_read_timeout would take as "forever".
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set a read timeout");
+            match self.stream.read(&mut chunk) {
+                Ok(0) => self.closed = true,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Got::Bytes;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Got::TimedOut,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => self.closed = true,
+                Err(e) => panic!(
+                    "{}: read failed: {e}; history: {:#?}",
+                    self.name, self.history
+                ),
+            }
+        }
+    }
+
+    /// Takes the next whole line out of the buffer, if there is one.
+    fn take_line(&mut self) -> Option<String> {
+        let end = self.buf.iter().position(|&b| b == b'\n')?;
+        let raw: Vec<u8> = self.buf.drain(..=end).collect();
+        let line = String::from_utf8(raw[..end].to_vec()).expect("the server sends UTF-8");
+        self.history.push(line.clone());
+        Some(line)
+    }
+
+    /// The next line, or the reason there is none by `deadline`.
+    fn next_line(&mut self, deadline: Instant) -> Result<String, Got> {
+        loop {
+            if let Some(line) = self.take_line() {
+                return Ok(line);
+            }
+            match self.read_some(deadline) {
+                Got::Bytes => {}
+                other => return Err(other),
+            }
+        }
+    }
+
     /// The next line, without its `\n`; panics after [`TIMEOUT`].
     pub(crate) fn line(&mut self) -> String {
         match self.try_line(TIMEOUT) {
             Some(line) => line,
             None => panic!(
-                "{}: no line within {TIMEOUT:?}; received so far: {:#?}",
-                self.name, self.history
+                "{}: no line within {TIMEOUT:?} (closed: {}); received so far: {:#?}",
+                self.name, self.closed, self.history
             ),
         }
     }
 
     /// The next line, or `None` if the connection closed or `wait` passed.
     pub(crate) fn try_line(&mut self, wait: Duration) -> Option<String> {
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(wait))
-            .expect("set a read timeout");
-        let mut raw = Vec::new();
-        let result = self.reader.read_until(b'\n', &mut raw);
-        let _ = self.reader.get_ref().set_read_timeout(Some(TIMEOUT));
-        match result {
-            Ok(_) if raw.ends_with(b"\n") => {
-                raw.pop();
-                let line = String::from_utf8(raw).expect("the server sends UTF-8");
-                self.history.push(line.clone());
-                Some(line)
-            }
-            _ => None,
+        self.next_line(Instant::now() + wait).ok()
+    }
+
+    /// The next line, or `None` if none is complete by `deadline`. For loops
+    /// that check something else between lines; the server closing the
+    /// connection is a test failure here.
+    pub(crate) fn line_before(&mut self, deadline: Instant) -> Option<String> {
+        match self.next_line(deadline) {
+            Ok(line) => Some(line),
+            Err(Got::Closed) => panic!(
+                "{}: the server closed the connection; history: {:#?}, unfinished: {:?}",
+                self.name,
+                self.history,
+                String::from_utf8_lossy(&self.buf)
+            ),
+            Err(_) => None,
         }
     }
 
@@ -220,36 +295,51 @@ impl Client {
 
     /// Reads lines until one satisfies `wanted`, and returns it.
     pub(crate) fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
         loop {
-            let line = match self.try_line(TIMEOUT) {
-                Some(line) => line,
-                None => panic!(
-                    "{}: never got {what}; received: {:#?}",
-                    self.name, self.history
+            match self.next_line(deadline) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(why) => panic!(
+                    "{}: never got {what} ({why:?}); received: {:#?}, unfinished: {:?}",
+                    self.name,
+                    self.history,
+                    String::from_utf8_lossy(&self.buf)
                 ),
-            };
-            if wanted(&line) {
-                return line;
             }
         }
     }
 
+    /// Reads until the bytes received and not yet taken contain `wanted`,
+    /// then takes and returns all of them, line breaks and all. For the
+    /// chunk-framing demo mode, whose output is not made of lines.
+    pub(crate) fn raw_until(&mut self, wanted: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        while !String::from_utf8_lossy(&self.buf).contains(wanted) {
+            let read = self.read_some(deadline);
+            assert_eq!(
+                read,
+                Got::Bytes,
+                "{}: never received {wanted:?}; got {:?}",
+                self.name,
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+
     /// Asserts the server closes the connection (after any lines already sent).
     pub(crate) fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let mut buf = [0u8; 4096];
-            match self.reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => rest.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
-                Err(e) if Instant::now() < deadline && e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => panic!(
-                    "{}: connection not closed ({e}); history {:#?}, then {:?}",
+            match self.read_some(deadline) {
+                Got::Closed => return,
+                Got::Bytes => {}
+                Got::TimedOut => panic!(
+                    "{}: connection not closed within {TIMEOUT:?}; history {:#?}, then {:?}",
                     self.name,
                     self.history,
-                    String::from_utf8_lossy(&rest)
+                    String::from_utf8_lossy(&self.buf)
                 ),
             }
         }
@@ -261,6 +351,14 @@ impl Client {
             .shutdown(Shutdown::Write)
             .expect("half-close the socket");
     }
+}
+
+/// True for the errors a socket timeout produces (which one depends on the OS).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// A child process that is killed and reaped when dropped; its stderr and
