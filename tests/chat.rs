@@ -64,7 +64,9 @@ fn lines_are_reassembled_from_any_split() {
     let name = room[0].name.clone();
     for piece in ["he", "llo wo", "rld\nsecond ", "line\nthird\nfou", "rth\n"] {
         room[0].send_raw(piece.as_bytes());
-        thread::sleep(Duration::from_millis(20)); // make separate reads likely
+        // Each piece is read on its own: the server has read it before the
+        // next is sent, so every cut above is a cut between two reads.
+        room[0].until_server_has_read_all();
     }
     for text in ["hello world", "second line", "third", "fourth"] {
         room[1].expect(&format!("> {name}: {text}"));

@@ -85,8 +85,9 @@ fn line_framing_relays_split_and_merged_writes_as_whole_lines() {
     let server = TestServer::from_config(ServerConfig::default());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
     sender.send_raw(b"hel");
-    // The one sleep used to create a split: the server reads "hel" on its own.
-    thread::sleep(Duration::from_millis(200));
+    // The split, for certain: the server has read "hel" on its own before
+    // the rest is sent.
+    sender.until_server_has_read_all();
     sender.send_raw(b"lo\none\ntwo\n");
     for text in ["hello", "one", "two"] {
         let line = observer.wait_for(text, |_| true);

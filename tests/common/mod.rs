@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use chatroom::{Server, ServerConfig, ShutdownHandle};
 
+mod queues;
+
 /// Long enough for a loaded 2-core CI machine; a bug fails after this rather than hanging.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -350,6 +352,14 @@ impl Client {
         self.stream
             .shutdown(Shutdown::Write)
             .expect("half-close the socket");
+    }
+
+    /// Waits until the server has read every byte this client sent (Linux:
+    /// see [`queues`]). A test that writes a line in pieces calls this after
+    /// each piece, so the server's next read cannot hold the next piece too:
+    /// the split really happens, instead of being likely.
+    pub(crate) fn until_server_has_read_all(&self) {
+        queues::until_server_has_read_all(&self.stream);
     }
 }
 
