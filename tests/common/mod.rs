@@ -361,6 +361,31 @@ impl Client {
     pub(crate) fn until_server_has_read_all(&self) {
         queues::until_server_has_read_all(&self.stream);
     }
+
+    /// Closes the connection with a reset rather than a FIN: waits until bytes
+    /// from the server sit unread in this socket's kernel buffer, then closes
+    /// it, and a socket closed with unread data is reset by the kernel.
+    pub(crate) fn reset(self) {
+        let unread = close_with_reset(self.stream);
+        assert!(!unread.is_empty());
+    }
+}
+
+/// Closes `stream` with a reset (see [`Client::reset`]), and returns the
+/// start of what was left unread. Panics if no byte arrives within [`TIMEOUT`].
+pub(crate) fn close_with_reset(stream: TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("set a read timeout");
+    let mut start = [0u8; 64];
+    // `peek` waits for data without taking it out of the kernel's buffer.
+    match stream.peek(&mut start) {
+        Ok(n) if n > 0 => {
+            drop(stream);
+            String::from_utf8_lossy(&start[..n]).into_owned()
+        }
+        other => panic!("nothing unread to make the close a reset: {other:?}"),
+    }
 }
 
 /// True for the errors a socket timeout produces (which one depends on the OS).
