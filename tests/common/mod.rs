@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -396,17 +396,31 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// What a child printed, as its output threads pass it on.
+#[derive(Debug)]
+enum Printed {
+    /// A whole line, without its line break (or the last text, once the
+    /// stream has ended without one).
+    Line(String),
+    /// Everything printed since the last line break, so far: a program may
+    /// print text without a newline and expect it to be seen at once.
+    Unfinished(String),
+}
+
 /// A child process that is killed and reaped when dropped; its stderr and
 /// stdout are collected line by line so tests can wait for a line and print
 /// everything when they fail.
+#[derive(Debug)]
 pub(crate) struct ChildGuard {
     pub(crate) child: Child,
     pub(crate) stdin: Option<ChildStdin>,
-    lines_rx: mpsc::Receiver<(&'static str, String)>,
+    printed_rx: mpsc::Receiver<(&'static str, Printed)>,
     /// Every line collected so far, as `stdout: …` or `stderr: …`.
     pub(crate) seen: Vec<String>,
     /// For each stream, how far into `seen` [`ChildGuard::wait_for`] has read.
     cursors: HashMap<String, usize>,
+    /// For each stream, the text printed after its last line break.
+    unfinished: HashMap<&'static str, String>,
 }
 
 impl ChildGuard {
@@ -418,18 +432,37 @@ impl ChildGuard {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the child process");
-        let (lines_tx, lines_rx) = mpsc::channel();
+        let (printed_tx, printed_rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        forward_lines("stdout", stdout, lines_tx.clone());
-        forward_lines("stderr", stderr, lines_tx);
+        forward_output("stdout", stdout, printed_tx.clone());
+        forward_output("stderr", stderr, printed_tx);
         let stdin = child.stdin.take();
         ChildGuard {
             child,
             stdin,
-            lines_rx,
+            printed_rx,
             seen: Vec::new(),
             cursors: HashMap::new(),
+            unfinished: HashMap::new(),
+        }
+    }
+
+    /// Takes in what the output threads passed on, waiting until `deadline`
+    /// for it; false if nothing came (or both outputs have ended).
+    fn collect(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.printed_rx.recv_timeout(left) {
+            Ok((from, Printed::Line(line))) => {
+                self.unfinished.remove(from);
+                self.seen.push(format!("{from}: {line}"));
+                true
+            }
+            Ok((from, Printed::Unfinished(text))) => {
+                self.unfinished.insert(from, text);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -455,13 +488,32 @@ impl ChildGuard {
                     }
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines_rx.recv_timeout(left) {
-                Ok((from, line)) => self.seen.push(format!("{from}: {line}")),
-                Err(_) => panic!(
+            if !self.collect(deadline) {
+                panic!(
                     "never saw {needle:?} on {stream}; the child printed: {:#?}",
                     self.seen
-                ),
+                );
+            }
+        }
+    }
+
+    /// Waits until the text printed on `stream` after its last line break
+    /// contains `needle`: shows that the child printed it without waiting
+    /// for a newline (or for its output to end).
+    pub(crate) fn wait_for_unfinished(&mut self, stream: &str, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self
+            .unfinished
+            .get(stream)
+            .is_some_and(|text| text.contains(needle))
+        {
+            if !self.collect(deadline) {
+                panic!(
+                    "never saw {needle:?} unfinished on {stream}; the child printed: {:#?}, \
+                     then {:?}",
+                    self.seen,
+                    self.unfinished.get(stream)
+                );
             }
         }
     }
@@ -469,12 +521,7 @@ impl ChildGuard {
     /// Everything printed until the child closes both outputs (or TIMEOUT).
     pub(crate) fn rest(&mut self) -> Vec<String> {
         let deadline = Instant::now() + TIMEOUT;
-        while let Ok((from, line)) = self
-            .lines_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(format!("{from}: {line}"));
-        }
+        while self.collect(deadline) {}
         self.seen.clone()
     }
 
@@ -488,6 +535,7 @@ impl ChildGuard {
             if Instant::now() > deadline {
                 panic!("child did not exit; it printed {:#?}", self.rest());
             }
+            // A poll interval: std has no wait with a timeout.
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -511,17 +559,44 @@ impl Drop for ChildGuard {
     }
 }
 
-fn forward_lines(
+/// Passes on what `source` prints: each whole line, and after every read
+/// that ends mid-line, the unfinished text so far.
+fn forward_output(
     name: &'static str,
-    source: impl Read + Send + 'static,
-    lines_tx: mpsc::Sender<(&'static str, String)>,
+    mut source: impl Read + Send + 'static,
+    printed_tx: mpsc::Sender<(&'static str, Printed)>,
 ) {
     thread::spawn(move || {
-        for line in BufReader::new(source).lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send((name, line)).is_err() {
-                break;
+        let text = |bytes: &[u8]| {
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        let mut pending: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match source.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let line = Printed::Line(text(&line[..end]));
+                if printed_tx.send((name, line)).is_err() {
+                    return;
+                }
             }
+            if !pending.is_empty() {
+                let so_far = Printed::Unfinished(String::from_utf8_lossy(&pending).into_owned());
+                if printed_tx.send((name, so_far)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let _ = printed_tx.send((name, Printed::Line(text(&pending))));
         }
     });
 }
