@@ -228,9 +228,9 @@ fn client_prints_unterminated_text_without_controls() {
     socket
         .write_all("> 1.2.3.4:5: no newline ✓".as_bytes())
         .unwrap();
-    // Printed at once: the text is on stdout, with no newline after it,
-    // while the connection is still open.
-    client.wait_for_unfinished("stdout", "> 1.2.3.4:5: no newline ✓");
+    // Printed while the connection is still open: the client does not hold
+    // unterminated text back until the server closes.
+    client.wait_for_printed("stdout", "> 1.2.3.4:5: no newline ✓");
     drop(socket);
     client.wait_for("stderr", "Disconnected from the server.");
     assert_eq!(client.exit_code(), Some(0));

@@ -497,19 +497,37 @@ impl ChildGuard {
         }
     }
 
-    /// Waits until the text printed on `stream` after its last line break
-    /// contains `needle`: shows that the child printed it without waiting
-    /// for a newline (or for its output to end).
-    pub(crate) fn wait_for_unfinished(&mut self, stream: &str, needle: &str) {
+    /// Waits until `needle` is on `stream`, printed either as part of a line
+    /// (one [`ChildGuard::wait_for`] has not passed yet) or as text not yet
+    /// followed by a line break. Shows that the child printed it by now,
+    /// without waiting for its output to end; a child that holds text back
+    /// until then makes this time out.
+    pub(crate) fn wait_for_printed(&mut self, stream: &str, needle: &str) {
+        let prefix = format!("{stream}: ");
         let deadline = Instant::now() + TIMEOUT;
-        while !self
-            .unfinished
-            .get(stream)
-            .is_some_and(|text| text.contains(needle))
-        {
+        loop {
+            let mut next = *self.cursors.get(stream).unwrap_or(&0);
+            while next < self.seen.len() {
+                let entry = &self.seen[next];
+                next += 1;
+                if entry
+                    .strip_prefix(&prefix)
+                    .is_some_and(|line| line.contains(needle))
+                {
+                    self.cursors.insert(stream.to_string(), next);
+                    return;
+                }
+            }
+            if self
+                .unfinished
+                .get(stream)
+                .is_some_and(|text| text.contains(needle))
+            {
+                return;
+            }
             if !self.collect(deadline) {
                 panic!(
-                    "never saw {needle:?} unfinished on {stream}; the child printed: {:#?}, \
+                    "never saw {needle:?} printed on {stream}; the child printed: {:#?}, \
                      then {:?}",
                     self.seen,
                     self.unfinished.get(stream)
