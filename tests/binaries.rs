@@ -6,7 +6,6 @@ mod common;
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
-use std::thread;
 use std::time::Duration;
 
 use common::{server_binary, ChildGuard, Client, TestServer};
@@ -234,7 +233,9 @@ fn client_prints_unterminated_text_without_controls() {
     socket
         .write_all("> 1.2.3.4:5: no newline ✓".as_bytes())
         .unwrap();
-    thread::sleep(Duration::from_millis(100));
+    // Printed while the connection is still open: the client does not hold
+    // unterminated text back until the server closes.
+    client.wait_for_printed("stdout", "> 1.2.3.4:5: no newline ✓");
     drop(socket);
     client.wait_for("stderr", "Disconnected from the server.");
     assert_eq!(client.exit_code(), Some(0));

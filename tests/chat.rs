@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::Shutdown;
-use std::thread;
 use std::time::Duration;
 
 use common::{Client, TestServer};
@@ -64,7 +63,9 @@ fn lines_are_reassembled_from_any_split() {
     let name = room[0].name.clone();
     for piece in ["he", "llo wo", "rld\nsecond ", "line\nthird\nfou", "rth\n"] {
         room[0].send_raw(piece.as_bytes());
-        thread::sleep(Duration::from_millis(20)); // make separate reads likely
+        // Each piece is read on its own: the server has read it before the
+        // next is sent, so every cut above is a cut between two reads.
+        room[0].until_server_has_read_all();
     }
     for text in ["hello world", "second line", "third", "fourth"] {
         room[1].expect(&format!("> {name}: {text}"));
@@ -134,20 +135,18 @@ fn reset_client_is_removed_alone() {
     let mut room = server.room(3);
     let gone = room.pop().unwrap();
     let name = gone.name.clone();
-    // Unread data at close makes the kernel send RST instead of FIN.
-    gone.stream
-        .set_read_timeout(Some(Duration::from_millis(1)))
-        .unwrap();
     room[0].send("unread by the leaver");
     room[1].line();
-    thread::sleep(Duration::from_millis(50));
-    drop(gone);
-    room[0].wait_for("the leave notice", |l| {
-        l.starts_with(&format!("* {name} left"))
-    });
-    room[1].wait_for("the leave notice", |l| {
-        l.starts_with(&format!("* {name} left"))
-    });
+    // Unread data at close makes the kernel send RST instead of FIN: `reset`
+    // waits until that line sits unread in the leaver's buffer, then closes.
+    gone.reset();
+    for client in &mut room {
+        let notice = client.wait_for("the leave notice", |l| {
+            l.starts_with(&format!("* {name} left"))
+        });
+        // The server saw a reset, not an ordinary close.
+        assert_eq!(notice, format!("* {name} left (connection reset)"));
+    }
     room[0].send("still chatting");
     let sender = room[0].name.clone();
     room[1].expect(&format!("> {sender}: still chatting"));

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ fn churn_leaves_nothing_behind() {
     #[cfg(target_os = "linux")]
     let (threads_before, fds_before) = (count("/proc/self/task"), count("/proc/self/fd"));
 
+    // The names of the connections closed with a reset, in order.
+    let mut reset: Vec<String> = Vec::new();
     for i in 0..2000 {
         let stream = TcpStream::connect(server.addr).expect("connect");
         match i % 5 {
@@ -42,11 +45,17 @@ fn churn_leaves_nothing_behind() {
             2 => {
                 let _ = (&stream).write_all(b"half a li");
             }
-            // Close with unread data: the kernel sends a reset.
+            // Close with unread data: the kernel sends a reset. The welcome
+            // (and perhaps the broadcast) is what is left unread; waiting for
+            // it makes the reset certain, and the leave notice must say so.
             3 => {
                 let _ = (&stream).write_all(b"hello\n");
                 talker.send("a broadcast while they come and go");
-                std::thread::sleep(Duration::from_millis(1));
+                let name = stream.local_addr().expect("local address").to_string();
+                // A refused client (server full) never joined: no notice.
+                if common::close_with_reset(stream).starts_with("* welcome") {
+                    reset.push(name);
+                }
             }
             // Leave politely.
             _ => {
@@ -68,11 +77,35 @@ fn churn_leaves_nothing_behind() {
             Instant::now() < deadline,
             "registry never emptied: {answer}"
         );
+        // A poll interval: the loop asks again until the answer is right.
         std::thread::sleep(Duration::from_millis(50));
     }
     // The observer is still served, in order.
     talker.send("still here");
     observer.wait_for("the last line", |l| l.ends_with(": still here"));
+    // Every leave was announced before the registry emptied, so before that
+    // line: each reset connection's notice says it was reset. Counted per
+    // name, since a port freed by a reset can be handed out again.
+    let mut notices: HashMap<&str, usize> = HashMap::new();
+    for line in &observer.history {
+        if let Some(name) = line
+            .strip_prefix("* ")
+            .and_then(|l| l.strip_suffix(" left (connection reset)"))
+        {
+            *notices.entry(name).or_default() += 1;
+        }
+    }
+    let mut expected: HashMap<&str, usize> = HashMap::new();
+    for name in &reset {
+        *expected.entry(name).or_default() += 1;
+    }
+    for (name, want) in expected {
+        let got = notices.get(name).copied().unwrap_or(0);
+        assert!(
+            got >= want,
+            "{name} was reset {want} times but announced so {got} times"
+        );
+    }
 
     // Reader threads finish their linger within a second or so of leaving.
     #[cfg(target_os = "linux")]
@@ -87,6 +120,7 @@ fn churn_leaves_nothing_behind() {
                 Instant::now() < deadline,
                 "left behind: threads {threads_before} -> {threads}, fds {fds_before} -> {fds}"
             );
+            // A poll interval: readers finish their linger on their own time.
             std::thread::sleep(Duration::from_millis(50));
         }
         // The last one to leave, with nothing happening after it, is let go
@@ -102,6 +136,7 @@ fn churn_leaves_nothing_behind() {
                 Instant::now() < deadline,
                 "the last leaver's descriptor is still open"
             );
+            // A poll interval, as above.
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -2,7 +2,7 @@
 //! framing splits and merges messages, and without a write timeout one client
 //! that stops reading freezes the room. Real loopback sockets, in-process servers.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,123 +12,10 @@ use std::time::{Duration, Instant};
 use chatroom::{Framing, ServerConfig};
 
 mod common;
-use common::TestServer;
+use common::{is_timeout, Client, TestServer};
 
-/// Every read waits at most this long, so a test loop can check its deadline.
+/// How long the flood loops wait for one line before checking their deadline.
 const READ_POLL: Duration = Duration::from_millis(100);
-/// Generous: a line the server sends at once arrives well within this.
-const ARRIVES: Duration = Duration::from_secs(5);
-
-/// A test client: raw bytes in, lines out, every read with a timeout.
-#[derive(Debug)]
-struct Client {
-    stream: TcpStream,
-    /// Received and not yet taken.
-    buf: Vec<u8>,
-    /// Everything taken so far, for failure messages.
-    seen: Vec<String>,
-}
-
-impl Client {
-    /// Connects and reads the welcome line, so the server has registered us.
-    fn join(server: &TestServer) -> Client {
-        let stream = TcpStream::connect(server.addr).expect("connect");
-        stream.set_read_timeout(Some(READ_POLL)).expect("timeout");
-        stream
-            .set_write_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        stream.set_nodelay(true).expect("nodelay");
-        let mut client = Client {
-            stream,
-            buf: Vec::new(),
-            seen: Vec::new(),
-        };
-        client.wait_line("the welcome", ARRIVES, |l| l.starts_with("* welcome "));
-        client
-    }
-
-    /// The name the server gives a client that has not used /nick.
-    fn name(&self) -> String {
-        self.stream.local_addr().expect("local addr").to_string()
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write");
-    }
-
-    /// One read into `buf`; false if nothing came within [`READ_POLL`].
-    fn read_some(&mut self) -> bool {
-        let mut chunk = [0u8; 64 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => panic!("the server closed the connection; seen: {:?}", self.seen),
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-            Err(e) if is_timeout(&e) => false,
-            Err(e) => panic!("read failed: {e}; seen: {:?}", self.seen),
-        }
-    }
-
-    /// The next whole line, or `None` if none is complete by `deadline`.
-    fn line_before(&mut self, deadline: Instant) -> Option<String> {
-        loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                let line = String::from_utf8_lossy(&line[..pos]).into_owned();
-                self.seen.push(line.clone());
-                return Some(line);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            self.read_some();
-        }
-    }
-
-    /// Skips lines until one satisfies `wanted`; panics with what was seen
-    /// if none does within `timeout`.
-    fn wait_line(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        wanted: impl Fn(&str) -> bool,
-    ) -> String {
-        let deadline = Instant::now() + timeout;
-        while let Some(line) = self.line_before(deadline) {
-            if wanted(&line) {
-                return line;
-            }
-        }
-        panic!(
-            "no line like {what} within {timeout:?}; seen: {:?}, unfinished: {:?}",
-            self.seen,
-            String::from_utf8_lossy(&self.buf)
-        );
-    }
-
-    /// Reads until the bytes received (not yet taken as lines) contain
-    /// `wanted`, then takes and returns all of them.
-    fn raw_until(&mut self, wanted: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        while !String::from_utf8_lossy(&self.buf).contains(wanted) {
-            assert!(
-                Instant::now() < deadline,
-                "never received {wanted:?}; got {:?}",
-                String::from_utf8_lossy(&self.buf)
-            );
-            self.read_some();
-        }
-        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
 
 fn chunk_framing() -> ServerConfig {
     ServerConfig {
@@ -139,11 +26,11 @@ fn chunk_framing() -> ServerConfig {
 
 /// An observer and a sender, with the observer past the sender's join notice.
 fn observer_and_sender(server: &TestServer) -> (Client, Client, String) {
-    let mut observer = Client::join(server);
-    let sender = Client::join(server);
-    let name = sender.name();
+    let mut observer = server.connect();
+    let sender = server.connect();
+    let name = sender.name.clone();
     let joined = format!("* {name} joined");
-    observer.wait_line(&joined, ARRIVES, |l| l == joined);
+    observer.wait_for(&joined, |l| l == joined);
     (observer, sender, name)
 }
 
@@ -153,12 +40,12 @@ fn observer_and_sender(server: &TestServer) -> (Client, Client, String) {
 fn chunk_framing_relays_a_line_written_in_two_parts_as_two_pieces() {
     let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
-    sender.send(b"hel");
+    sender.send_raw(b"hel");
     // Wait until the first part has been relayed: then the second part
     // cannot be read together with it.
-    let first = observer.raw_until(&format!("> {name}: hel"), ARRIVES);
-    sender.send(b"lo\n");
-    let second = observer.raw_until("lo\n", ARRIVES);
+    let first = observer.raw_until(&format!("> {name}: hel"));
+    sender.send_raw(b"lo\n");
+    let second = observer.raw_until("lo\n");
     assert_eq!(
         format!("{first}{second}"),
         format!("> {name}: hel> {name}: lo\n")
@@ -171,8 +58,8 @@ fn chunk_framing_relays_a_line_written_in_two_parts_as_two_pieces() {
 fn chunk_framing_relays_two_lines_in_one_write_as_one_piece() {
     let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
-    sender.send(b"one\ntwo\n");
-    let merged = observer.raw_until("two\n", ARRIVES);
+    sender.send_raw(b"one\ntwo\n");
+    let merged = observer.raw_until("two\n");
     assert_eq!(merged, format!("> {name}: one\ntwo\n"));
 }
 
@@ -181,13 +68,13 @@ fn chunk_framing_relays_two_lines_in_one_write_as_one_piece() {
 fn chunk_framing_keeps_commands_working() {
     let server = TestServer::from_config(chunk_framing());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
-    sender.send(b"/nick chunky\n");
-    observer.raw_until("chunky\n", ARRIVES);
-    sender.send(b"/who\n");
-    let who = format!("* online (2): {}, chunky\n", observer.name());
-    assert!(sender.raw_until(&who, ARRIVES).ends_with(&who));
-    sender.send(b"raw");
-    assert_eq!(observer.raw_until("raw", ARRIVES), "> chunky: raw");
+    sender.send_raw(b"/nick chunky\n");
+    observer.raw_until("chunky\n");
+    sender.send_raw(b"/who\n");
+    let who = format!("* online (2): {}, chunky\n", observer.name);
+    assert!(sender.raw_until(&who).ends_with(&who));
+    sender.send_raw(b"raw");
+    assert_eq!(observer.raw_until("raw"), "> chunky: raw");
     let _ = name;
 }
 
@@ -197,17 +84,18 @@ fn chunk_framing_keeps_commands_working() {
 fn line_framing_relays_split_and_merged_writes_as_whole_lines() {
     let server = TestServer::from_config(common::test_config());
     let (mut observer, mut sender, name) = observer_and_sender(&server);
-    sender.send(b"hel");
-    // The one sleep used to create a split: the server reads "hel" on its own.
-    thread::sleep(Duration::from_millis(200));
-    sender.send(b"lo\none\ntwo\n");
+    sender.send_raw(b"hel");
+    // The split, for certain: the server has read "hel" on its own before
+    // the rest is sent.
+    sender.until_server_has_read_all();
+    sender.send_raw(b"lo\none\ntwo\n");
     for text in ["hello", "one", "two"] {
-        let line = observer.wait_line(text, ARRIVES, |_| true);
+        let line = observer.wait_for(text, |_| true);
         assert_eq!(
             line,
             format!("> {name}: {text}"),
             "seen: {:?}",
-            observer.seen
+            observer.history
         );
     }
 }
@@ -327,12 +215,12 @@ fn flood_number(line: &str, name: &str) -> Option<u64> {
 /// An observer, a client that never reads, and a flooder, all joined and
 /// seen joining by the observer.
 fn observer_sleeper_flooder(server: &TestServer) -> (Client, Client, Client) {
-    let mut observer = Client::join(server);
-    let sleeper = Client::join(server);
-    let flooder = Client::join(server);
-    for name in [sleeper.name(), flooder.name()] {
+    let mut observer = server.connect();
+    let sleeper = server.connect();
+    let flooder = server.connect();
+    for name in [sleeper.name.clone(), flooder.name.clone()] {
         let joined = format!("* {name} joined");
-        observer.wait_line(&joined, ARRIVES, |l| l == joined);
+        observer.wait_for(&joined, |l| l == joined);
     }
     (observer, sleeper, flooder)
 }
@@ -346,7 +234,7 @@ fn frozen_room_setup() -> (TestServer, Client, Client, Flooder, String) {
         ..common::test_config()
     });
     let (observer, sleeper, flooder) = observer_sleeper_flooder(&server);
-    let name = flooder.name();
+    let name = flooder.name.clone();
     (server, observer, sleeper, Flooder::start(flooder), name)
 }
 
@@ -372,7 +260,7 @@ fn wait_for_silence(
                 last = Instant::now();
             }
             // Only the last line is needed for the failure message.
-            observer.seen.clear();
+            observer.history.clear();
         }
     }
     received
@@ -420,7 +308,7 @@ fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
         ..common::test_config()
     });
     let (mut observer, sleeper, flooder) = observer_sleeper_flooder(&server);
-    let (name, sleeper_name) = (flooder.name(), sleeper.name());
+    let (name, sleeper_name) = (flooder.name.clone(), sleeper.name.clone());
     let mut flooder = Flooder::start(flooder);
     let left = format!("* {sleeper_name} left");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -450,7 +338,7 @@ fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
             }
             None => {}
         }
-        observer.seen.clear();
+        observer.history.clear();
     }
     assert_eq!(evicted, Some(format!("{left} (too slow)")));
     eprintln!("the observer got all {next} flood lines in order");
@@ -480,8 +368,8 @@ fn each_demo_mode_says_so_in_the_welcome_line() {
     ];
     for (config, expected) in cases {
         let server = TestServer::from_config(config);
-        let client = Client::join(&server);
-        let welcome = &client.seen[0];
+        let client = server.connect();
+        let welcome = &client.history[0];
         match expected {
             Some(expected) => assert!(welcome.ends_with(expected), "{welcome}"),
             None => assert!(!welcome.contains("demo mode"), "{welcome}"),

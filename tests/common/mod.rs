@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -12,6 +12,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use chatroom::{Server, ServerConfig, ShutdownHandle};
+
+mod queues;
 
 /// Long enough for a loaded 2-core CI machine; a bug fails after this rather than hanging.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,17 +139,37 @@ impl Drop for TestServer {
     }
 }
 
-/// A chat client for tests: reads whole lines, each with a timeout, and keeps
-/// what it received so a failing assertion can print it.
+/// What one read of a [`Client`]'s socket brought.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    /// Some bytes, now at the end of the client's buffer.
+    Bytes,
+    /// Nothing before the deadline.
+    TimedOut,
+    /// The server closed the connection (or reset it).
+    Closed,
+}
+
+/// The one raw chat client of the test suite: it reads bytes into a buffer of
+/// its own and takes whole lines (or raw text) from it, every read with a
+/// deadline, and keeps each line it took so a failing assertion can print it.
+#[derive(Debug)]
 pub(crate) struct Client {
+    /// The name from the welcome line: the client's address as the server
+    /// sees it (`IP:PORT`). Empty for [`Client::connect_raw`].
     pub(crate) name: String,
     pub(crate) stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    /// Received and not yet taken, as a line or as raw text.
+    buf: Vec<u8>,
+    /// True once a read found the connection closed.
+    closed: bool,
+    /// Every line taken so far, oldest first.
     pub(crate) history: Vec<String>,
 }
 
 impl Client {
-    /// Connects and reads the welcome line, taking the name from it.
+    /// Connects and reads the welcome line, taking the name from it. Once this
+    /// returns, the server has registered the client.
     pub(crate) fn connect(addr: SocketAddr) -> Client {
         let mut client = Client::connect_raw(addr);
         let welcome = client.line();
@@ -168,16 +190,16 @@ impl Client {
     /// Wraps a connected socket made elsewhere, without reading anything.
     pub(crate) fn from_stream(stream: TcpStream) -> Client {
         stream
-            .set_read_timeout(Some(TIMEOUT))
-            .expect("set a read timeout");
-        stream
             .set_write_timeout(Some(TIMEOUT))
             .expect("set a write timeout");
-        let reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+        // Each write leaves at once, as with the real client: a test that
+        // writes a line in pieces means pieces.
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
         Client {
             name: String::new(),
             stream,
-            reader,
+            buf: Vec::new(),
+            closed: false,
             history: Vec::new(),
         }
     }
@@ -192,34 +214,89 @@ impl Client {
         self.stream.write_all(bytes).expect("write to the server");
     }
 
+    /// One read into the buffer, waiting at most until `deadline`.
+    fn read_some(&mut self, deadline: Instant) -> Got {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if self.closed {
+                return Got::Closed;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::TimedOut;
+            }
+            // `left` is not zero, which set_read_timeout would take as "forever".
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set a read timeout");
+            match self.stream.read(&mut chunk) {
+                Ok(0) => self.closed = true,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Got::Bytes;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Got::TimedOut,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => self.closed = true,
+                Err(e) => panic!(
+                    "{}: read failed: {e}; history: {:#?}",
+                    self.name, self.history
+                ),
+            }
+        }
+    }
+
+    /// Takes the next whole line out of the buffer, if there is one.
+    fn take_line(&mut self) -> Option<String> {
+        let end = self.buf.iter().position(|&b| b == b'\n')?;
+        let raw: Vec<u8> = self.buf.drain(..=end).collect();
+        let line = String::from_utf8(raw[..end].to_vec()).expect("the server sends UTF-8");
+        self.history.push(line.clone());
+        Some(line)
+    }
+
+    /// The next line, or the reason there is none by `deadline`.
+    fn next_line(&mut self, deadline: Instant) -> Result<String, Got> {
+        loop {
+            if let Some(line) = self.take_line() {
+                return Ok(line);
+            }
+            match self.read_some(deadline) {
+                Got::Bytes => {}
+                other => return Err(other),
+            }
+        }
+    }
+
     /// The next line, without its `\n`; panics after [`TIMEOUT`].
     pub(crate) fn line(&mut self) -> String {
         match self.try_line(TIMEOUT) {
             Some(line) => line,
             None => panic!(
-                "{}: no line within {TIMEOUT:?}; received so far: {:#?}",
-                self.name, self.history
+                "{}: no line within {TIMEOUT:?} (closed: {}); received so far: {:#?}",
+                self.name, self.closed, self.history
             ),
         }
     }
 
     /// The next line, or `None` if the connection closed or `wait` passed.
     pub(crate) fn try_line(&mut self, wait: Duration) -> Option<String> {
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(wait))
-            .expect("set a read timeout");
-        let mut raw = Vec::new();
-        let result = self.reader.read_until(b'\n', &mut raw);
-        let _ = self.reader.get_ref().set_read_timeout(Some(TIMEOUT));
-        match result {
-            Ok(_) if raw.ends_with(b"\n") => {
-                raw.pop();
-                let line = String::from_utf8(raw).expect("the server sends UTF-8");
-                self.history.push(line.clone());
-                Some(line)
-            }
-            _ => None,
+        self.next_line(Instant::now() + wait).ok()
+    }
+
+    /// The next line, or `None` if none is complete by `deadline`. For loops
+    /// that check something else between lines; the server closing the
+    /// connection is a test failure here.
+    pub(crate) fn line_before(&mut self, deadline: Instant) -> Option<String> {
+        match self.next_line(deadline) {
+            Ok(line) => Some(line),
+            Err(Got::Closed) => panic!(
+                "{}: the server closed the connection; history: {:#?}, unfinished: {:?}",
+                self.name,
+                self.history,
+                String::from_utf8_lossy(&self.buf)
+            ),
+            Err(_) => None,
         }
     }
 
@@ -235,36 +312,51 @@ impl Client {
 
     /// Reads lines until one satisfies `wanted`, and returns it.
     pub(crate) fn wait_for(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
         loop {
-            let line = match self.try_line(TIMEOUT) {
-                Some(line) => line,
-                None => panic!(
-                    "{}: never got {what}; received: {:#?}",
-                    self.name, self.history
+            match self.next_line(deadline) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(why) => panic!(
+                    "{}: never got {what} ({why:?}); received: {:#?}, unfinished: {:?}",
+                    self.name,
+                    self.history,
+                    String::from_utf8_lossy(&self.buf)
                 ),
-            };
-            if wanted(&line) {
-                return line;
             }
         }
     }
 
+    /// Reads until the bytes received and not yet taken contain `wanted`,
+    /// then takes and returns all of them, line breaks and all. For the
+    /// chunk-framing demo mode, whose output is not made of lines.
+    pub(crate) fn raw_until(&mut self, wanted: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        while !String::from_utf8_lossy(&self.buf).contains(wanted) {
+            let read = self.read_some(deadline);
+            assert_eq!(
+                read,
+                Got::Bytes,
+                "{}: never received {wanted:?}; got {:?}",
+                self.name,
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+
     /// Asserts the server closes the connection (after any lines already sent).
     pub(crate) fn expect_closed(&mut self) {
-        let mut rest = Vec::new();
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let mut buf = [0u8; 4096];
-            match self.reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => rest.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
-                Err(e) if Instant::now() < deadline && e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => panic!(
-                    "{}: connection not closed ({e}); history {:#?}, then {:?}",
+            match self.read_some(deadline) {
+                Got::Closed => return,
+                Got::Bytes => {}
+                Got::TimedOut => panic!(
+                    "{}: connection not closed within {TIMEOUT:?}; history {:#?}, then {:?}",
                     self.name,
                     self.history,
-                    String::from_utf8_lossy(&rest)
+                    String::from_utf8_lossy(&self.buf)
                 ),
             }
         }
@@ -276,19 +368,74 @@ impl Client {
             .shutdown(Shutdown::Write)
             .expect("half-close the socket");
     }
+
+    /// Waits until the server has read every byte this client sent (Linux:
+    /// see [`queues`]). A test that writes a line in pieces calls this after
+    /// each piece, so the server's next read cannot hold the next piece too:
+    /// the split really happens, instead of being likely.
+    pub(crate) fn until_server_has_read_all(&self) {
+        queues::until_server_has_read_all(&self.stream);
+    }
+
+    /// Closes the connection with a reset rather than a FIN: waits until bytes
+    /// from the server sit unread in this socket's kernel buffer, then closes
+    /// it, and a socket closed with unread data is reset by the kernel.
+    pub(crate) fn reset(self) {
+        let unread = close_with_reset(self.stream);
+        assert!(!unread.is_empty());
+    }
+}
+
+/// Closes `stream` with a reset (see [`Client::reset`]), and returns the
+/// start of what was left unread. Panics if no byte arrives within [`TIMEOUT`].
+pub(crate) fn close_with_reset(stream: TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("set a read timeout");
+    let mut start = [0u8; 64];
+    // `peek` waits for data without taking it out of the kernel's buffer.
+    match stream.peek(&mut start) {
+        Ok(n) if n > 0 => {
+            drop(stream);
+            String::from_utf8_lossy(&start[..n]).into_owned()
+        }
+        other => panic!("nothing unread to make the close a reset: {other:?}"),
+    }
+}
+
+/// True for the errors a socket timeout produces (which one depends on the OS).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// What a child printed, as its output threads pass it on.
+#[derive(Debug)]
+enum Printed {
+    /// A whole line, without its line break (or the last text, once the
+    /// stream has ended without one).
+    Line(String),
+    /// Everything printed since the last line break, so far: a program may
+    /// print text without a newline and expect it to be seen at once.
+    Unfinished(String),
 }
 
 /// A child process that is killed and reaped when dropped; its stderr and
 /// stdout are collected line by line so tests can wait for a line and print
 /// everything when they fail.
+#[derive(Debug)]
 pub(crate) struct ChildGuard {
     pub(crate) child: Child,
     pub(crate) stdin: Option<ChildStdin>,
-    lines_rx: mpsc::Receiver<(&'static str, String)>,
+    printed_rx: mpsc::Receiver<(&'static str, Printed)>,
     /// Every line collected so far, as `stdout: …` or `stderr: …`.
     pub(crate) seen: Vec<String>,
     /// For each stream, how far into `seen` [`ChildGuard::wait_for`] has read.
     cursors: HashMap<String, usize>,
+    /// For each stream, the text printed after its last line break.
+    unfinished: HashMap<&'static str, String>,
 }
 
 impl ChildGuard {
@@ -300,18 +447,37 @@ impl ChildGuard {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the child process");
-        let (lines_tx, lines_rx) = mpsc::channel();
+        let (printed_tx, printed_rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        forward_lines("stdout", stdout, lines_tx.clone());
-        forward_lines("stderr", stderr, lines_tx);
+        forward_output("stdout", stdout, printed_tx.clone());
+        forward_output("stderr", stderr, printed_tx);
         let stdin = child.stdin.take();
         ChildGuard {
             child,
             stdin,
-            lines_rx,
+            printed_rx,
             seen: Vec::new(),
             cursors: HashMap::new(),
+            unfinished: HashMap::new(),
+        }
+    }
+
+    /// Takes in what the output threads passed on, waiting until `deadline`
+    /// for it; false if nothing came (or both outputs have ended).
+    fn collect(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.printed_rx.recv_timeout(left) {
+            Ok((from, Printed::Line(line))) => {
+                self.unfinished.remove(from);
+                self.seen.push(format!("{from}: {line}"));
+                true
+            }
+            Ok((from, Printed::Unfinished(text))) => {
+                self.unfinished.insert(from, text);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -337,13 +503,50 @@ impl ChildGuard {
                     }
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines_rx.recv_timeout(left) {
-                Ok((from, line)) => self.seen.push(format!("{from}: {line}")),
-                Err(_) => panic!(
+            if !self.collect(deadline) {
+                panic!(
                     "never saw {needle:?} on {stream}; the child printed: {:#?}",
                     self.seen
-                ),
+                );
+            }
+        }
+    }
+
+    /// Waits until `needle` is on `stream`, printed either as part of a line
+    /// (one [`ChildGuard::wait_for`] has not passed yet) or as text not yet
+    /// followed by a line break. Shows that the child printed it by now,
+    /// without waiting for its output to end; a child that holds text back
+    /// until then makes this time out.
+    pub(crate) fn wait_for_printed(&mut self, stream: &str, needle: &str) {
+        let prefix = format!("{stream}: ");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let mut next = *self.cursors.get(stream).unwrap_or(&0);
+            while next < self.seen.len() {
+                let entry = &self.seen[next];
+                next += 1;
+                if entry
+                    .strip_prefix(&prefix)
+                    .is_some_and(|line| line.contains(needle))
+                {
+                    self.cursors.insert(stream.to_string(), next);
+                    return;
+                }
+            }
+            if self
+                .unfinished
+                .get(stream)
+                .is_some_and(|text| text.contains(needle))
+            {
+                return;
+            }
+            if !self.collect(deadline) {
+                panic!(
+                    "never saw {needle:?} printed on {stream}; the child printed: {:#?}, \
+                     then {:?}",
+                    self.seen,
+                    self.unfinished.get(stream)
+                );
             }
         }
     }
@@ -351,12 +554,7 @@ impl ChildGuard {
     /// Everything printed until the child closes both outputs (or TIMEOUT).
     pub(crate) fn rest(&mut self) -> Vec<String> {
         let deadline = Instant::now() + TIMEOUT;
-        while let Ok((from, line)) = self
-            .lines_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(format!("{from}: {line}"));
-        }
+        while self.collect(deadline) {}
         self.seen.clone()
     }
 
@@ -370,6 +568,7 @@ impl ChildGuard {
             if Instant::now() > deadline {
                 panic!("child did not exit; it printed {:#?}", self.rest());
             }
+            // A poll interval: std has no wait with a timeout.
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -393,17 +592,44 @@ impl Drop for ChildGuard {
     }
 }
 
-fn forward_lines(
+/// Passes on what `source` prints: each whole line, and after every read
+/// that ends mid-line, the unfinished text so far.
+fn forward_output(
     name: &'static str,
-    source: impl Read + Send + 'static,
-    lines_tx: mpsc::Sender<(&'static str, String)>,
+    mut source: impl Read + Send + 'static,
+    printed_tx: mpsc::Sender<(&'static str, Printed)>,
 ) {
     thread::spawn(move || {
-        for line in BufReader::new(source).lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send((name, line)).is_err() {
-                break;
+        let text = |bytes: &[u8]| {
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        let mut pending: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match source.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let line = Printed::Line(text(&line[..end]));
+                if printed_tx.send((name, line)).is_err() {
+                    return;
+                }
             }
+            if !pending.is_empty() {
+                let so_far = Printed::Unfinished(String::from_utf8_lossy(&pending).into_owned());
+                if printed_tx.send((name, so_far)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let _ = printed_tx.send((name, Printed::Line(text(&pending))));
         }
     });
 }
