@@ -6,7 +6,6 @@ mod common;
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
-use std::time::Duration;
 
 use common::{server_binary, ChildGuard, Client, TestServer};
 
@@ -144,7 +143,10 @@ fn signals_shut_down_cleanly() {
             server.rest()
         );
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(5), "SIG{sig} took {took:?}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "SIG{sig} took {took:?}"
+        );
     }
 }
 

@@ -2,12 +2,12 @@
 //! client that resets stops at once and gives its place back, and nothing of
 //! it is relayed after its `left` notice.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Client, TestServer, TIMEOUT};
+use common::{Client, TestServer};
 
 /// Knocks until the server lets a client in (places are given back when a
 /// reader thread ends, a moment after the connection closes), or panics.
@@ -89,8 +89,9 @@ fn a_throttled_flooder_that_resets_stops_at_once() {
 #[cfg(target_os = "linux")]
 #[test]
 fn one_address_cannot_take_every_place() {
+    use common::TIMEOUT;
     use socket2::{Domain, Socket, Type};
-    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
     let server = TestServer::with(|c| c.max_per_ip = Some(2));
     let from = |last: u8| {

@@ -18,7 +18,9 @@ use crate::config::ConsoleMode;
 pub(crate) enum Readiness {
     /// Now.
     Read,
-    /// Not now: we are in the background; ask again in a while.
+    /// Not now: we are in the background; ask again in a while. (Only Linux
+    /// can tell that it is in the background.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Wait,
     /// Never: reading could stop the process and nothing can tell.
     Never,
@@ -61,6 +63,7 @@ fn terminal_readiness() -> Readiness {
 /// foreground group? `None` if the text cannot be read. The command name
 /// (field 2) is in parentheses and may hold spaces, so fields are counted
 /// from the last `)`.
+#[cfg(any(target_os = "linux", test))]
 pub(crate) fn in_foreground(stat: &str) -> Option<bool> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
