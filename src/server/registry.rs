@@ -35,7 +35,7 @@ pub(crate) struct Meters {
     /// Bytes waiting in its send queue. Written by the broadcaster.
     pub(crate) queued_bytes: AtomicU64,
     /// Until when it is muted, in milliseconds since the server started
-    /// ([`Shared::millis`](super::shared::Shared::millis)); 0 when it is not.
+    /// (`Shared::millis`); 0 when it is not.
     /// Written by the console (mute, unmute) and by its reader (a mute that
     /// ran out, noticed at its next line).
     pub(crate) muted_until: AtomicU64,

@@ -4,21 +4,24 @@
 //! [`writer`] gives every recipient its part in one short (vectored) write;
 //! what a socket does not take waits in that client's send queue ([`sendq`]),
 //! so a stalled client costs the others a few milliseconds, not a timeout.
-//! [`peers`] holds what it keeps about each client, [`members`] who is in
-//! which room, [`history`] the last lines of each room.
+//! [`state`] holds the thread's state, [`limits`] its sizes and timings,
+//! [`peers`] what it keeps about each client, [`members`] who is in which
+//! room, [`history`] the last lines of each room.
 
 mod history;
+mod limits;
 mod members;
 mod outbox;
 mod peers;
 mod sendq;
+mod state;
 mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
@@ -30,16 +33,12 @@ use super::rooms::RoomId;
 use super::shared::Shared;
 use super::transcript::{Entry, Transcript};
 use history::History;
+use limits::{Budget, Limits, MAX_BATCH_EVENTS};
 use members::{Members, Say};
 use outbox::{Audience, Outbox};
 use peers::Peer;
 use sendq::SendQueue;
-use writer::{Budget, Limits};
-
-/// Most events handled in one batch, and the size past which a batch is
-/// written out: big batches mean few syscalls, bounded ones mean bounded memory.
-const MAX_BATCH_EVENTS: usize = 4096;
-const MAX_BATCH_BYTES: usize = 256 * 1024;
+use state::Broadcaster;
 
 /// The running broadcaster thread.
 #[derive(Debug)]
@@ -100,34 +99,6 @@ pub(crate) fn spawn(
         thread,
         finished_rx,
     })
-}
-
-/// The broadcaster thread's state.
-#[derive(Debug)]
-struct Broadcaster {
-    shared: Arc<Shared>,
-    events_rx: Receiver<Event>,
-    transcript: Option<Transcript>,
-    outbox: Outbox,
-    /// Everyone it writes to, from their welcome until they have left and
-    /// their last bytes are written. Kept across batches, so a batch never has
-    /// to ask the registry who is there.
-    peers: HashMap<ClientId, Peer>,
-    /// The peers whose send queues hold bytes: the only ones the writer has
-    /// to look at between batches.
-    queued: HashSet<ClientId>,
-    /// Who is in which room (peers that have not left), and crowd summaries.
-    members: Members,
-    /// The last public lines of each room, for newcomers (`--history`).
-    histories: HashMap<RoomId, History>,
-    /// The per-client send queues' limits (see [`Limits`]).
-    limits: Limits,
-    /// Counts turns, so fruitless retries start with a different client each time.
-    turn: usize,
-    /// Set once the goodbye is written: evictions are then silent.
-    stopping: bool,
-    /// While lines are waiting, no fruitless retry before this moment.
-    quiet_until: Instant,
 }
 
 impl Broadcaster {
@@ -464,7 +435,3 @@ impl Broadcaster {
         }
     }
 }
-
-/// After the write timeout, how much longer the goodbye may take: a client
-/// still reading a trickle then loses the rest.
-const GOODBYE_GRACE: Duration = Duration::from_millis(500);

@@ -10,53 +10,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::limits::{Budget, GOODBYE_GRACE, PROBE_SPACING};
+use super::outbox::Audience;
 use super::peers::Peer;
 use super::sendq::TooSlow;
-use super::{Broadcaster, GOODBYE_GRACE, MAX_BATCH_BYTES};
+use super::state::Broadcaster;
 use crate::server::registry::ClientId;
 use crate::server::rooms::RoomId;
 use crate::server::socket::{write_all_blocking, write_once, Failure};
-
-/// While lines are waiting to be relayed, at most one fruitless retry (one
-/// that costs a whole short write timeout, a few ms) per this interval: the
-/// room's lines come first, and a stalled client's queue can wait.
-const PROBE_SPACING: Duration = Duration::from_millis(100);
-
-/// Sizes derived from `--sendq-bytes`, and the write timeout.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Limits {
-    /// Most bytes waiting for one client.
-    pub(super) sendq: usize,
-    /// Over this, a client that is still reading makes the room wait for it.
-    pub(super) high_water: usize,
-    /// A batch is written out once it holds this many bytes. A quarter of the
-    /// send queue, so a client under the high-water mark always has room for
-    /// one more batch: a healthy client is never evicted for one big batch.
-    pub(super) batch_bytes: usize,
-    /// `None`: the demo mode, blocking writes and no queues.
-    pub(super) write_timeout: Option<Duration>,
-}
-
-impl Limits {
-    pub(super) fn new(sendq: usize, write_timeout: Option<Duration>) -> Limits {
-        Limits {
-            sendq,
-            high_water: sendq / 2,
-            batch_bytes: (sendq / 4).clamp(1, MAX_BATCH_BYTES),
-            write_timeout,
-        }
-    }
-}
-
-/// How many fruitless retries one servicing of the queues may make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Budget {
-    /// While events are waiting, one fruitless retry per [`PROBE_SPACING`]:
-    /// each costs one short write timeout, and new lines must not wait behind many.
-    OneWhileBusy,
-    /// Try every queue that is due (shutting down, or the room is waiting anyway).
-    All,
-}
 
 impl Broadcaster {
     /// Writes the batch to its recipients: the members of the rooms it
@@ -79,9 +40,9 @@ impl Broadcaster {
                 named.push(id);
             }
             match segment.audience {
-                super::Audience::All | super::Audience::AllExcept(_) => everyone = true,
-                super::Audience::Room(room, _) => rooms.push(room),
-                super::Audience::Only(_) => {}
+                Audience::All | Audience::AllExcept(_) => everyone = true,
+                Audience::Room(room, _) => rooms.push(room),
+                Audience::Only(_) => {}
             }
         }
         named.sort_unstable();
@@ -395,23 +356,5 @@ mod tests {
         assert_eq!(skip(&parts, 3), vec![&b"de"[..], b"f"]);
         assert_eq!(skip(&parts, 5), vec![&b"f"[..]]);
         assert!(skip(&parts, 6).is_empty());
-    }
-
-    /// A client just under the high-water mark has room for one more batch,
-    /// even one that overshoots by a whole event, at the smallest send queue
-    /// the flags allow (see `ServerConfig::min_sendq_bytes`).
-    #[test]
-    fn a_batch_always_fits_above_the_high_water_mark() {
-        for max_line in [64, 1024, 64 * 1024] {
-            let config = crate::config::ServerConfig {
-                max_line_bytes: max_line,
-                ..Default::default()
-            };
-            let sendq = config.min_sendq_bytes();
-            let limits = Limits::new(sendq, Some(Duration::from_secs(1)));
-            let biggest_event = crate::config::MAX_EVENT_BYTES + max_line;
-            assert!(limits.high_water + limits.batch_bytes + biggest_event <= limits.sendq);
-            assert!(limits.batch_bytes <= MAX_BATCH_BYTES);
-        }
     }
 }
