@@ -34,7 +34,7 @@ fn who_lists_every_client() {
     server.type_line("/who");
     server.wait_for("stdout", "2 clients connected");
     let line = server.wait_for("stdout", "ann (127.0.0.1:");
-    assert!(line.contains(", 1 lines sent, 0 bytes queued"), "{line}");
+    assert!(line.contains(", 1 line sent, 0 bytes queued"), "{line}");
     assert!(line.contains("connected 0h00m"), "{line}");
 }
 

@@ -16,14 +16,17 @@ pub(crate) fn who_line(
 ) -> String {
     let secs = now.saturating_duration_since(view.since).as_secs();
     let mut line = format!(
-        "{} ({}) in {}, connected {}h{:02}m{:02}s, {} lines sent, {} bytes queued",
+        "{} ({}) in {}, connected {}h{:02}m{:02}s, {} sent, {} bytes queued",
         view.name,
         view.addr,
         view.room,
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
-        lines_sent,
+        match lines_sent {
+            1 => "1 line".to_string(),
+            n => format!("{n} lines"),
+        },
         queued
     );
     if let Some(left) = muted_secs {
