@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 mod common;
-use common::{server_binary, Client};
+use common::{console_server_with_bob, retry, server_binary, Client, TIMEOUT};
 
 /// `say` reaches everyone as `* [server] TEXT`; the console confirms on stdout.
 #[test]
@@ -42,13 +42,7 @@ fn who_lists_every_client() {
 /// disconnected; the others see why.
 #[test]
 fn kick_with_and_without_a_reason() {
-    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
-    let mut ann = Client::connect(addr);
-    let mut bob = Client::connect(addr);
-    ann.expect(&format!("* {} joined", bob.name));
-    bob.send("/nick bob");
-    bob.expect("* you are now bob");
-    ann.expect(&format!("* {} is now known as bob", bob.name));
+    let (mut server, addr, mut ann, mut bob) = console_server_with_bob();
     server.type_line("kick BOB pasting nonsense");
     server.wait_for("stdout", "ok: kicked bob");
     bob.expect("! kicked by the server: pasting nonsense");
@@ -71,15 +65,17 @@ fn a_kicked_client_that_never_closes_loses_its_place() {
     server.type_line(&format!("kick {}", stubborn.name));
     stubborn.expect("! kicked by the server");
     // It keeps its socket open; the server must still let the next one in.
-    let mut next = Client::connect_raw(addr);
-    let mut answer = next.line();
-    let deadline = std::time::Instant::now() + common::TIMEOUT;
-    while !answer.starts_with("* welcome") {
-        assert!(std::time::Instant::now() < deadline, "{answer}");
-        std::thread::sleep(Duration::from_millis(20)); // a retry pace
-        next = Client::connect_raw(addr);
-        answer = next.line();
-    }
+    retry(
+        "a place for the next client",
+        TIMEOUT,
+        Duration::from_millis(20),
+        || {
+            Client::connect_raw(addr)
+                .line()
+                .starts_with("* welcome")
+                .then_some(())
+        },
+    );
     drop(stubborn);
 }
 
@@ -88,13 +84,7 @@ fn a_kicked_client_that_never_closes_loses_its_place() {
 /// that runs out both end it with `* you can talk again`.
 #[test]
 fn mute_unmute_and_expiry() {
-    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
-    let mut ann = Client::connect(addr);
-    let mut bob = Client::connect(addr);
-    ann.expect(&format!("* {} joined", bob.name));
-    bob.send("/nick bob");
-    bob.expect("* you are now bob");
-    ann.line();
+    let (mut server, _addr, mut ann, mut bob) = console_server_with_bob();
     server.type_line("mute bob 60");
     server.wait_for("stdout", "ok: muted bob for 60 s");
     bob.expect("! you are muted for 60 s");
@@ -150,9 +140,7 @@ fn mistakes_get_one_error_line() {
     server.wait_for("stdout", "error: usage: mute NAME [SECONDS]");
     server.type_line("help");
     server.wait_for("stdout", "kick NAME [REASON]");
-    let mut ann = Client::connect(addr);
-    ann.send("/who");
-    ann.wait_for("the who answer", |l| l.starts_with("* online (1)"));
+    Client::connect(addr).still_served();
 }
 
 /// At the end of its input (a closed pipe), the console stops and the
@@ -162,9 +150,7 @@ fn the_end_of_input_stops_only_the_console() {
     let (mut server, addr) = server_binary(&[]);
     server.close_stdin();
     server.wait_for("stderr", "console: end of input");
-    let mut ann = Client::connect(addr);
-    ann.send("/who");
-    ann.wait_for("the who answer", |l| l.starts_with("* online (1)"));
+    Client::connect(addr).still_served();
 }
 
 /// `shutdown` stops the server as Ctrl-C does.

@@ -3,7 +3,7 @@
 //! lines around a `/join`, crowded rooms, and the console's `move`.
 
 mod common;
-use common::{server_binary, Client, TestServer};
+use common::{console_server_with_bob, Client, TestServer};
 
 /// Names everyone in a fresh room of four: ann, bob, carl, dee.
 fn four(server: &TestServer) -> Vec<Client> {
@@ -141,13 +141,7 @@ fn a_crowded_room_hears_summaries() {
 /// every room.
 #[test]
 fn the_console_moves_clients_and_speaks_to_every_room() {
-    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
-    let mut ann = Client::connect(addr);
-    let mut bob = Client::connect(addr);
-    ann.expect(&format!("* {} joined", bob.name));
-    bob.send("/nick bob");
-    bob.expect("* you are now bob");
-    ann.line();
+    let (mut server, _addr, mut ann, mut bob) = console_server_with_bob();
     server.type_line("move bob group2");
     server.wait_for("stdout", "ok: moved bob to group2");
     bob.expect("* you are now in group2");

@@ -362,6 +362,12 @@ impl Client {
         }
     }
 
+    /// Asks `/who` and waits for the answer: the server still serves this client.
+    pub(crate) fn still_served(&mut self) {
+        self.send("/who");
+        self.wait_for("the /who answer", |l| l.starts_with("* online"));
+    }
+
     /// Half-closes the sending side, as `client` does when stdin ends.
     pub(crate) fn finish_sending(&self) {
         self.stream
@@ -802,4 +808,38 @@ impl Drop for Tmux {
 /// `text` quoted for `sh`.
 pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The server binary on a free port (newcomers announced at once) with two
+/// clients joined, the second renamed `bob`; for driving the console.
+pub(crate) fn console_server_with_bob() -> (ChildGuard, SocketAddr, Client, Client) {
+    let (server, addr) = server_binary(&["--join-grace-ms", "0"]);
+    let mut first = Client::connect(addr);
+    let mut bob = Client::connect(addr);
+    first.expect(&format!("* {} joined", bob.name));
+    let address = bob.name.clone();
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    first.expect(&format!("* {address} is now known as bob"));
+    bob.name = "bob".to_string();
+    (server, addr, first, bob)
+}
+
+/// Calls `attempt` until it returns `Some`, pausing `pace` between tries (a
+/// retry pace for things that happen "a moment later", such as a place given
+/// back when a thread ends; not synchronisation); panics after `within`.
+pub(crate) fn retry<T>(
+    what: &str,
+    within: Duration,
+    pace: Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(done) = attempt() {
+            return done;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        thread::sleep(pace);
+    }
 }
