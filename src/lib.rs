@@ -13,8 +13,10 @@
 //! everything meant for other people goes as an event (`server/event.rs`) into
 //! one bounded channel. The single **broadcaster** thread
 //! (`server/broadcaster/`) drains that channel and is the only writer to
-//! sockets: it writes each message to everyone except its sender, with a
-//! deadline, so one stalled client cannot freeze the room. Who owns each piece
+//! sockets: it writes each message to everyone in the sender's room except
+//! the sender, each write short; what a socket does not take waits in that
+//! client's send queue, so one stalled client cannot freeze the room. A
+//! **console** thread reads the teacher's commands. Who owns each piece
 //! of a client's state is written down in `server/shared.rs`.
 //!
 //! # Layout

@@ -281,3 +281,20 @@ fn a_background_server_is_not_stopped_by_its_console() {
     tmux(&["send-keys", "say from the foreground", "Enter"]);
     ann.expect("* [server] from the foreground");
 }
+
+/// A client kicked before it was announced (within its join grace) leaves
+/// without a notice: nobody was told it came.
+#[test]
+fn a_client_kicked_before_its_announcement_leaves_unseen() {
+    let (mut server, addr) = server_binary(&["--join-grace-ms", "5000"]);
+    let mut ann = Client::connect_raw(addr);
+    ann.send("/nick ann");
+    ann.wait_for("the rename", |l| l == "* you are now ann");
+    let quiet = Client::connect(addr);
+    server.type_line(&format!("kick {}", quiet.name));
+    server.wait_for("stdout", "ok: kicked");
+    let mut late = Client::connect_raw(addr);
+    late.send("/nick late");
+    // ann's next line is the late one's join: nothing about the kicked one.
+    ann.expect("* late joined");
+}

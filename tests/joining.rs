@@ -83,3 +83,19 @@ fn a_refused_first_nick_is_announced_by_address() {
     late.expect("! name BOB is taken");
     observer.expect(&format!("* {} joined", late.name));
 }
+
+/// In the chunk-framing demo mode too, a client whose first chunk is chat is
+/// announced before its chunk is relayed.
+#[test]
+fn chunk_mode_announces_before_the_first_chunk() {
+    let server = TestServer::with(|c| {
+        c.join_grace = Duration::from_millis(500);
+        c.framing = chatroom::Framing::Chunks;
+    });
+    let mut observer = server.connect();
+    let mut talker = Client::connect(server.addr);
+    talker.send("hello");
+    observer.expect(&format!("* {} joined", talker.name));
+    let chunk = observer.line();
+    assert_eq!(chunk, format!("> {}: hello", talker.name));
+}

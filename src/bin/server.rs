@@ -3,6 +3,7 @@
 //! Exit codes: 0 after a clean stop, 1 if it cannot start, 2 for bad flags,
 //! 130 for a second Ctrl-C.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -42,7 +43,12 @@ fn main() -> ExitCode {
             // A second Ctrl-C: the user is not willing to wait.
             std::process::exit(130);
         }
-        eprintln!("stopping (press Ctrl-C again to quit at once)");
+        // Not eprintln!: after a hangup (the terminal closed) stderr may be
+        // gone, and a panic here would leave the server running for good.
+        let _ = writeln!(
+            std::io::stderr(),
+            "stopping (press Ctrl-C again to quit at once)"
+        );
         handle.shutdown();
     });
     if let Err(e) = installed {

@@ -30,7 +30,7 @@ pub fn is_valid_room(name: &str) -> bool {
 /// (`* server shutting down`, `* you are now …`, `* welcome …`, `* online …`,
 /// `* rooms …`, `* history: …`, `* end of history`, `* bye`): with one of these
 /// names, `/me` could print a line that reads as the server's. Compared by
-/// [`skeleton`], so `SERVER` and `serv3r`-style look-alikes count too.
+/// [`skeleton`], so `SERVER`, `Y0U` or `0nline` count too.
 pub const RESERVED_NAMES: &[&str] = &[
     "server", "you", "welcome", "online", "rooms", "history", "end", "bye",
 ];

@@ -63,7 +63,8 @@ impl Stats {
         };
         format!(
             "stats: uptime {}h{:02}m{:02}s, clients {} (peak {}), lines relayed {}, \
-             bytes out {}, evicted {} too slow + {} reset, lines too long {}, rate limit {}",
+             bytes out {}, evicted {} too slow + {} reset, kicked {}, lines too long {}, \
+             rate limit {}",
             uptime / 3600,
             uptime / 60 % 60,
             uptime % 60,
@@ -73,6 +74,7 @@ impl Stats {
             self.bytes_out.load(Relaxed),
             self.evicted_slow.load(Relaxed),
             self.evicted_reset.load(Relaxed),
+            self.kicked.load(Relaxed),
             self.lines_too_long.load(Relaxed),
             rate,
         )

@@ -58,6 +58,13 @@ pub(crate) enum Entry {
         /// Why, if there was a reason (`too slow`, `connection reset`, a `/quit` reason).
         reason: Option<String>,
     },
+    /// A client moved to another room.
+    Move {
+        /// Its name.
+        name: String,
+        /// The room it entered.
+        room: String,
+    },
     /// A command typed on the server's console (`kick bob`, `say hi`).
     Console {
         /// The line as typed.
@@ -110,6 +117,11 @@ impl Entry {
                 if let Some(reason) = reason {
                     field("reason", reason);
                 }
+            }
+            Entry::Move { name, room } => {
+                field("event", "move");
+                field("name", name);
+                field("room", room);
             }
             Entry::Console { command } => {
                 field("event", "console");

@@ -19,6 +19,7 @@ mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -282,6 +283,9 @@ impl Broadcaster {
         let Some(room) = self.room_of(id) else {
             return;
         };
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.announced = true;
+        }
         if self.members.joined(room, Instant::now()) == Say::Now {
             self.outbox
                 .push(Audience::Room(room, Some(id)), &lines::joined(name));
@@ -361,17 +365,17 @@ impl Broadcaster {
         };
         self.outbox
             .push(Audience::Only(id), &lines::kicked(reason.as_deref()));
-        if let Some(peer) = self.peers.get_mut(&id) {
+        let announced = self.peers.get_mut(&id).is_some_and(|peer| {
             peer.kicked = true;
-        }
+            peer.announced
+        });
         if let Some(room) = self.close_window(id) {
-            self.shared
-                .stats
-                .kicked
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.shared.stats.kicked.fetch_add(1, Relaxed);
             self.shared.log.info(&format!("{} kicked", record.name));
-            let reason = lines::kick_reason(reason.as_deref());
-            self.announce_leave(room, &record.name, Some(reason));
+            if announced {
+                let reason = lines::kick_reason(reason.as_deref());
+                self.announce_leave(room, &record.name, Some(reason));
+            }
         }
     }
 
@@ -400,6 +404,10 @@ impl Broadcaster {
         self.outbox
             .push(Audience::Only(id), &lines::you_are_in(to_name));
         self.send_history(id, to);
+        self.record(Entry::Move {
+            name: name.to_string(),
+            room: to_name.to_string(),
+        });
     }
 
     /// A room's history, to one client, between its two notices.

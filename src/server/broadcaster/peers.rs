@@ -34,6 +34,9 @@ pub(super) struct Peer {
     pub(super) leaving: bool,
     /// It left because the console kicked it.
     pub(super) kicked: bool,
+    /// The others have been told it joined (`* NAME joined`, now or in a
+    /// crowd's summary); if not, they are not told it left either.
+    pub(super) announced: bool,
 }
 
 impl Peer {
@@ -54,6 +57,7 @@ impl Peer {
             to: usize::MAX,
             leaving: false,
             kicked: false,
+            announced: false,
         }
     }
 

@@ -243,7 +243,7 @@ impl Broadcaster {
         self.shared
             .log
             .info(&format!("{} evicted ({})", record.name, failure.reason()));
-        if !self.stopping {
+        if !self.stopping && peer.announced {
             self.announce_leave(peer.room, &record.name, Some(failure.reason().to_string()));
         }
     }

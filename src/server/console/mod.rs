@@ -26,6 +26,9 @@ use super::transcript::Entry;
 use command::{ConsoleCommand, CONSOLE_HELP};
 use foreground::{readiness, Readiness};
 
+/// The longest the console waits for the broadcaster to take an event.
+const SEND_WAIT: Duration = Duration::from_secs(1);
+
 /// While the server is in the background, how often the console checks
 /// whether it has been brought to the foreground (`fg`).
 const FOREGROUND_CHECK: Duration = Duration::from_millis(500);
@@ -121,6 +124,19 @@ impl Console {
         }
     }
 
+    /// Hands an event to the broadcaster. A room frozen by the
+    /// `--no-write-timeout` demo may not take it: then the console says so
+    /// after a moment instead of hanging, and stays usable (`shutdown` works).
+    fn send(&mut self, event: Event) -> bool {
+        match self.events_tx.send_timeout(event, SEND_WAIT) {
+            Ok(()) => true,
+            Err(_) => {
+                self.say("error: the room is not taking events (frozen?); not done");
+                false
+            }
+        }
+    }
+
     fn say(&mut self, text: &str) {
         let _ = writeln!(self.output, "{text}");
         let _ = self.output.flush();
@@ -137,23 +153,33 @@ impl Console {
             }
         };
         self.shared.log.always(&format!("console: {line}"));
-        let _ = self.events_tx.send(Event::Record(Entry::Console {
+        let acts = !matches!(
+            command,
+            ConsoleCommand::Who | ConsoleCommand::Stats | ConsoleCommand::Help
+        );
+        // Commands that change the room go in the transcript, in their place
+        // among the room's events; if the room cannot take that, nothing is done.
+        let record = Event::Record(Entry::Console {
             command: line.to_string(),
-        }));
+        });
+        if acts && !matches!(command, ConsoleCommand::Shutdown) && !self.send(record) {
+            return true;
+        }
         match command {
             ConsoleCommand::Who => self.who(),
             ConsoleCommand::Say(text) => {
                 let text = sanitize(text);
-                let _ = self.events_tx.send(Event::Say {
-                    line: lines::server_says(&text),
-                });
-                self.say("ok: said to everyone");
+                let line = lines::server_says(&text);
+                if self.send(Event::Say { line }) {
+                    self.say("ok: said to everyone");
+                }
             }
             ConsoleCommand::Kick(name, reason) => {
                 if let Some((id, name)) = self.find(name) {
                     let reason = reason.map(|r| sanitize(r).into_owned());
-                    let _ = self.events_tx.send(Event::Kick { id, reason });
-                    self.say(&format!("ok: kicked {name}"));
+                    if self.send(Event::Kick { id, reason }) {
+                        self.say(&format!("ok: kicked {name}"));
+                    }
                 }
             }
             ConsoleCommand::Mute(name, length) => self.mute(name, length),
@@ -214,7 +240,7 @@ impl Console {
         match self.shared.registry.join(id, room) {
             Ok(moved) => {
                 let to_name = moved.to_name.clone();
-                let _ = self.events_tx.send(Event::Moved {
+                self.send(Event::Moved {
                     id,
                     name: moved.name,
                     to: moved.to,
@@ -238,7 +264,7 @@ impl Console {
         };
         let until = self.shared.millis(Instant::now() + length);
         meters.muted_until.store(until, Release);
-        let _ = self.events_tx.send(Event::Direct {
+        self.send(Event::Direct {
             from: id,
             to: id,
             line: lines::muted_for(length.as_secs()),
@@ -267,7 +293,7 @@ impl Console {
             self.say(&format!("error: {name} is not muted"));
             return;
         }
-        let _ = self.events_tx.send(Event::Direct {
+        self.send(Event::Direct {
             from: id,
             to: id,
             line: lines::can_talk_again(),

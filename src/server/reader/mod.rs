@@ -502,6 +502,15 @@ impl Session {
             return;
         }
         self.throttle();
+        if self.end.is_some() {
+            return;
+        }
+        // As with a first line of chat: announced before its chunk is relayed.
+        self.announce();
+        if let Some(left) = self.muted() {
+            let secs = left.as_millis().div_ceil(1000) as u64;
+            return self.reply(lines::still_muted(secs.max(1)));
+        }
         let log = self.shared.log;
         if log.verbose() {
             log.info(&format!("{}: {}", self.name, text.trim_end()));
