@@ -4,8 +4,9 @@
 //!
 //! By default it starts our server in this process on port 0; `--addr` drives any
 //! running chat server instead. `--stalled` runs scenario E (clients that never
-//! read, issue 13). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and
-//! writes that file. A bench with `harness = false`: a plain `main`.
+//! read, issue 13), `--many-rooms` scenario F (many rooms on one server, issue
+//! 17). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and writes that
+//! file. A bench with `harness = false`: a plain `main`.
 //!
 //! # Layout
 //! - `fanout/options.rs`: the flags
@@ -18,6 +19,7 @@
 //! - `fanout/stalled.rs`: scenario E, stalled clients: one run
 //! - `fanout/observer.rs`: what E's healthy observer makes of its bytes (pure)
 //! - `fanout/stalled_report.rs`: all of E, its table and its targets
+//! - `fanout/rooms.rs`: scenario F, many rooms: its runs, table and targets
 //! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
 //! - `fanout/chart.rs`: the SVG chart, drawn by hand
@@ -43,6 +45,8 @@ mod procfs;
 // Before the modules that use its `record!` macro.
 #[path = "fanout/report.rs"]
 mod report;
+#[path = "fanout/rooms.rs"]
+mod rooms;
 #[path = "fanout/stalled.rs"]
 mod stalled;
 #[path = "fanout/stalled_report.rs"]
@@ -84,6 +88,8 @@ fn main() -> ExitCode {
             .map(|()| println!("marker and observer self-tests passed"))
     } else if options.suite {
         suite::run(&options)
+    } else if options.many_rooms {
+        rooms::run()
     } else if options.stalled {
         stalled_report::run(options.deadline)
     } else if let Some(k) = options.stalled_run {
@@ -131,11 +137,13 @@ fn seconds(d: Duration) -> f64 {
 /// # Errors
 /// The server could not be started or reached, or a generator thread failed.
 fn run_once(options: &Options) -> Result<Report, String> {
-    let (server, addr) = match options.addr {
-        Some(addr) => (None, addr),
+    let (server, addr, crowd) = match options.addr {
+        Some(addr) => (None, addr, options.crowd),
         None => {
-            let (server, addr) = InProcess::start(inprocess::config())?;
-            (Some(server), addr)
+            let config = inprocess::config();
+            let crowd = config.crowd;
+            let (server, addr) = InProcess::start(config)?;
+            (Some(server), addr, Some(crowd))
         }
     };
     let in_process = server.is_some();
@@ -150,6 +158,8 @@ fn run_once(options: &Options) -> Result<Report, String> {
         stall: options.stall,
         // Ours welcomes every client; a foreign server may say nothing at all.
         expect_greeting: in_process,
+        rooms: options.rooms,
+        crowd,
     };
     // Memory: the whole process in-process (server and generator share it),
     // else the server's process if we know it.
@@ -258,6 +268,7 @@ fn run_once(options: &Options) -> Result<Report, String> {
         clients: options.clients as u64,
         senders: options.senders as u64,
         messages: options.messages as u64,
+        rooms: options.rooms as u64,
         size: options.size as u64,
         rate: options.rate,
         threads: threads as u64,
@@ -268,6 +279,7 @@ fn run_once(options: &Options) -> Result<Report, String> {
         reordered: tally.reordered,
         corrupted: tally.corrupted,
         stray: tally.stray,
+        crossed: tally.crossed,
         disconnected: tally.closed_by_server,
         deliveries_per_s: if window > 0.0 {
             tally.delivered as f64 / window

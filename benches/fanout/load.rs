@@ -6,6 +6,10 @@
 //! Not a thread per connection: 9000 of those, next to the server's own 9000
 //! reader threads, would crowd a 2-core machine and its pid limit, and would
 //! make the generator, not the server, what gets measured.
+//!
+//! With rooms (scenario F), client `c` joins room `c % R` as it connects, and
+//! a line may only reach the members of its sender's room: one that reaches
+//! anyone else is counted as `crossed`.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -60,6 +64,11 @@ pub(crate) const TICK: Duration = Duration::from_millis(2);
 /// The longest connect and settle may take before the run goes on regardless.
 const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 
+/// While connecting, the longest silence after the last connection before
+/// the run gives up waiting for a line every connection should get (see
+/// [`Plan::settle_text`]) and goes on, reported as never settled.
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+
 /// How long the server may take to close every connection after it was asked
 /// to stop, before the generator closes them itself.
 const CLOSE_LIMIT: Duration = Duration::from_secs(15);
@@ -91,12 +100,65 @@ pub(crate) struct Plan {
     /// Also wait until every connection has received something (the server
     /// greets each client), not only for the quiet period.
     pub(crate) expect_greeting: bool,
+    /// Spread the clients over this many rooms: client `c` sends `/join
+    /// roomK` with `K = c % rooms` as it connects, and the room has settled
+    /// once each has been told `* you are now in roomK`. 0: nobody joins a
+    /// room (everyone stays in the lobby, and any server will do).
+    pub(crate) rooms: usize,
+    /// The server sums up the joins in a room of more than this many members
+    /// once a second (ours, `--crowd`); then the room has settled only once
+    /// every connection has the summary that counts everyone, `(N here)`.
+    /// `None`: a server that announces nothing, or announces every join.
+    pub(crate) crowd: Option<usize>,
 }
 
 impl Plan {
-    /// Deliveries a correct server makes: every line to every other client.
+    /// Groups of clients that hear each other: the rooms, or the one lobby.
+    fn groups(&self) -> usize {
+        self.rooms.max(1)
+    }
+
+    /// The group (room index) of client `client`.
+    fn group_of(&self, client: usize) -> usize {
+        client % self.groups()
+    }
+
+    /// Clients in group `group`.
+    fn members(&self, group: usize) -> usize {
+        let groups = self.groups();
+        self.clients / groups + usize::from(group < self.clients % groups)
+    }
+
+    /// The most senders any one group has: what each receiver tracks.
+    pub(crate) fn senders_per_group(&self) -> usize {
+        self.senders.div_ceil(self.groups())
+    }
+
+    /// Deliveries a correct server makes: every line to every other client
+    /// in its sender's room.
     pub(crate) fn expected(&self) -> u64 {
-        (self.senders * self.messages) as u64 * self.clients.saturating_sub(1) as u64
+        (0..self.senders)
+            .map(|sender| self.members(self.group_of(sender)).saturating_sub(1) as u64)
+            .sum::<u64>()
+            * self.messages as u64
+    }
+
+    /// What client `client` sends as it connects: `/join roomK`, with rooms.
+    fn join_line(&self, client: usize) -> Option<Vec<u8>> {
+        (self.rooms > 0).then(|| format!("/join room{}\n", self.group_of(client)).into_bytes())
+    }
+
+    /// The line that tells client `client` the room is settled for it: its
+    /// `/join` was answered, or (in a crowded lobby) the summary that counts
+    /// every client has arrived. Without one, a quiet period has to do.
+    fn settle_text(&self, client: usize) -> Option<Vec<u8>> {
+        if self.rooms > 0 {
+            Some(format!("* you are now in room{}\n", self.group_of(client)).into_bytes())
+        } else {
+            self.crowd
+                .filter(|&crowd| self.clients > crowd)
+                .map(|_| format!("({} here)\n", self.clients).into_bytes())
+        }
     }
 }
 
@@ -109,6 +171,8 @@ struct Gauge {
     last_byte_ns: AtomicU64,
     last_marker_ns: AtomicU64,
     greeted: AtomicU64,
+    /// Connections that have their settle text (see [`Plan::settle_text`]).
+    ready: AtomicU64,
     registered: AtomicU64,
     open: AtomicU64,
     busy_ns: AtomicU64,
@@ -161,6 +225,8 @@ pub(crate) struct Tally {
     /// Intact markers that should not have arrived: a sender's own line
     /// echoed back, or ids out of range.
     pub(crate) stray: u64,
+    /// Intact lines from a sender in another room.
+    pub(crate) crossed: u64,
     /// Bytes received.
     pub(crate) bytes: u64,
     /// Bytes written by senders.
@@ -180,6 +246,7 @@ impl Tally {
         self.reordered += other.reordered;
         self.corrupted += other.corrupted;
         self.stray += other.stray;
+        self.crossed += other.crossed;
         self.bytes += other.bytes;
         self.sent_bytes += other.sent_bytes;
         self.closed_by_server += other.closed_by_server;
@@ -195,7 +262,8 @@ pub(crate) struct Connected {
     pub(crate) connect: Duration,
     /// From the first connect to the last byte of the join-notice storm.
     pub(crate) settle: Duration,
-    /// True if the settle limit ran out first.
+    /// True if the settle limit ran out first, or the room fell silent
+    /// before every connection had its settle text.
     pub(crate) settle_timed_out: bool,
 }
 
@@ -259,17 +327,24 @@ impl Generator {
         })
     }
 
-    /// Connects every client, one after another, handing each socket to a
-    /// generator thread at once so the join notices it gets are read from the
-    /// start; then waits for the room to settle (see [`Plan::quiet`]).
+    /// Connects every client, one after another (each sending its `/join`
+    /// at once, with rooms), handing each socket to a generator thread at
+    /// once so the join notices it gets are read from the start; then waits
+    /// for the room to settle (see [`Plan::quiet`] and [`Plan::settle_text`]).
     ///
     /// # Errors
     /// A connection failed.
     pub(crate) fn connect(&self, addr: SocketAddr) -> io::Result<Connected> {
         let started = Instant::now();
         for client in 0..self.plan.clients {
-            let stream = connect_quickly(addr)
+            let mut stream = connect_quickly(addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("connection {client}: {e}")))?;
+            if let Some(line) = self.plan.join_line(client) {
+                // A dozen bytes into a fresh socket's empty buffer: the
+                // timeout only bounds what cannot happen.
+                stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+                stream.write_all(&line)?;
+            }
             // Senders' lines must leave at once, not wait for an ACK (Nagle).
             stream.set_nodelay(true)?;
             stream.set_nonblocking(true)?;
@@ -290,13 +365,12 @@ impl Generator {
             let last = self.control.max(|g| &g.last_byte_ns).max(connected_ns);
             let registered = self.control.sum(|g| &g.registered) == clients;
             let greeted = !self.plan.expect_greeting || self.control.sum(|g| &g.greeted) == clients;
-            if registered
-                && greeted
-                && now_ns.saturating_sub(last) >= self.plan.quiet.as_nanos() as u64
-            {
+            let ready = self.control.sum(|g| &g.ready) == clients;
+            let silence = now_ns.saturating_sub(last);
+            if registered && greeted && ready && silence >= self.plan.quiet.as_nanos() as u64 {
                 break false;
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || silence >= SILENCE_LIMIT.as_nanos() as u64 {
                 break true;
             }
             thread::sleep(Duration::from_millis(5));
@@ -403,6 +477,10 @@ struct Conn {
     /// The start of a marker cut off by the end of the last read.
     carry: Vec<u8>,
     got_bytes: bool,
+    /// The settle text still to come (see [`Plan::settle_text`]), and the
+    /// last bytes read before it, in case it straddles two reads.
+    awaiting: Option<Vec<u8>>,
+    tail: Vec<u8>,
     out: Option<Outgoing>,
 }
 
@@ -433,12 +511,15 @@ struct Worker {
     poll: Poll,
     adds_rx: mpsc::Receiver<(std::net::TcpStream, u32)>,
     conns: Vec<Conn>,
-    /// For each of this thread's connections and each sender, a bit per
-    /// sequence number: which lines arrived (duplicates are caught here).
+    /// For each of this thread's connections and each sender of its room, a
+    /// bit per sequence number: which lines arrived (duplicates are caught here).
     seen: Vec<u64>,
     words_per_sender: usize,
-    /// For each connection and sender, one more than the highest sequence number
-    /// seen: anything lower that arrives later arrived out of order.
+    /// Senders tracked per connection: those of its room (all, without rooms).
+    tracked: usize,
+    /// For each connection and sender of its room, one more than the highest
+    /// sequence number seen: anything lower that arrives later arrived out of
+    /// order.
     high: Vec<u32>,
     buf: Vec<u8>,
     tally: Tally,
@@ -447,6 +528,7 @@ struct Worker {
     last_byte_ns: u64,
     last_marker_ns: u64,
     greeted: u64,
+    ready: u64,
     open: u64,
     busy_ns: u64,
 }
@@ -469,6 +551,7 @@ impl Worker {
             conns: Vec::new(),
             seen: Vec::new(),
             words_per_sender: plan.messages.div_ceil(64),
+            tracked: plan.senders_per_group(),
             high: Vec::new(),
             // Room for a carried partial marker in front of a full read.
             buf: vec![0; READ_BUF + plan.size],
@@ -478,6 +561,7 @@ impl Worker {
             last_byte_ns: 0,
             last_marker_ns: 0,
             greeted: 0,
+            ready: 0,
             open: 0,
             busy_ns: 0,
         }
@@ -512,8 +596,9 @@ impl Worker {
                 match event.token() {
                     WAKER => self.take_new(),
                     Token(slot) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(slot);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.read(slot, closed);
                         }
                         if event.is_writable() {
                             if let Some(out) = &mut self.conns[slot].out {
@@ -582,6 +667,7 @@ impl Worker {
             .last_marker_ns
             .store(self.last_marker_ns, Ordering::Relaxed);
         gauge.greeted.store(self.greeted, Ordering::Relaxed);
+        gauge.ready.store(self.ready, Ordering::Relaxed);
         gauge
             .registered
             .store(self.conns.len() as u64, Ordering::Relaxed);
@@ -620,23 +706,30 @@ impl Worker {
                     0
                 },
             });
+            let awaiting = self.plan.settle_text(client as usize);
+            if awaiting.is_none() {
+                self.ready += 1;
+            }
             self.conns.push(Conn {
                 stream: Some(stream),
                 client,
                 carry: Vec::new(),
                 got_bytes: false,
+                awaiting,
+                tail: Vec::new(),
                 out,
             });
-            let per_conn = self.plan.senders * self.words_per_sender;
+            let per_conn = self.tracked * self.words_per_sender;
             self.seen.resize(self.seen.len() + per_conn, 0);
-            self.high.resize(self.high.len() + self.plan.senders, 0);
+            self.high.resize(self.high.len() + self.tracked, 0);
             self.open += 1;
         }
         self.publish();
     }
 
     /// Reads a connection until it would block, counting every marker.
-    fn read(&mut self, slot: usize) {
+    /// `closed`: the event said the peer has closed its side too.
+    fn read(&mut self, slot: usize, closed: bool) {
         loop {
             let conn = &mut self.conns[slot];
             let Some(stream) = &conn.stream else { return };
@@ -658,11 +751,15 @@ impl Worker {
                 conn.got_bytes = true;
                 self.greeted += 1;
             }
+            if conn.awaiting.is_some() && awaited(conn, &self.buf[carried..carried + n]) {
+                self.ready += 1;
+            }
             let me = conn.client;
             let end = carried + n;
             let senders = self.plan.senders;
             let messages = self.plan.messages;
             let words = self.words_per_sender;
+            let (groups, tracked) = (self.plan.groups() as u32, self.tracked);
             let (tally, seen, high) = (&mut self.tally, &mut self.seen, &mut self.high);
             let mut marked = false;
             let used = self.format.scan(&self.buf[..end], |found| match found {
@@ -676,7 +773,12 @@ impl Worker {
                         tally.stray += 1;
                         return;
                     }
-                    let pair = slot * senders + sender as usize;
+                    if sender % groups != me % groups {
+                        tally.crossed += 1;
+                        return;
+                    }
+                    // The sender's place among the senders of its room.
+                    let pair = slot * tracked + (sender / groups) as usize;
                     let word = pair * words + seq as usize / 64;
                     let bit = 1u64 << (seq % 64);
                     if seen[word] & bit != 0 {
@@ -703,7 +805,11 @@ impl Worker {
             // A short read emptied the socket; with edge-triggered polling any
             // later byte raises a new event, so the extra `read` that would
             // only say `WouldBlock` is skipped (one syscall per event saved).
-            if n < room {
+            // Not when the close came with the last bytes: its edge is
+            // spent, and only the next `read` (returning 0) shows it. Skipped
+            // then, the connection would stay open until the run gives up on
+            // it (the server's goodbye and FIN often arrive together).
+            if n < room && !closed {
                 return;
             }
         }
@@ -794,4 +900,22 @@ impl Worker {
             }
         }
     }
+}
+
+/// Looks for `conn`'s settle text in the bytes of one read (joined to the
+/// end of the last one, so text split between reads is found); true once it
+/// has arrived, after which the connection stops looking.
+fn awaited(conn: &mut Conn, data: &[u8]) -> bool {
+    let Some(text) = &conn.awaiting else {
+        return false;
+    };
+    conn.tail.extend_from_slice(data);
+    if memchr::memmem::find(&conn.tail, text).is_some() {
+        conn.awaiting = None;
+        conn.tail = Vec::new();
+        return true;
+    }
+    let keep = text.len().saturating_sub(1).min(conn.tail.len());
+    conn.tail.drain(..conn.tail.len() - keep);
+    false
 }

@@ -25,6 +25,16 @@ One run:
   --threads T        generator poll-loop threads [default: 2]
   --quiet-ms MS      the room has settled after MS without a byte [default: 300]
   --stall-s SECS     give up on missing lines after SECS without progress [default: 5]
+  --rooms R          spread the clients over R rooms: client C sends `/join roomK`
+                     (K = C mod R) as it connects, and lines must stay in their
+                     room; 0 = everyone stays in the lobby [default: 0]
+  --crowd N          the server sums up joins in rooms of more than N (ours: its
+                     --crowd); wait for the summary that counts everyone before
+                     sending. In-process, our setting is used [default: none]
+
+Scenario F, many rooms (in-process; issue 17):
+  --many-rooms       all of F: one room and many rooms of the same size, the
+                     same lines per second; each run in a fresh child process
 
 Scenario E, stalled clients (in-process; issue 13):
   --stalled          all of E: a 20000-line flood with 0, 1, 5, 20 and 50 clients
@@ -37,7 +47,7 @@ Scenario E, stalled clients (in-process; issue 13):
                      [default: 120]
 
 The suite (what `make bench` runs):
-  --suite            scenarios A-E, a sweep, memory per client, 9000 clients,
+  --suite            scenarios A-F, a sweep, memory per client, 9000 clients,
                      and A-D against separate server processes
   --write FILE       write the suite's report to FILE (and its chart beside it)
   --no-node          skip the Node baseline even if `node` is installed
@@ -87,6 +97,12 @@ pub(crate) struct Options {
     pub(crate) stalled_latency: Option<usize>,
     /// How long one run of E may take.
     pub(crate) deadline: Duration,
+    /// Rooms to spread the clients over (0: the lobby only).
+    pub(crate) rooms: usize,
+    /// The server's crowd threshold, for a server not in this process.
+    pub(crate) crowd: Option<usize>,
+    /// Run all of scenario F.
+    pub(crate) many_rooms: bool,
 }
 
 impl Default for Options {
@@ -115,6 +131,9 @@ impl Default for Options {
             // for K = 50); this leaves room for a busy machine and still
             // ends a run that would never finish.
             deadline: Duration::from_secs(120),
+            rooms: 0,
+            crowd: None,
+            many_rooms: false,
         }
     }
 }
@@ -152,6 +171,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             "--stalled-run" => o.stalled_run = Some(number(&flag, &value(&flag)?)?),
             "--stalled-latency" => o.stalled_latency = Some(number(&flag, &value(&flag)?)?),
             "--deadline-s" => o.deadline = Duration::from_secs(number(&flag, &value(&flag)?)?),
+            "--rooms" => o.rooms = number(&flag, &value(&flag)?)?,
+            "--crowd" => o.crowd = Some(number(&flag, &value(&flag)?)?),
+            "--many-rooms" => o.many_rooms = true,
             "--stalled" => o.stalled = true,
             "--write" => o.write = Some(PathBuf::from(value(&flag)?)),
             "--json" => o.json = true,
@@ -176,6 +198,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
     if o.stalled_run.or(o.stalled_latency).unwrap_or(0) > 5000 {
         return Err("--stalled-run and --stalled-latency take at most 5000 clients".into());
     }
+    if o.rooms > o.clients {
+        return Err(format!(
+            "--rooms {} is more than --clients {}: a room needs a member",
+            o.rooms, o.clients
+        ));
+    }
     if o.deadline.is_zero() {
         return Err("--deadline-s must be at least 1".into());
     }
@@ -195,8 +223,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             o.size
         ));
     }
-    // One bit per expected (receiver, sender, line): say no before allocating gigabytes.
-    let bits = o.clients as u128 * o.senders as u128 * o.messages as u128;
+    // One bit per (receiver, sender of its room, line): say no before
+    // allocating gigabytes.
+    let per_room = o.senders.div_ceil(o.rooms.max(1));
+    let bits = o.clients as u128 * per_room as u128 * o.messages as u128;
     if bits > 1 << 33 {
         return Err("clients x senders x messages is too large to track (over 8.6e9)".into());
     }

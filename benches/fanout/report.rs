@@ -151,6 +151,8 @@ record! {
         senders: u64,
         /// Lines per sender.
         messages: u64,
+        /// Rooms the clients were spread over (0: all in the lobby).
+        rooms: u64,
         /// Bytes per line.
         size: u64,
         /// Lines per second per sender (0: flat out).
@@ -171,6 +173,8 @@ record! {
         corrupted: u64,
         /// Intact lines that should not have arrived at all (echoes to the sender).
         stray: u64,
+        /// Intact lines that reached a client in another room than their sender's.
+        crossed: u64,
         /// Connections the server closed during the run.
         disconnected: u64,
         /// Deliveries per second, from the first send to the last delivery.
@@ -230,6 +234,7 @@ impl Report {
             && self.reordered == 0
             && self.corrupted == 0
             && self.stray == 0
+            && self.crossed == 0
     }
 
     /// For a person: a short block of labelled lines.
@@ -240,13 +245,18 @@ impl Report {
         let mib = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1} MiB"));
         let _ = writeln!(
             t,
-            "{}{} clients, {} senders x {} lines of {} bytes{} -> {}",
+            "{}{} clients{}, {} senders x {} lines of {} bytes{} -> {}",
             if self.label.is_empty() {
                 String::new()
             } else {
                 format!("[{}] ", self.label)
             },
             self.clients,
+            if self.rooms > 0 {
+                format!(" in {} rooms", self.rooms)
+            } else {
+                String::new()
+            },
             self.senders,
             self.messages,
             self.size,
@@ -259,7 +269,7 @@ impl Report {
         );
         let _ = writeln!(
             t,
-            "  deliveries  expected {}  received {}  lost {}  duplicated {}  reordered {}  corrupted {}  stray {}{}",
+            "  deliveries  expected {}  received {}  lost {}  duplicated {}  reordered {}  corrupted {}  stray {}  crossed rooms {}{}",
             self.expected,
             self.received,
             self.lost,
@@ -267,6 +277,7 @@ impl Report {
             self.reordered,
             self.corrupted,
             self.stray,
+            self.crossed,
             if self.complete { "" } else { "  (stalled)" }
         );
         let _ = writeln!(

@@ -1,8 +1,9 @@
 //! The suite behind `make bench`: scenarios A-D (three runs each, the median
-//! reported), scenario E (stalled clients, `stalled_report.rs`), a sweep over
-//! client counts, memory per idle client, 9000 clients, and A-D against
-//! separate server processes (ours, and a Node baseline if `node` is
-//! installed). Prints a table and writes the report.
+//! reported), scenario E (stalled clients, `stalled_report.rs`), scenario F
+//! (many rooms, `rooms.rs`), a sweep over client counts, memory per idle
+//! client, 9000 clients, and A-D against separate server processes (ours, and
+//! a Node baseline if `node` is installed; D three times each, for its CPU).
+//! Prints a table and writes the report.
 //!
 //! Every run is a child process (this same program, one run, `--json`), so each
 //! starts with a fresh heap and its peak RSS is its own.
@@ -19,8 +20,8 @@ use crate::chart::{self, Point};
 use crate::child;
 use crate::options::Options;
 use crate::report::{self, Report};
-use crate::stalled_report;
 use crate::{marker, observer};
+use crate::{rooms, stalled_report};
 
 /// Bytes per line in every scenario (the issue's figures are for 64).
 const SIZE: usize = 64;
@@ -34,6 +35,11 @@ const SWEEP_MESSAGES: usize = 500;
 /// Clients for the idle-memory measurement, and for "connected and chatting".
 const IDLE_CLIENTS: usize = 5000;
 const MANY_CLIENTS: usize = 9000;
+/// Runs of D against each separate server, for the CPU comparison with Node
+/// (issue 17); the median is judged.
+const D_CPU_RUNS: usize = 3;
+/// Issue 17's target for D's connect+settle.
+const SETTLE_TARGET_S: f64 = 2.0;
 
 /// One scenario of the issue.
 #[derive(Debug, Clone, Copy)]
@@ -292,6 +298,14 @@ fn measure_separate(kind: Kind, title: &str, mut args: Vec<String>) -> Result<Re
         "--stall-s".to_string(),
         "3".to_string(),
     ]);
+    if kind == Kind::Ours {
+        // It sums up joins in a crowded room once a second (its default
+        // `--crowd`): the room has settled when that last summary is in.
+        args.extend([
+            "--crowd".to_string(),
+            chatroom::ServerConfig::default().crowd.to_string(),
+        ]);
+    }
     let report = measure(title, &args);
     drop(server);
     report
@@ -331,8 +345,13 @@ struct Results {
     many: Option<Report>,
     /// A-D against separate processes: ours, and Node's if it ran.
     separate: Vec<(Kind, Scenario, Report)>,
+    /// Every run of D against a separate server (the one above included),
+    /// for the CPU comparison.
+    d_runs: Vec<(Kind, Report)>,
     /// Scenario E.
     stalled: Option<stalled_report::Results>,
+    /// Scenario F.
+    rooms: Option<rooms::Results>,
     node_version: Option<String>,
     started: String,
     took: Duration,
@@ -362,6 +381,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         results.scenarios.push((scenario, runs, chosen));
     }
     results.stalled = Some(stalled_report::measure(options.deadline)?);
+    results.rooms = Some(rooms::measure()?);
 
     println!("Sweep ({SWEEP_SENDERS} senders x {SWEEP_MESSAGES} lines), in-process:");
     for clients in SWEEP {
@@ -411,15 +431,29 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
             println!("(node is not installed: the Node baseline is skipped)");
         }
     }
-    for kind in kinds {
-        if kind.command().is_none() {
-            continue;
-        }
+    kinds.retain(|kind| kind.command().is_some());
+    for &kind in &kinds {
         println!("Separate processes, {}:", kind.name());
         for scenario in SCENARIOS {
             let title = format!("{}: {}", scenario.key, scenario.describe());
             let report = measure_separate(kind, &title, scenario.args())?;
+            if scenario.key == "D" {
+                results.d_runs.push((kind, report.clone()));
+            }
             results.separate.push((kind, scenario, report));
+        }
+    }
+    if kinds.len() > 1 {
+        // Taken in turns, so both servers see the same changes in the
+        // machine's other load.
+        println!("D again, for its server CPU, in turns:");
+        let d = SCENARIOS[3];
+        for run in 2..=D_CPU_RUNS {
+            for &kind in &kinds {
+                let title = format!("D run {run}: {}", kind.name());
+                let report = measure_separate(kind, &title, d.args())?;
+                results.d_runs.push((kind, report));
+            }
         }
     }
     results.took = begun.elapsed();
@@ -509,6 +543,21 @@ fn separate(results: &Results, kind: Kind, key: &str) -> Option<Report> {
         .map(|(_, _, r)| r.clone())
 }
 
+/// The server CPU of every run of D against a `kind` server, from the first
+/// connect to the last delivery, and their median.
+fn d_cpu(results: &Results, kind: Kind) -> Option<(Vec<f64>, f64)> {
+    let runs: Vec<f64> = results
+        .d_runs
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .filter_map(|(_, r)| r.server_cpu_s)
+        .collect();
+    let mut sorted = runs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = *sorted.get(sorted.len() / 2)?;
+    Some((runs, median))
+}
+
 /// KiB per idle client, from RSS with many idle clients and with none.
 fn per_client_kib(zero: &Option<Report>, many: &Option<Report>) -> Option<f64> {
     let (zero, many) = (zero.as_ref()?, many.as_ref()?);
@@ -528,7 +577,7 @@ fn targets_table(results: &Results) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| target (issue 5; E: issue 13) | measured (A-D: median of {REPEATS}; E: one run) | Node baseline here | verdict |"
+        "| target (issue 5; E: issue 13; F and rows so marked: issue 17) | measured (A-D: median of {REPEATS}; E, F: one run) | Node baseline here | verdict |"
     );
     let _ = writeln!(t, "|---|---|---|---|");
     let node = |key: &str| {
@@ -594,6 +643,46 @@ fn targets_table(results: &Results) -> String {
             verdict(r.settle_s < 60.0 && !r.settle_timed_out)
         );
     }
+    if let Some((_, runs, _)) = results.scenarios.iter().find(|(s, _, _)| s.key == "D") {
+        let mut settles: Vec<f64> = runs.iter().map(|r| r.settle_s).collect();
+        settles.sort_by(f64::total_cmp);
+        let settled = runs.iter().all(|r| !r.settle_timed_out);
+        if let Some(&median) = settles.get(settles.len() / 2) {
+            let binary = separate(results, Kind::Ours, "D").map_or(String::new(), |r| {
+                format!("; server binary {:.2} s", r.settle_s)
+            });
+            let _ = writeln!(
+                t,
+                "| D: 5000 clients connect and settle in under {SETTLE_TARGET_S:.0} s, the lobby's last summary included (issue 17) | {median:.2} s (runs: {}){binary} | {} | {} |",
+                runs.iter()
+                    .map(|r| format!("{:.2} s", r.settle_s))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                separate(results, Kind::Node, "D")
+                    .map_or("-".to_string(), |n| format!("{:.2} s (no notices)", n.settle_s)),
+                verdict(median < SETTLE_TARGET_S && settled)
+            );
+        }
+    }
+    if let (Some((ours, ours_median)), Some((node, node_median))) =
+        (d_cpu(results, Kind::Ours), d_cpu(results, Kind::Node))
+    {
+        let list = |runs: &[f64]| {
+            runs.iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            t,
+            "| D: the server's CPU, connect to last delivery, at most Node's in the same run (issue 17) | {ours_median:.2} CPU-s, median of {} runs of the server binary ({}) | {node_median:.2} CPU-s, median of {} ({}) | {} |",
+            ours.len(),
+            list(&ours),
+            node.len(),
+            list(&node),
+            verdict(ours_median <= node_median)
+        );
+    }
     if let Some(r) = &results.many {
         let _ = writeln!(
             t,
@@ -618,6 +707,9 @@ fn targets_table(results: &Results) -> String {
     );
     if let Some(stalled) = &results.stalled {
         t.push_str(&stalled_report::target_rows(stalled));
+    }
+    if let Some(rooms) = &results.rooms {
+        t.push_str(&rooms::target_rows(rooms));
     }
     t
 }
@@ -673,16 +765,16 @@ fn machine() -> String {
 fn scenario_rows(t: &mut String, rows: &[(String, &Report)]) {
     let _ = writeln!(
         t,
-        "| run | deliveries (received / expected) | lost | dup | reordered | corrupt | deliveries/s | p50 | p99 | max | connect+settle | peak RSS | server CPU while sending | other load |"
+        "| run | deliveries (received / expected) | lost | dup | reordered | corrupt | deliveries/s | p50 | p99 | max | connect+settle | peak RSS | server CPU in all | while sending | other load |"
     );
     let _ = writeln!(
         t,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (name, r) in rows {
         let _ = writeln!(
             t,
-            "| {name} | {} / {} | {} | {} | {} | {} | {}/s | {} | {} | {} | {:.2} s | {} | {} | {} |",
+            "| {name} | {} / {} | {} | {} | {} | {} | {}/s | {} | {} | {} | {:.2} s{} | {} | {} | {} | {} |",
             r.received,
             r.expected,
             r.lost,
@@ -694,7 +786,13 @@ fn scenario_rows(t: &mut String, rows: &[(String, &Report)]) {
             ms(r.p99_ms),
             ms(r.max_ms),
             r.settle_s,
+            if r.settle_timed_out {
+                " (never settled)"
+            } else {
+                ""
+            },
             mib(r.rss_peak_mib),
+            secs(r.server_cpu_s),
             secs(r.server_cpu_send_s),
             pct(r.background_cpu_pct)
         );
@@ -721,11 +819,11 @@ fn markdown(results: &Results, summary: &str) -> String {
     let _ = writeln!(t, "## How to reproduce\n");
     let _ = writeln!(
         t,
-        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\ncargo bench --bench fanout -- --stalled      # scenario E alone (about a second per stalled client today)\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
+        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\ncargo bench --bench fanout -- --stalled      # scenario E alone\ncargo bench --bench fanout -- --many-rooms   # scenario F alone (under a minute)\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
     );
     let _ = writeln!(
         t,
-        "In-process runs start our server on `127.0.0.1:0` with `quiet: true`, `rate_limit: 0`, `max_clients: 20000` and `join_grace: 0`: the default rate limit (20 lines/s per client) and client cap (1024) would otherwise be what is measured, and the generator's clients never name themselves, so the 500 ms join grace would only delay every `joined` notice (the Node baseline has none). Every other setting is the default, including the 1000 ms write timeout (a client that does not read for a second is disconnected: the generator reads every socket as soon as it is readable, and the `disconnected` count shows whether any client was cut off). The separate-process runs start `target/release/server --port 0 --quiet --rate-limit 0 --max-clients 20000 --join-grace-ms 0`.\n"
+        "In-process runs start our server on `127.0.0.1:0` with `quiet: true`, `rate_limit: 0`, `max_clients: 20000` and `join_grace: 0`: the default rate limit (20 lines/s per client) and client cap (1024) would otherwise be what is measured, and the generator's clients never name themselves, so the 500 ms join grace would only delay every `joined` notice (the Node baseline has none). Every other setting is the default, including the 1000 ms write timeout (a client that does not read for a second is disconnected: the generator reads every socket as soon as it is readable, and the `disconnected` count shows whether any client was cut off) and `--crowd 100`: in a room of more than 100, joins and leaves are summed up once a second, so B, D, the larger sweep runs and the 9000 clients settle only when the summary that counts everyone (`(N here)`) has reached every client, up to a second after the last join. The separate-process runs start `target/release/server --port 0 --quiet --rate-limit 0 --max-clients 20000 --join-grace-ms 0`.\n"
     );
 
     let _ = writeln!(t, "## Machine\n");
@@ -776,6 +874,9 @@ fn markdown(results: &Results, summary: &str) -> String {
     if let Some(stalled) = &results.stalled {
         t.push_str(&stalled_report::section(stalled));
     }
+    if let Some(rooms) = &results.rooms {
+        t.push_str(&rooms::section(rooms));
+    }
 
     let _ = writeln!(t, "## Sweep over client counts\n");
     let _ = writeln!(
@@ -823,7 +924,7 @@ fn markdown(results: &Results, summary: &str) -> String {
     );
     let _ = writeln!(
         t,
-        "\nMost of it is each client's reader thread: its stack is reserved at 128 KiB (`READER_STACK` in `src/server.rs`), but only the pages the thread touches count, and its read buffer lives there. The generator's own share per connection is a few hundred bytes (its bookkeeping; no thread).\n"
+        "\nMost of it is each client's reader thread: its stack is reserved at 128 KiB (`STACK` in `src/server/reader/mod.rs`), but only the pages the thread touches count, and its read buffer lives there. The generator's own share per connection is a few hundred bytes (its bookkeeping; no thread).\n"
     );
     if let Some(r) = &results.many {
         let _ = writeln!(
@@ -842,7 +943,7 @@ fn markdown(results: &Results, summary: &str) -> String {
         );
         let _ = writeln!(
             t,
-            "The same scenarios, one run each, with the server in its own process, driven through `--addr` and measured through `--pid` (peak RSS and CPU of that process alone). The generator counts markers inside the lines, not our output format, so it reads the Node server's raw relayed chunks just the same; a line that a chunk boundary cut in two counts as corrupted (or lost, if its marker was cut right after the `#`).\n"
+            "The same scenarios, one run each, with the server in its own process, driven through `--addr` and measured through `--pid` (peak RSS and CPU of that process alone, from `/proc/PID/stat`, which counts every thread the process ever had, in 10 ms ticks). **Server CPU in all** runs from the first connect to the last delivery, so it includes the joins; the in-process tables count the server's threads that are still alive, which is why D is compared with Node here, process against process. With the Node baseline installed, D runs {D_CPU_RUNS} times against each server, in turns, and the issue-17 row of the targets table takes the medians. The generator counts markers inside the lines, not our output format, so it reads the Node server's raw relayed chunks just the same; a line that a chunk boundary cut in two counts as corrupted (or lost, if its marker was cut right after the `#`).\n"
         );
         let rows: Vec<(String, &Report)> = results
             .separate
@@ -859,7 +960,7 @@ fn markdown(results: &Results, summary: &str) -> String {
     );
     let _ = writeln!(
         t,
-        "- **Lines.** Sender `s` sends line `q` as `#s:q:t#` (zero-padded numbers, `t` the send time in nanoseconds) followed by letters up to `--size` bytes including the newline. The padding's letters start at a place that depends on `q`, so a line spliced with another's tail fails the check. Receivers search the byte stream for `#` followed by a digit, so any server's framing and prefixes are skipped.\n- **Counting.** For every (receiver, sender) pair a bitset of sequence numbers catches duplicates, and the highest number seen so far catches reordering; expected deliveries are every sender's lines to every other client. Lost = expected - distinct received.\n- **Settling.** After the last connection opens, the room counts as settled when no byte has arrived on any connection for 300 ms and (for our server, which greets every client) every connection has received its welcome. Connect+settle runs from the first connect to the last byte of the join notices, not counting that quiet period.\n- **Connecting.** Connections open one at a time; if one is not accepted within 20 ms it is retried at once. Without that, a connect that finds the listen backlog full (Rust's `TcpListener` asks for 128) is dropped silently and retried by TCP a whole second later: 1000 clients took 4 s that way, 5000 took 21 s.\n- **Threads.** Two poll-loop threads (`mio`, edge-triggered) own the connections between them, reading each as soon as it is readable and writing for the senders among them: no thread per connection, so 9000 connections cost the generator two threads and a few MB.\n- **Not the bottleneck.** While the senders send, the main thread samples what the server's broadcaster thread is doing every 2 ms (from `/proc/self/task/TID/syscall`): on a CPU, blocked in a socket write (the receivers, that is the generator, are not keeping up), or waiting for events (the senders and readers are not keeping up). The table below has it for every in-process run, next to the CPU time of the generator's threads and of the server's. \"blocked writing\" near 0% means the server never waited for the generator.\n"
+        "- **Lines.** Sender `s` sends line `q` as `#s:q:t#` (zero-padded numbers, `t` the send time in nanoseconds) followed by letters up to `--size` bytes including the newline. The padding's letters start at a place that depends on `q`, so a line spliced with another's tail fails the check. Receivers search the byte stream for `#` followed by a digit, so any server's framing and prefixes are skipped.\n- **Counting.** For every (receiver, sender) pair a bitset of sequence numbers catches duplicates, and the highest number seen so far catches reordering; expected deliveries are every sender's lines to every other client. Lost = expected - distinct received.\n- **Settling.** After the last connection opens, the room counts as settled when no byte has arrived on any connection for 300 ms and (for our server, which greets every client) every connection has received its welcome, and, where our server sums up joins (a room of more than 100) or the clients join rooms (F), the line that ends the joins for it: the summary that counts everyone, or `* you are now in roomK`. Connect+settle runs from the first connect to the last byte of the join notices, not counting that quiet period. A room silent for 5 s before then is reported as never settled.\n- **Connecting.** Connections open one at a time; if one is not accepted within 20 ms it is retried at once. Without that, a connect that finds the listen backlog full (Rust's `TcpListener` asks for 128) is dropped silently and retried by TCP a whole second later: 1000 clients took 4 s that way, 5000 took 21 s.\n- **Threads.** Two poll-loop threads (`mio`, edge-triggered) own the connections between them, reading each as soon as it is readable and writing for the senders among them: no thread per connection, so 9000 connections cost the generator two threads and a few MB.\n- **Not the bottleneck.** While the senders send, the main thread samples what the server's broadcaster thread is doing every 2 ms (from `/proc/self/task/TID/syscall`): on a CPU, blocked in a socket write (the receivers, that is the generator, are not keeping up), or waiting for events (the senders and readers are not keeping up). The table below has it for every in-process run, next to the CPU time of the generator's threads and of the server's. \"blocked writing\" near 0% means the server never waited for the generator.\n"
     );
     let _ = writeln!(
         t,
@@ -896,7 +997,7 @@ fn markdown(results: &Results, summary: &str) -> String {
     }
     let _ = writeln!(
         t,
-        "\nCPU times come from `/proc/self/task/*/stat` (10 ms resolution: the shortest runs last well under a second, so read them as rough) and cover the send window only; \"generator idle\" is the share of the generator threads' wall time not spent handling events. On this 2-core machine the generator and the server share the two cores, so every CPU-second the generator uses is one the server did not get: the figures here are what the server does with the generator on the same machine, as the issue's targets ask.\n"
+        "\nCPU times here come from `/proc/self/task/*/schedstat` (nanoseconds; reports before scenario F used the 10 ms ticks of `stat`) and cover the send window only; \"generator idle\" is the share of the generator threads' wall time not spent handling events. On this 2-core machine the generator and the server share the two cores, so every CPU-second the generator uses is one the server did not get: the figures here are what the server does with the generator on the same machine, as the issue's targets ask.\n"
     );
     let all: Vec<&Report> = results
         .scenarios
