@@ -37,6 +37,8 @@ pub(super) struct Members {
     tallies: HashMap<RoomId, Tally>,
     /// Rooms of more members than this are crowded; `usize::MAX` never.
     crowd: usize,
+    /// Members of every room together.
+    total: usize,
 }
 
 impl Members {
@@ -46,6 +48,7 @@ impl Members {
             rooms: HashMap::new(),
             tallies: HashMap::new(),
             crowd,
+            total: 0,
         }
     }
 
@@ -59,9 +62,16 @@ impl Members {
         self.rooms.get(&room).map_or(0, HashSet::len)
     }
 
+    /// How many are in all rooms together.
+    pub(super) fn total(&self) -> usize {
+        self.total
+    }
+
     /// Puts `id` in `room`.
     pub(super) fn enter(&mut self, id: ClientId, room: RoomId) {
-        self.rooms.entry(room).or_default().insert(id);
+        if self.rooms.entry(room).or_default().insert(id) {
+            self.total += 1;
+        }
     }
 
     /// Takes `id` out of `room`. A room left empty is forgotten; true then.
@@ -69,7 +79,9 @@ impl Members {
         let Some(members) = self.rooms.get_mut(&room) else {
             return false;
         };
-        members.remove(&id);
+        if members.remove(&id) {
+            self.total -= 1;
+        }
         if members.is_empty() {
             self.rooms.remove(&room);
             self.tallies.remove(&room);
@@ -178,7 +190,9 @@ mod tests {
         let lab = RoomId(3);
         members.enter(ClientId(1), lab);
         assert!(!members.leave(ClientId(2), lab));
+        assert_eq!(members.total(), 1);
         assert!(members.leave(ClientId(1), lab));
         assert_eq!(members.count(lab), 0);
+        assert_eq!(members.total(), 0);
     }
 }

@@ -85,6 +85,7 @@ pub(crate) fn spawn(
         outbox: Outbox::default(),
         peers: HashMap::new(),
         queued: HashSet::new(),
+        touched: Vec::new(),
         histories: HashMap::new(),
         turn: 0,
         stopping: false,
@@ -266,7 +267,7 @@ impl Broadcaster {
             return;
         };
         self.shared.stats.note_clients(self.shared.registry.len());
-        let others = self.peers.values().filter(|p| !p.leaving).count();
+        let others = self.members.total();
         let from = self.outbox.seal();
         let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
         self.outbox.push(Audience::Only(id), &welcome);
@@ -274,6 +275,7 @@ impl Broadcaster {
         let queue = SendQueue::new(self.limits.sendq, Instant::now());
         self.peers
             .insert(id, Peer::new(stream, meters, queue, RoomId::LOBBY, from));
+        self.touched.push(id);
         self.members.enter(id, RoomId::LOBBY);
     }
 
@@ -325,6 +327,7 @@ impl Broadcaster {
         let peer = self.peers.get_mut(&id)?;
         peer.to = end;
         peer.leaving = true;
+        self.touched.push(id);
         let room = peer.room;
         self.forget_member(id, room);
         Some(room)

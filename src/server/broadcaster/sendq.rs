@@ -20,8 +20,11 @@ const MAX_BACKOFF: Duration = Duration::from_millis(250);
 /// A client whose socket had room again this recently is "reading": when
 /// its queue is over the high-water mark the room waits for it, as TCP would
 /// make a sender wait. One that has drained nothing for longer is treated as
-/// stalled, and the room goes on without it.
-pub(super) const MOVING: Duration = Duration::from_millis(50);
+/// stalled, and the room goes on without it. A quarter of a second: long
+/// enough that a healthy reader on a busy machine (descheduled for a few
+/// time slices) is waited for, not evicted; short enough that a laptop
+/// closed in the middle of a flood holds the room only that long, once.
+pub(super) const MOVING: Duration = Duration::from_millis(250);
 
 /// Why a client must go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,10 @@ pub(super) struct Broadcaster {
     /// The peers whose send queues hold bytes: the only ones the writer has
     /// to look at between batches.
     pub(super) queued: HashSet<ClientId>,
+    /// The peers whose window in the current batch is not the whole batch
+    /// (they joined or left during it): after the batch, only they and its
+    /// recipients need a look, not every peer on the server.
+    pub(super) touched: Vec<ClientId>,
     /// Who is in which room (peers that have not left), and crowd summaries.
     pub(super) members: Members,
     /// The last public lines of each room, for newcomers (`--history`).

@@ -63,12 +63,14 @@ impl Broadcaster {
             ids.dedup();
             ids
         };
+        let mut visit = recipients.clone();
+        visit.append(&mut self.touched);
         let outbox = &self.outbox;
         let mut common: HashMap<RoomId, Vec<(usize, usize)>> = HashMap::new();
         let now = Instant::now();
         let mut failures = Vec::new();
         let mut written = 0u64;
-        for id in recipients {
+        for &id in &recipients {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
             };
@@ -98,15 +100,17 @@ impl Broadcaster {
         }
         self.shared.stats.bytes_out.fetch_add(written, Relaxed);
         self.outbox.clear();
-        let queued = &mut self.queued;
-        self.peers.retain(|id, peer| {
+        // Everyone else's window was the whole batch, and still is.
+        for id in visit {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
             peer.next_batch();
-            let done = close_if_done(peer);
-            if done {
-                queued.remove(id);
+            if close_if_done(peer) {
+                self.peers.remove(&id);
+                self.queued.remove(&id);
             }
-            !done
-        });
+        }
         for (id, failure) in failures {
             self.evict(id, failure);
         }
