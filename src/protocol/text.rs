@@ -35,7 +35,7 @@ const FORMAT_CHARACTERS: &[(char, char)] = &[
 /// True for the characters no client may put on another person's screen:
 /// C0 controls except tab, DEL, C1 controls, the line and paragraph
 /// separators (U+2028, U+2029: a line break a terminal may honour), and every
-/// format character (see [`FORMAT_CHARACTERS`]), which includes the
+/// format character (the table `FORMAT_CHARACTERS` above), which includes the
 /// bidirectional overrides and isolates that can make text display reversed.
 pub fn is_forbidden(c: char) -> bool {
     if matches!(c, '\u{0}'..='\u{8}' | '\u{a}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
