@@ -214,6 +214,7 @@ impl Broadcaster {
     }
 
     fn record(&mut self, entry: Entry) {
+        self.shared.recent.push(&entry);
         if let Some(transcript) = &mut self.transcript {
             transcript.record(&entry);
         }
@@ -239,6 +240,7 @@ impl Broadcaster {
                 entries,
             } => {
                 if self.is_present(from) {
+                    self.count_deliveries(&bytes);
                     self.outbox.push(Audience::AllExcept(from), &bytes);
                     self.history.keep(&bytes);
                     for entry in entries {
@@ -248,6 +250,7 @@ impl Broadcaster {
             }
             Event::Action { from, line, entry } => {
                 if self.is_present(from) {
+                    self.count_deliveries(&line);
                     self.outbox.push(Audience::AllExcept(from), &line);
                     self.history.keep(&line);
                     self.record(entry);
@@ -303,6 +306,19 @@ impl Broadcaster {
                 name: name.to_string(),
             });
         }
+    }
+
+    /// Counts what one chat or action event delivers: its lines times the
+    /// peers it goes to, everyone but the sender. Once per event, not per
+    /// recipient; peers still draining after they left count too, so this is
+    /// a rate to watch (the dashboard's deliveries/s), not an audit.
+    fn count_deliveries(&self, bytes: &[u8]) {
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        let recipients = self.peers.len().saturating_sub(1) as u64;
+        self.shared
+            .stats
+            .deliveries
+            .fetch_add(lines * recipients, Relaxed);
     }
 
     /// True while `id` is a peer that has not left.
@@ -380,6 +396,7 @@ impl Broadcaster {
             peer.leaving = true;
             peer.kicked = true;
         }
+        self.shared.stats.kicked.fetch_add(1, Relaxed);
         self.shared.log.info(&format!("{} kicked", record.name));
         self.announce_leave(&record.name, Some(lines::kick_reason(reason.as_deref())));
     }
