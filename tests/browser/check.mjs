@@ -37,7 +37,7 @@ const result = { url, text: "", title: "", pageErrors: [], consoleErrors: [], fa
 const profile = mkdtempSync(join(tmpdir(), "chatroom-chromium-"));
 let browser;
 // Whatever happens, the script ends: a hung browser must not hang the test.
-const watchdog = setTimeout(() => finish("timed out after 60 s"), 60_000);
+const watchdog = setTimeout(() => finish("the browser hung"), waitMs + 45_000);
 
 async function finish(failure) {
   clearTimeout(watchdog);
@@ -72,6 +72,11 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width, height });
   page.on("pageerror", (error) => result.pageErrors.push(String(error)));
+  // The renderer itself died (out of memory, a crash): as bad as a script error.
+  page.on("error", (error) => result.pageErrors.push(`the page crashed: ${error}`));
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) result.navigations = (result.navigations || 0) + 1;
+  });
   page.on("console", (message) => {
     if (message.type() === "error") result.consoleErrors.push(message.text());
   });
