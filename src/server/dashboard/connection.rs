@@ -138,6 +138,7 @@ mod tests {
 
     /// A browser that reads `budget` bytes, then stops: every later write
     /// times out, as a full socket with a write timeout does.
+    #[derive(Debug)]
     struct StopsReading {
         budget: usize,
         got: Vec<u8>,

@@ -95,6 +95,7 @@ pub(crate) struct Totals {
 }
 
 /// A JSON object being written: keeps track of the commas.
+#[derive(Debug)]
 struct Object<'a> {
     out: &'a mut String,
     empty: bool,
@@ -237,6 +238,36 @@ fn write_event(out: &mut String, event: &RecentEvent) {
 mod tests {
     use super::super::recent::RecentKind;
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a name or a reason holds, the text is JSON that a real
+        /// parser reads back to the same strings.
+        #[test]
+        fn any_text_survives_a_real_parser(name in any::<String>(), detail in any::<String>()) {
+            let snapshot = Snapshot {
+                clients: vec![ClientRow {
+                    name: Arc::from(name.as_str()),
+                    room: detail.clone(),
+                    ..ClientRow::default()
+                }],
+                recent: vec![RecentEvent {
+                    seq: 1,
+                    at_ms: 2,
+                    kind: RecentKind::Kick,
+                    name: name.clone(),
+                    detail: Some(detail.clone()),
+                }],
+                ..Snapshot::default()
+            };
+            let json = snapshot.to_json();
+            prop_assert!(!json.contains('\n'));
+            let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+            prop_assert_eq!(value["clients"][0]["name"].as_str(), Some(name.as_str()));
+            prop_assert_eq!(value["clients"][0]["room"].as_str(), Some(detail.as_str()));
+            prop_assert_eq!(value["recent"][0]["detail"].as_str(), Some(detail.as_str()));
+        }
+    }
 
     #[test]
     fn an_empty_room() {
