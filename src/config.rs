@@ -80,6 +80,10 @@ pub struct ServerConfig {
     /// input (`--console`). The library reads none unless asked (see
     /// [`Server::with_stdin_console`](crate::Server::with_stdin_console)).
     pub console: ConsoleMode,
+    /// Serve the live dashboard over HTTP at this `HOST:PORT` (`--dashboard`);
+    /// `None` serves none. A bare port means loopback: the page shows client
+    /// addresses, so it is not offered to the network unless asked.
+    pub dashboard: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +105,7 @@ impl Default for ServerConfig {
             history: 0,
             crowd: DEFAULT_CROWD,
             console: ConsoleMode::Auto,
+            dashboard: None,
         }
     }
 }
@@ -237,6 +242,8 @@ Options:
                            [default: auto]
   --stats-every SECONDS    log a statistics line every SECONDS
   --transcript FILE        append every event to FILE as JSON lines
+  --dashboard [HOST:]PORT  serve a live dashboard of the room over HTTP at
+                           http://HOST:PORT/ (read-only) [host: 127.0.0.1]
   --quiet                  log only start, stop and errors
   -h, --help               print this help
   -V, --version            print the version
@@ -353,6 +360,7 @@ pub fn parse_server_args(
             "--transcript" => config.transcript = Some(flags.value(&flag, inline)?.into()),
             "--history" => config.history = flags.number(&flag, inline)?,
             "--crowd" => config.crowd = positive(&flag, flags.number(&flag, inline)?)?,
+            "--dashboard" => config.dashboard = Some(dashboard_addr(&flags.value(&flag, inline)?)?),
             "--console" => {
                 config.console = match flags.value(&flag, inline)?.as_str() {
                     "auto" => ConsoleMode::Auto,
@@ -431,6 +439,24 @@ pub fn parse_client_args(
         }
     }
     Ok(Parsed::Run(config))
+}
+
+/// `--dashboard`'s value as an address to bind: a bare port is on loopback,
+/// `HOST:PORT` (`[::1]:PORT` for IPv6) is taken as given.
+///
+/// # Errors
+/// The port is missing or not a number.
+pub fn dashboard_addr(value: &str) -> Result<String, ConfigError> {
+    let bad = || ConfigError(format!("--dashboard: '{value}' is not a PORT or HOST:PORT"));
+    if value.parse::<u16>().is_ok() {
+        return Ok(format!("{DEFAULT_HOST}:{value}"));
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(value.to_string())
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn positive<T: PartialOrd + Default>(flag: &str, value: T) -> Result<T, ConfigError> {
@@ -512,6 +538,36 @@ mod tests {
             .unwrap_err()
             .0
             .contains("at least 1"));
+    }
+
+    #[test]
+    fn dashboard_defaults_to_loopback() {
+        let dashboard = |args: &[&str]| match server(args) {
+            Ok(Parsed::Run(c)) => Ok(c.dashboard),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.0),
+        };
+        assert_eq!(dashboard(&[]), Ok(None));
+        assert_eq!(
+            dashboard(&["--dashboard", "8080"]),
+            Ok(Some("127.0.0.1:8080".to_string()))
+        );
+        assert_eq!(
+            dashboard(&["--dashboard=0.0.0.0:8080"]),
+            Ok(Some("0.0.0.0:8080".to_string()))
+        );
+        assert_eq!(
+            dashboard(&["--dashboard", "[::1]:0"]),
+            Ok(Some("[::1]:0".to_string()))
+        );
+        for bad in ["", "web", "host:", ":80", "80000", "host:port"] {
+            assert!(
+                dashboard(&["--dashboard", bad])
+                    .unwrap_err()
+                    .contains("is not a PORT or HOST:PORT"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,11 @@
 //! **console** thread reads the teacher's commands. Who owns each piece
 //! of a client's state is written down in `server/shared.rs`.
 //!
+//! With `--dashboard`, the **dashboard** (`server/dashboard/`) serves a
+//! read-only web page of the room: a sampler thread copies the registry and
+//! the counters twice a second, and one thread per browser connection writes
+//! that out over hand-written HTTP. None of its threads touches a chat socket.
+//!
 //! # Layout
 //! - [`config`]: settings, defaults and flag parsing for both binaries
 //! - [`log`]: timestamped log lines on stderr

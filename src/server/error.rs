@@ -14,6 +14,13 @@ pub enum ServerError {
         /// What the OS said.
         source: io::Error,
     },
+    /// The dashboard's listening socket could not be bound (`--dashboard`).
+    Dashboard {
+        /// The address as the user gave it.
+        addr: String,
+        /// What the OS said.
+        source: io::Error,
+    },
     /// The transcript file could not be opened.
     Transcript {
         /// The path given with `--transcript`.
@@ -27,6 +34,9 @@ impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ServerError::Dashboard { addr, source } => {
+                write!(f, "cannot serve the dashboard on {addr}: {source}")
+            }
             ServerError::Transcript { path, source } => {
                 write!(f, "cannot open transcript {}: {source}", path.display())
             }
@@ -37,9 +47,9 @@ impl fmt::Display for ServerError {
 impl std::error::Error for ServerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ServerError::Bind { source, .. } | ServerError::Transcript { source, .. } => {
-                Some(source)
-            }
+            ServerError::Bind { source, .. }
+            | ServerError::Dashboard { source, .. }
+            | ServerError::Transcript { source, .. } => Some(source),
         }
     }
 }

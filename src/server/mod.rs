@@ -11,12 +11,14 @@
 //! - [`admission`]: `--max-clients` and `--max-per-ip`; [`reserve`]: the
 //!   descriptor kept for saying `server busy`
 //! - [`console`]: the teacher's commands on standard input
+//! - [`dashboard`]: the live web page of the room (`--dashboard`), read-only
 //! - [`refuser`], [`stats_logger`]: small helper threads
 //! - [`ratelimit`], [`stats`], [`transcript`]: what the threads use
 
 mod admission;
 mod broadcaster;
 mod console;
+mod dashboard;
 mod error;
 mod event;
 mod ratelimit;
@@ -73,6 +75,9 @@ pub struct Server {
     shared: Arc<Shared>,
     transcript: Option<Transcript>,
     console: Option<ConsoleIo>,
+    /// The dashboard's listener (`--dashboard`), until `run` hands it over.
+    dashboard: Option<TcpListener>,
+    dashboard_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -93,6 +98,17 @@ impl Server {
         };
         let listener = TcpListener::bind(&bind_to).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let (dashboard, dashboard_addr) = match &config.dashboard {
+            Some(asked) => {
+                let (listener, addr) =
+                    dashboard::bind(asked).map_err(|source| ServerError::Dashboard {
+                        addr: asked.clone(),
+                        source,
+                    })?;
+                (Some(listener), Some(addr))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared::new(config));
         let transcript = match &shared.config.transcript {
             Some(path) => Some(Transcript::open(path, shared.log).map_err(|source| {
@@ -109,12 +125,20 @@ impl Server {
             shared,
             transcript,
             console: None,
+            dashboard,
+            dashboard_addr,
         })
     }
 
     /// The address actually bound (with the real port when `--port 0`).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the dashboard is served on, if `--dashboard` asked for it
+    /// (with the real port when it asked for port 0).
+    pub fn local_dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard_addr
     }
 
     /// A handle that stops this server.
@@ -177,6 +201,15 @@ impl Server {
         let broadcaster = broadcaster::spawn(shared.clone(), events_rx, self.transcript.take())?;
         let refuser = Refuser::spawn()?;
         let stats_logger = StatsLogger::spawn(&shared)?;
+        let dashboard = match self.dashboard.take() {
+            Some(listener) => Some(dashboard::spawn(
+                shared.clone(),
+                listener,
+                self.local_addr,
+                events_tx.clone(),
+            )?),
+            None => None,
+        };
         if let Some(io) = self.console.take() {
             console::spawn(
                 shared.clone(),
@@ -192,6 +225,9 @@ impl Server {
         let readers = self.accept_loop(&events_tx, &refuser, &done_tx);
 
         shared.log.always("shutting down");
+        if let Some(dashboard) = dashboard {
+            dashboard.stop();
+        }
         stop_broadcaster(&shared, events_tx, broadcaster);
         drop(done_tx);
         // Clients normally close as soon as they read the goodbye and FIN; give
@@ -214,6 +250,9 @@ impl Server {
     fn announce_start(&mut self) {
         let log = self.shared.log;
         log.always(&format!("listening on {}", self.local_addr));
+        if let Some(addr) = self.dashboard_addr {
+            log.always(&format!("dashboard on http://{addr}/"));
+        }
         for mode in self.shared.config.demo_modes() {
             log.always(&format!(
                 "WARNING: demo mode '{mode}' is on; this server is deliberately broken"

@@ -43,6 +43,9 @@ pub(crate) struct Meters {
     /// was evicted). Written by whoever removed it; its reader checks it so
     /// that nothing more of this client is relayed after its `left` notice.
     pub(crate) gone: AtomicBool,
+    /// True while its reader holds a line back for the rate limit (the
+    /// dashboard shows it). Written by its reader.
+    pub(crate) throttled: AtomicBool,
 }
 
 /// Everything the server knows about one connected client, in one place.

@@ -8,7 +8,7 @@
 //! |---|---|---|---|---|
 //! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | its reader, once | everyone | the registry lock |
 //! | name | the record | its reader (`/nick`) | everyone | the registry lock |
-//! | lines sent, bytes queued, mute, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines), the broadcaster (queued), the console (mute), the remover (`gone`) | everyone | atomics, no lock |
+//! | lines sent, bytes queued, mute, rate limited now, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines, rate limited), the broadcaster (queued), the console (mute), the remover (`gone`) | everyone | atomics, no lock |
 //! | its place in the room | an admission [`Slot`](super::admission::Slot) | taken by the accept loop, held by its reader thread | the accept loop | the admission lock |
 //! | rate-limit bucket, framer, unsent chat, join grace | the reader's `Session` | its reader | its reader | none: one thread |
 //! | send queue, write window | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
@@ -24,6 +24,7 @@ use crate::config::ServerConfig;
 use crate::log::Log;
 
 use super::admission::Admission;
+use super::dashboard::recent::Recent;
 use super::registry::Registry;
 use super::stats::Stats;
 
@@ -38,6 +39,9 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// The log on stderr.
     pub(crate) log: Log,
+    /// The last joins, leaves, renames and kicks, for the dashboard. Written
+    /// by the broadcaster (as it records them), read by the dashboard.
+    pub(crate) recent: Recent,
     /// When the server was bound: the zero of [`Shared::millis`].
     started: Instant,
     /// Set once by the shutdown handle; the accept loop checks it when it wakes.
@@ -56,6 +60,7 @@ impl Shared {
             log: Log::new(config.quiet),
             config,
             registry: Registry::default(),
+            recent: Recent::default(),
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
         }

@@ -24,6 +24,9 @@ pub(crate) struct Stats {
     pub(crate) kicked: AtomicU64,
     /// Lines refused as longer than `--max-line-bytes`.
     pub(crate) lines_too_long: AtomicU64,
+    /// Chat lines and actions handed to recipients: each event's lines times
+    /// the peers it went to (the dashboard's deliveries per second).
+    pub(crate) deliveries: AtomicU64,
 }
 
 impl Stats {
@@ -39,6 +42,7 @@ impl Stats {
             evicted_slow: AtomicU64::new(0),
             evicted_reset: AtomicU64::new(0),
             lines_too_long: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
             kicked: AtomicU64::new(0),
         }
     }

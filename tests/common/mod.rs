@@ -34,6 +34,8 @@ pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     handle: ShutdownHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
+    /// The dashboard's address, when the config asked for one.
+    pub(crate) dashboard: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -60,6 +62,7 @@ impl TestServer {
         let server = Server::bind(config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
+        let dashboard = server.local_dashboard_addr();
         let thread = thread::Builder::new()
             .name("test-server".into())
             .spawn(move || server.run())
@@ -68,6 +71,7 @@ impl TestServer {
             addr,
             handle,
             thread: Some(thread),
+            dashboard,
         }
     }
 
@@ -125,6 +129,21 @@ impl TestServer {
                 .expect("server thread panicked")
                 .expect("server run failed");
         }
+    }
+
+    /// A server with its dashboard on a free loopback port, and `adjust`
+    /// applied to [`test_config`].
+    pub(crate) fn with_dashboard(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::with(|c| {
+            c.dashboard = Some("127.0.0.1:0".into());
+            adjust(c);
+        })
+    }
+
+    /// The dashboard's address; panics if the server was started without one.
+    pub(crate) fn dashboard_addr(&self) -> SocketAddr {
+        self.dashboard
+            .expect("a server started with its dashboard on")
     }
 }
 

@@ -164,6 +164,7 @@ impl Broadcaster {
     }
 
     fn record(&mut self, entry: Entry) {
+        self.shared.recent.push(&entry);
         if let Some(transcript) = &mut self.transcript {
             transcript.record(&entry);
         }
@@ -189,6 +190,7 @@ impl Broadcaster {
                 entries,
             } => {
                 if let Some(room) = self.room_of(from) {
+                    self.count_deliveries(room, &bytes);
                     self.outbox.push(Audience::Room(room, Some(from)), &bytes);
                     self.keep_in_history(room, &bytes);
                     for entry in entries {
@@ -198,6 +200,7 @@ impl Broadcaster {
             }
             Event::Action { from, line, entry } => {
                 if let Some(room) = self.room_of(from) {
+                    self.count_deliveries(room, &line);
                     self.outbox.push(Audience::Room(room, Some(from)), &line);
                     self.keep_in_history(room, &line);
                     self.record(entry);
@@ -257,6 +260,18 @@ impl Broadcaster {
             .get(&id)
             .filter(|peer| !peer.leaving)
             .map(|peer| peer.room)
+    }
+
+    /// Counts what one chat or action event delivers: its lines times the
+    /// others in the sender's room. Once per event, not per recipient: a rate
+    /// to watch (the dashboard's deliveries/s), not an audit.
+    fn count_deliveries(&self, room: RoomId, bytes: &[u8]) {
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        let recipients = self.members.count(room).saturating_sub(1) as u64;
+        self.shared
+            .stats
+            .deliveries
+            .fetch_add(lines * recipients, Relaxed);
     }
 
     /// Starts writing to a client that has registered, in the lobby: its

@@ -305,24 +305,26 @@ impl Session {
         // Lines already accepted should not wait with this one.
         self.flush_pending();
         let until = Instant::now() + wait;
+        self.meters.throttled.store(true, Relaxed);
         loop {
             if self.meters.gone.load(Acquire) {
                 self.end = Some(End::Removed);
-                return;
+                break;
             }
             // A reset sets the socket's pending error even while unread data
             // waits in front of it; a plain close (FIN) does not, and the
             // lines before it are still delivered.
             if let Ok(Some(e)) = self.stream.take_error() {
                 self.end = Some(End::Failed(describe(&e)));
-                return;
+                break;
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                break;
             }
             thread::sleep(left.min(THROTTLE_CHECK));
         }
+        self.meters.throttled.store(false, Relaxed);
     }
 
     /// How long this client's mute still runs, if it is muted. A mute that

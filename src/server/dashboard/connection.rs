@@ -1,0 +1,204 @@
+//! One dashboard connection, on its own thread: read one request head within
+//! the size and time limits, answer, close. `/events` keeps the connection
+//! and writes each new snapshot until the browser leaves, stops reading (a
+//! write timeout), or the dashboard stops.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::feed::{Feed, Next};
+use super::http::{self, Request, Route, Status, MAX_HEAD_BYTES};
+use crate::server::socket::{is_timeout, linger};
+
+/// The whole request head must arrive within this: a browser sends it at
+/// once, so only a stuck or hostile client takes longer, and it does not get
+/// to hold one of the few connection places for long.
+pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Longest wait for a browser to take one write. A page that stopped
+/// reading (a laptop asleep, a frozen tab) loses its stream after this.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// With no new snapshot for this long (never, with the sampler running), a
+/// comment line keeps the stream, and the check that the browser is there.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// The page: one file, its style and script inline.
+const PAGE: &str = include_str!("page.html");
+
+/// Serves one connection, then closes it.
+pub(crate) fn serve(stream: &TcpStream, feed: &Feed) {
+    let _ = stream.set_nodelay(true);
+    if stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err() {
+        return;
+    }
+    let mut writer = stream;
+    let route = match read_request(stream) {
+        Some(Request::Route(route)) => route,
+        Some(Request::Refuse(status)) => {
+            if writer.write_all(&http::refusal(status)).is_ok() {
+                finish(stream);
+            }
+            return;
+        }
+        // The client went away before finishing its request.
+        Some(Request::Incomplete) | None => return,
+    };
+    let written = match route {
+        Route::Page => writer.write_all(&http::response(
+            Status::Ok,
+            "text/html; charset=utf-8",
+            PAGE.as_bytes(),
+        )),
+        Route::State => {
+            let (_, json) = feed.latest();
+            writer.write_all(&http::response(
+                Status::Ok,
+                "application/json",
+                json.as_bytes(),
+            ))
+        }
+        Route::Events => {
+            // However the stream ends, nothing more is said on it.
+            let _ = stream_events(&mut writer, feed);
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    };
+    if written.is_ok() {
+        finish(stream);
+    }
+}
+
+/// Reads until the request head is complete, refused, or late: `None` if the
+/// connection ends first. The deadline is for the whole head, not each read,
+/// so a client sending a byte a second cannot stretch it.
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let deadline = Instant::now() + REQUEST_DEADLINE;
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    loop {
+        match http::parse(&head) {
+            Request::Incomplete => {}
+            decided => return Some(decided),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Some(Request::Refuse(Status::RequestTimeout));
+        }
+        // Never read past the limit: what parse has not seen is not kept.
+        let room = (MAX_HEAD_BYTES + 1 - head.len()).min(buf.len());
+        match (&*stream).read(&mut buf[..room]) {
+            Ok(0) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Some(Request::Refuse(Status::RequestTimeout)),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Writes the event stream: the newest snapshot at once, then each new one
+/// as the sampler publishes it.
+///
+/// # Errors
+/// A write failed or timed out: the browser left or stopped reading.
+fn stream_events(out: &mut impl Write, feed: &Feed) -> io::Result<()> {
+    out.write_all(&http::event_stream_head())?;
+    // If the stream breaks, the browser reconnects after this many ms.
+    out.write_all(b"retry: 2000\n\n")?;
+    let (mut seen, json) = feed.latest();
+    out.write_all(http::event(&json).as_bytes())?;
+    loop {
+        match feed.next_after(seen, Instant::now() + KEEP_ALIVE) {
+            Next::Fresh(seq, json) => {
+                seen = seq;
+                out.write_all(http::event(&json).as_bytes())?;
+            }
+            Next::TimedOut => out.write_all(b": still here\n\n")?,
+            Next::Closed => return Ok(()),
+        }
+    }
+}
+
+/// After an answer: FIN, then read what the client still sends until it
+/// closes (briefly), so that closing with unread bytes does not reset the
+/// connection and destroy the answer before the browser reads it.
+fn finish(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    linger(stream);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+
+    /// A browser that reads `budget` bytes, then stops: every later write
+    /// times out, as a full socket with a write timeout does.
+    #[derive(Debug)]
+    struct StopsReading {
+        budget: usize,
+        got: Vec<u8>,
+    }
+
+    impl Write for StopsReading {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.budget == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.budget);
+            self.budget -= n;
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A stream whose browser stops reading ends with the first write that
+    /// times out, even while snapshots keep coming: its thread is freed.
+    #[test]
+    fn a_browser_that_stops_reading_ends_its_stream() {
+        let feed = Arc::new(Feed::new("{\"n\":0}".into()));
+        let publisher = {
+            let feed = feed.clone();
+            thread::spawn(move || {
+                for n in 1..=200 {
+                    feed.publish(format!("{{\"n\":{n}}}"));
+                    thread::sleep(Duration::from_millis(2));
+                }
+                feed.close();
+            })
+        };
+        let mut browser = StopsReading {
+            budget: 400,
+            got: Vec::new(),
+        };
+        let result = stream_events(&mut browser, &feed);
+        let error = result.expect_err("the stream must end with the failed write");
+        assert!(is_timeout(&error), "{error}");
+        let text = String::from_utf8_lossy(&browser.got);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("data: {\"n\":"), "{text}");
+        publisher.join().expect("the publisher ran");
+    }
+
+    /// A stream ends cleanly when the dashboard stops.
+    #[test]
+    fn a_stream_ends_when_the_feed_closes() {
+        let feed = Feed::new("{}".into());
+        feed.close();
+        let mut browser = StopsReading {
+            budget: usize::MAX,
+            got: Vec::new(),
+        };
+        stream_events(&mut browser, &feed).expect("a clean end");
+        let text = String::from_utf8_lossy(&browser.got);
+        assert!(text.ends_with("retry: 2000\n\ndata: {}\n\n"), "{text}");
+    }
+}
