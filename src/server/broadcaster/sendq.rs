@@ -20,11 +20,14 @@ const MAX_BACKOFF: Duration = Duration::from_millis(250);
 /// A client whose socket had room again this recently is "reading": when
 /// its queue is over the high-water mark the room waits for it, as TCP would
 /// make a sender wait. One that has drained nothing for longer is treated as
-/// stalled, and the room goes on without it. A quarter of a second: long
-/// enough that a healthy reader on a busy machine (descheduled for a few
-/// time slices) is waited for, not evicted; short enough that a laptop
-/// closed in the middle of a flood holds the room only that long, once.
-pub(super) const MOVING: Duration = Duration::from_millis(250);
+/// stalled, and the room goes on without it. 80 ms: long enough that a
+/// healthy reader on a busy machine (descheduled for a few time slices) is
+/// waited for, not evicted; short enough that a client that stops reading in
+/// the middle of a flood (while its kernel buffers still drain) holds the
+/// room that long at most, keeping a normal line under 100 ms. (Measured
+/// with the benchmark's scenario E: 50 ms left a loaded machine's readers
+/// evicted now and then, 250 ms let a line wait 600 ms.)
+pub(super) const MOVING: Duration = Duration::from_millis(80);
 
 /// Why a client must go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
