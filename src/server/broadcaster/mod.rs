@@ -235,7 +235,14 @@ impl Broadcaster {
                 name,
                 to,
                 to_name,
-            } => self.moved(id, &name, to, &to_name),
+            } => {
+                // A batch gives each recipient one room's view; a client that
+                // moves must get the old room's lines laid out so far and
+                // the new room's from now on, so the batch so far goes out
+                // first. Moves are rare; batches stay simple.
+                self.flush();
+                self.moved(id, &name, to, &to_name);
+            }
             Event::Say { line } => self.outbox.push(Audience::All, &line),
             Event::Kick { id, reason } => self.kick(id, reason),
             Event::Record(entry) => self.record(entry),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// After a write that the socket took only part of, try again this soon: the
 /// client is reading, and its socket buffer will have room again shortly.
-const RETRY_SOON: Duration = Duration::from_millis(2);
+const RETRY_SOON: Duration = Duration::from_micros(500);
 
 /// After a write the socket took nothing of, wait this long before the next
 /// try, doubling up to [`MAX_BACKOFF`]. Each fruitless try costs the

@@ -3,7 +3,7 @@
 //! last writes at shutdown. The layout half (`mod.rs`) decides what goes to
 //! whom; this file only writes it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::IoSlice;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering::Relaxed;
@@ -49,58 +49,46 @@ impl Broadcaster {
         named.dedup();
         rooms.sort_unstable();
         rooms.dedup();
+        let mut batch = Batch {
+            outbox: &self.outbox,
+            named: &named,
+            common: Vec::new(),
+            now: Instant::now(),
+            write_timeout: self.limits.write_timeout,
+            failures: Vec::new(),
+            written: 0,
+        };
         // Only the recipients are visited: a line in a room of 50 costs 50
         // writes, not a look at every client on the server.
-        let recipients: Vec<ClientId> = if everyone {
-            self.peers.keys().copied().collect()
+        if everyone {
+            for (&id, peer) in self.peers.iter_mut() {
+                batch.give(id, peer, &mut self.queued);
+            }
         } else {
-            let mut ids: Vec<ClientId> = rooms
-                .iter()
-                .flat_map(|&room| self.members.of(room))
-                .chain(named.iter().copied())
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        };
-        let mut visit = recipients.clone();
-        visit.append(&mut self.touched);
-        let outbox = &self.outbox;
-        let mut common: HashMap<RoomId, Vec<(usize, usize)>> = HashMap::new();
-        let now = Instant::now();
-        let mut failures = Vec::new();
-        let mut written = 0u64;
-        for &id in &recipients {
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            let tailored;
-            let ranges = if peer.sees_whole_batch() && named.binary_search(&id).is_err() {
-                common
-                    .entry(peer.room)
-                    .or_insert_with(|| outbox.ranges_for(None, peer.room, 0, usize::MAX))
-            } else {
-                tailored = outbox.ranges_for(Some(id), peer.room, peer.from, peer.to);
-                &tailored
-            };
-            if ranges.is_empty() {
-                continue;
+            for &room in &rooms {
+                for id in self.members.of(room) {
+                    if let Some(peer) = self.peers.get_mut(&id) {
+                        batch.give(id, peer, &mut self.queued);
+                    }
+                }
             }
-            let parts: Vec<&[u8]> = ranges
-                .iter()
-                .map(|&(start, end)| &outbox.bytes[start..end])
-                .collect();
-            match deliver(peer, &parts, self.limits.write_timeout, now) {
-                Ok(n) => written += n as u64,
-                Err(failure) => failures.push((id, failure)),
-            }
-            if !peer.queue.is_empty() {
-                self.queued.insert(id);
+            // Named clients outside those rooms (a private message's
+            // recipient, a newcomer's welcome, a leaver's farewell).
+            for &id in &named {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    if peer.leaving || rooms.binary_search(&peer.room).is_err() {
+                        batch.give(id, peer, &mut self.queued);
+                    }
+                }
             }
         }
+        let (failures, written) = (batch.failures, batch.written);
         self.shared.stats.bytes_out.fetch_add(written, Relaxed);
         self.outbox.clear();
-        // Everyone else's window was the whole batch, and still is.
+        // Only the named and those who joined or left had a window other than
+        // the whole batch; everyone else's still is.
+        let mut visit = std::mem::take(&mut self.touched);
+        visit.extend_from_slice(&named);
         for id in visit {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
@@ -281,6 +269,56 @@ impl Broadcaster {
         for peer in self.peers.values() {
             // Still unwritten after the deadline: cut it off.
             let _ = peer.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// One batch being written: what each recipient gets, and the outcome.
+struct Batch<'a> {
+    outbox: &'a super::outbox::Outbox,
+    named: &'a [ClientId],
+    /// Each room's common view, laid out once (a batch seldom speaks to
+    /// more than a room or two, so a short list beats a map).
+    common: Vec<(RoomId, Vec<(usize, usize)>)>,
+    now: Instant,
+    write_timeout: Option<Duration>,
+    failures: Vec<(ClientId, Failure)>,
+    written: u64,
+}
+
+impl Batch<'_> {
+    /// Gives one recipient its part of the batch.
+    fn give(&mut self, id: ClientId, peer: &mut Peer, queued: &mut HashSet<ClientId>) {
+        let outbox = self.outbox;
+        let tailored;
+        let ranges: &[(usize, usize)] =
+            if peer.sees_whole_batch() && self.named.binary_search(&id).is_err() {
+                let index = match self.common.iter().position(|(room, _)| *room == peer.room) {
+                    Some(index) => index,
+                    None => {
+                        let view = outbox.ranges_for(None, peer.room, 0, usize::MAX);
+                        self.common.push((peer.room, view));
+                        self.common.len() - 1
+                    }
+                };
+                &self.common[index].1
+            } else {
+                tailored = outbox.ranges_for(Some(id), peer.room, peer.from, peer.to);
+                &tailored
+            };
+        if ranges.is_empty() {
+            return;
+        }
+        let parts: Vec<&[u8]> = ranges
+            .iter()
+            .map(|&(start, end)| &outbox.bytes[start..end])
+            .collect();
+        match deliver(peer, &parts, self.write_timeout, self.now) {
+            Ok(n) => self.written += n as u64,
+            Err(failure) => self.failures.push((id, failure)),
+        }
+        if !peer.queue.is_empty() {
+            queued.insert(id);
         }
     }
 }
