@@ -196,8 +196,15 @@ impl Session {
         let mut framer = LineFramer::new(self.shared.config.max_line_bytes);
         let mut small = [0u8; FIRST_READ];
         let mut big: Vec<u8> = Vec::new();
+        // Set only when it changes: one system call fewer on every read.
+        let mut timeout = None;
+        let _ = stream.set_read_timeout(timeout);
         loop {
-            let _ = stream.set_read_timeout(self.read_timeout());
+            let wanted = self.read_timeout();
+            if wanted != timeout {
+                let _ = stream.set_read_timeout(wanted);
+                timeout = wanted;
+            }
             let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
             let n = match (&*stream).read(buf) {
                 // A kicked client's reader is woken by the server shutting its
