@@ -25,6 +25,8 @@ pub(crate) enum RecentKind {
     Rename,
     /// The console kicked someone.
     Kick,
+    /// A client moved to another room.
+    Move,
 }
 
 impl RecentKind {
@@ -35,6 +37,7 @@ impl RecentKind {
             RecentKind::Leave => "leave",
             RecentKind::Rename => "rename",
             RecentKind::Kick => "kick",
+            RecentKind::Move => "move",
         }
     }
 }
@@ -51,7 +54,7 @@ pub(crate) struct RecentEvent {
     pub(crate) kind: RecentKind,
     /// Who (the old name, for a rename).
     pub(crate) name: String,
-    /// The leave or kick reason, or the new name of a rename.
+    /// The leave or kick reason, the new name of a rename, the room of a move.
     pub(crate) detail: Option<String>,
 }
 
@@ -108,6 +111,7 @@ fn classify(entry: &Entry) -> Option<(RecentKind, String, Option<String>)> {
     match entry {
         Entry::Join { name } => Some((RecentKind::Join, name.clone(), None)),
         Entry::Rename { from, to } => Some((RecentKind::Rename, from.clone(), Some(to.clone()))),
+        Entry::Move { name, room } => Some((RecentKind::Move, name.clone(), Some(room.clone()))),
         Entry::Leave { name, reason } => {
             let kicked = lines::kick_reason(None);
             let kicked_because = lines::kick_reason(Some(""));
@@ -155,6 +159,10 @@ mod tests {
         recent.push(&Entry::Console {
             command: "kick bob".into(),
         });
+        recent.push(&Entry::Move {
+            name: "ann".into(),
+            room: "lab1".into(),
+        });
         let got: Vec<(u64, &str, String, Option<String>)> = recent
             .copy()
             .into_iter()
@@ -167,6 +175,7 @@ mod tests {
             (4, "kick", "bob", None),
             (5, "kick", "eve", Some("spam")),
             (6, "leave", "zed", Some("quit: kicked")),
+            (7, "move", "ann", Some("lab1")),
         ];
         let want: Vec<(u64, &str, String, Option<String>)> = want
             .into_iter()
