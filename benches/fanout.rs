@@ -22,8 +22,11 @@
 //! - `fanout/rooms.rs`: scenario F, many rooms: its runs, table and targets
 //! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
+//! - `fanout/cells.rs`: how the tables write a figure, and a verdict
 //! - `fanout/chart.rs`: the SVG chart, drawn by hand
 
+#[path = "fanout/cells.rs"]
+mod cells;
 #[path = "fanout/chart.rs"]
 mod chart;
 #[path = "fanout/child.rs"]

@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::cells::{ms, pct, verdict};
 use crate::child;
 use crate::report::{self, Report};
 
@@ -259,14 +260,6 @@ fn rate(per_s: f64) -> String {
     }
 }
 
-fn ms(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v >= 100.0 => format!("{v:.0} ms"),
-        Some(v) => format!("{v:.2} ms"),
-        None => "-".to_string(),
-    }
-}
-
 fn us(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.1} us"))
 }
@@ -275,20 +268,8 @@ fn secs(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.3} s"))
 }
 
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".to_string(), |v| format!("{v:.0}%"))
-}
-
 fn times(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.2}x"))
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "**missed**"
-    }
 }
 
 /// F's table (Markdown, also printed).

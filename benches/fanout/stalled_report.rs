@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::cells::{mib, pct, verdict};
 use crate::child;
 use crate::report;
 use crate::stalled::{
@@ -169,24 +170,8 @@ fn ms(v: Option<f64>) -> String {
     }
 }
 
-fn mib(v: Option<f64>) -> String {
-    v.map_or("-".to_string(), |v| format!("{v:.1} MiB"))
-}
-
 fn kib(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.0} KiB"))
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".to_string(), |v| format!("{v:.0}%"))
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "**missed**"
-    }
 }
 
 /// E's table of flood runs (Markdown, also printed).

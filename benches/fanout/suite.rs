@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::cells::{mib, ms, pct, verdict};
 use crate::chart::{self, Point};
 use crate::child;
 use crate::options::Options;
@@ -496,22 +497,6 @@ fn rate(per_s: f64) -> String {
     }
 }
 
-fn ms(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v >= 100.0 => format!("{v:.0} ms"),
-        Some(v) => format!("{v:.2} ms"),
-        None => "-".to_string(),
-    }
-}
-
-fn mib(v: Option<f64>) -> String {
-    v.map_or("-".to_string(), |v| format!("{v:.1} MiB"))
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".to_string(), |v| format!("{v:.0}%"))
-}
-
 fn secs(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.2} s"))
 }
@@ -562,14 +547,6 @@ fn d_cpu(results: &Results, kind: Kind) -> Option<(Vec<f64>, f64)> {
 fn per_client_kib(zero: &Option<Report>, many: &Option<Report>) -> Option<f64> {
     let (zero, many) = (zero.as_ref()?, many.as_ref()?);
     Some((many.rss_settled_mib? - zero.rss_settled_mib?) * 1024.0 / many.clients.max(1) as f64)
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "**missed**"
-    }
 }
 
 /// The "targets vs measured" table (Markdown, also printed).
