@@ -2,6 +2,8 @@
 //! (`! `). `docs/PROTOCOL.md` documents exactly these; nothing else in the
 //! crate formats wire text. Pure.
 
+use std::time::Duration;
+
 use crate::protocol::command::{ParseError, HELP};
 use crate::protocol::names::{NAME_RULE, ROOM_RULE};
 
@@ -229,9 +231,15 @@ pub fn muted_for(secs: u64) -> Vec<u8> {
     error(&format!("you are muted for {secs} s"))
 }
 
+/// Whole seconds of what is `left`, rounded up: a mute with 0.4 s left
+/// still says 1 s.
+pub fn seconds_left(left: Duration) -> u64 {
+    left.as_millis().div_ceil(1000).max(1) as u64
+}
+
 /// `! you are muted (N s left)`, the answer to a muted client's chat.
-pub fn still_muted(secs_left: u64) -> Vec<u8> {
-    error(&format!("you are muted ({secs_left} s left)"))
+pub fn still_muted(left: Duration) -> Vec<u8> {
+    error(&format!("you are muted ({} s left)", seconds_left(left)))
 }
 
 /// `* you can talk again`, when a mute ends.
@@ -335,7 +343,10 @@ mod tests {
             b"* bob left (kicked: spam)\n"
         );
         assert_eq!(muted_for(60), b"! you are muted for 60 s\n");
-        assert_eq!(still_muted(59), b"! you are muted (59 s left)\n");
+        assert_eq!(
+            still_muted(Duration::from_millis(58_400)),
+            b"! you are muted (59 s left)\n"
+        );
         assert_eq!(history_start(1), b"* history: the last 1 line\n");
         assert_eq!(history_start(3), b"* history: the last 3 lines\n");
     }

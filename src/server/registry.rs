@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -46,6 +46,28 @@ pub(crate) struct Meters {
     /// True while its reader holds a line back for the rate limit (the
     /// dashboard shows it). Written by its reader.
     pub(crate) throttled: AtomicBool,
+}
+
+impl Meters {
+    /// How long its mute still runs at `now` (in `Shared::millis`), if it is
+    /// muted.
+    pub(crate) fn mute_left(&self, now: u64) -> Option<Duration> {
+        let until = self.muted_until.load(Ordering::Acquire);
+        (until > now).then(|| Duration::from_millis(until - now))
+    }
+
+    /// Ends its mute: one still `running` (the console's `unmute`), or one
+    /// that has run out (its reader, at its next line). True only for the
+    /// caller that cleared it, so the client is told once.
+    pub(crate) fn end_mute(&self, now: u64, running: bool) -> bool {
+        let until = self.muted_until.load(Ordering::Acquire);
+        until != 0
+            && (until > now) == running
+            && self
+                .muted_until
+                .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
 }
 
 /// Everything the server knows about one connected client, in one place.

@@ -8,7 +8,7 @@ mod foreground;
 mod report;
 
 use std::io::{self, BufRead, Write};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -219,8 +219,7 @@ impl Console {
         let now_ms = self.shared.millis(now);
         self.say(&report::who_heading(views.len()));
         for view in &views {
-            let muted_until = view.meters.muted_until.load(Acquire);
-            let muted = (muted_until > now_ms).then(|| (muted_until - now_ms).div_ceil(1000));
+            let muted = view.meters.mute_left(now_ms).map(lines::seconds_left);
             let line = report::who_line(
                 view,
                 view.meters.lines_sent.load(Relaxed),
@@ -280,16 +279,8 @@ impl Console {
         let Some((_, meters)) = self.shared.registry.attach(id) else {
             return;
         };
-        let until = meters.muted_until.load(Acquire);
-        let now = self.shared.millis(Instant::now());
-        // Cleared by whoever swaps it to 0 first: the console or, for a mute
-        // that ran out, the client's reader at its next line.
-        let was_muted = until > now
-            && meters
-                .muted_until
-                .compare_exchange(until, 0, AcqRel, Acquire)
-                .is_ok();
-        if !was_muted {
+        // A mute that ran out is the client's reader's to clear and tell.
+        if !meters.end_mute(self.shared.millis(Instant::now()), true) {
             self.say(&format!("error: {name} is not muted"));
             return;
         }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,7 +94,7 @@ impl Sampler {
                     lines_sent: meters.lines_sent.load(Relaxed),
                     queued_bytes: meters.queued_bytes.load(Relaxed),
                     rate_limited: meters.throttled.load(Relaxed),
-                    muted: meters.muted_until.load(Acquire) > now_ms,
+                    muted: meters.mute_left(now_ms).is_some(),
                     kernel: kernel
                         .as_ref()
                         .and_then(|table| table.lookup(self.chat_addr, view.addr)),

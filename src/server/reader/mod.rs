@@ -7,7 +7,7 @@ mod plan;
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -337,21 +337,11 @@ impl Session {
     /// How long this client's mute still runs, if it is muted. A mute that
     /// has run out is cleared here, and the client told it can talk again.
     fn muted(&mut self) -> Option<Duration> {
-        let until = self.meters.muted_until.load(Acquire);
-        if until == 0 {
-            return None;
-        }
         let now = self.shared.millis(Instant::now());
-        if now < until {
-            return Some(Duration::from_millis(until - now));
+        if let Some(left) = self.meters.mute_left(now) {
+            return Some(left);
         }
-        // Only one of the console's unmute and this may clear it and say so.
-        let cleared = self
-            .meters
-            .muted_until
-            .compare_exchange(until, 0, AcqRel, Acquire)
-            .is_ok();
-        if cleared {
+        if self.meters.end_mute(now, false) {
             self.reply(lines::can_talk_again());
         }
         None
@@ -517,8 +507,7 @@ impl Session {
         // As with a first line of chat: announced before its chunk is relayed.
         self.announce();
         if let Some(left) = self.muted() {
-            let secs = left.as_millis().div_ceil(1000) as u64;
-            return self.reply(lines::still_muted(secs.max(1)));
+            return self.reply(lines::still_muted(left));
         }
         let log = self.shared.log;
         if log.verbose() {

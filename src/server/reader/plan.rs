@@ -47,9 +47,7 @@ pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
     if let (Some(left), Ok(Command::Chat(_) | Command::Me(_) | Command::Msg { .. })) =
         (muted, &command)
     {
-        // Round up: a mute with 0.4 s left still says 1 s.
-        let secs = left.as_millis().div_ceil(1000) as u64;
-        return Step::Reply(lines::still_muted(secs.max(1)));
+        return Step::Reply(lines::still_muted(left));
     }
     match command {
         Err(e) => Step::Reply(lines::bad_command(&e)),
