@@ -200,9 +200,8 @@ impl SendQueue {
     }
 
     /// Records a direct write (of bytes that were never queued) that the socket
-    /// took only `written` bytes of; the caller queues the rest.
+    /// took only `written` bytes of, once the caller has queued the rest.
     pub(super) fn wrote_direct(&mut self, written: usize, now: Instant) {
-        self.last_progress = now;
         self.after_write(written, now);
     }
 

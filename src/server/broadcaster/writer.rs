@@ -354,10 +354,13 @@ fn deliver(
     }
     let taken = write_once(&peer.stream, &slices).map_err(|e| Failure::of(&e))?;
     if taken < total {
-        peer.queue.wrote_direct(taken, Instant::now());
+        // Queued first (waiting starts), then the write it came from is
+        // recorded (it schedules the next try, and counts as progress if the
+        // socket took anything).
         peer.queue
             .push(&skip(parts, taken), now)
             .map_err(too_slow)?;
+        peer.queue.wrote_direct(taken, Instant::now());
         peer.publish();
     }
     Ok(taken)
