@@ -40,6 +40,9 @@ pub(crate) enum Event {
         from: ClientId,
         /// The formatted lines.
         bytes: Vec<u8>,
+        /// How many messages `bytes` holds, counted by the reader as it made
+        /// them (so the broadcaster need not scan for them).
+        lines: u64,
         /// What the transcript records: one entry per line, made by the reader
         /// when the transcript is on, and empty (no allocation) when it is off.
         entries: Vec<Entry>,

@@ -187,10 +187,11 @@ impl Broadcaster {
             Event::Chat {
                 from,
                 bytes,
+                lines,
                 entries,
             } => {
                 if let Some(room) = self.room_of(from) {
-                    self.count_deliveries(room, &bytes);
+                    self.count_deliveries(room, lines);
                     self.outbox.push(Audience::Room(room, Some(from)), &bytes);
                     self.keep_in_history(room, &bytes);
                     for entry in entries {
@@ -200,7 +201,7 @@ impl Broadcaster {
             }
             Event::Action { from, line, entry } => {
                 if let Some(room) = self.room_of(from) {
-                    self.count_deliveries(room, &line);
+                    self.count_deliveries(room, 1);
                     self.outbox.push(Audience::Room(room, Some(from)), &line);
                     self.keep_in_history(room, &line);
                     self.record(entry);
@@ -269,11 +270,10 @@ impl Broadcaster {
             .map(|peer| peer.room)
     }
 
-    /// Counts what one chat or action event delivers: its lines times the
+    /// Counts what one chat or action event delivers: its `lines` times the
     /// others in the sender's room. Once per event, not per recipient: a rate
     /// to watch (the dashboard's deliveries/s), not an audit.
-    fn count_deliveries(&self, room: RoomId, bytes: &[u8]) {
-        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    fn count_deliveries(&self, room: RoomId, lines: u64) {
         let recipients = self.members.count(room).saturating_sub(1) as u64;
         self.shared
             .stats

@@ -146,6 +146,7 @@ fn run(
         stream: stream.clone(),
         pending: Vec::new(),
         pending_entries: Vec::new(),
+        pending_lines: 0,
         end: None,
     };
     let welcome = Event::Welcome {
@@ -176,6 +177,8 @@ struct Session {
     pending: Vec<u8>,
     /// Their transcript entries, when `recording`.
     pending_entries: Vec<Entry>,
+    /// How many messages `pending` holds (lines, or chunks in the demo mode).
+    pending_lines: u64,
     /// True when the server keeps a transcript.
     recording: bool,
     /// Until the others have been told `* NAME joined`: when to tell them
@@ -441,6 +444,7 @@ impl Session {
     fn note_line(&mut self, text: &str) {
         self.shared.stats.lines_relayed.fetch_add(1, Relaxed);
         self.meters.lines_sent.fetch_add(1, Relaxed);
+        self.pending_lines += 1;
         if self.recording {
             self.pending_entries.push(Entry::Message {
                 from: self.name.to_string(),
@@ -524,9 +528,11 @@ impl Session {
         }
         let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(256));
         let entries = std::mem::take(&mut self.pending_entries);
+        let lines = std::mem::take(&mut self.pending_lines);
         self.send(Event::Chat {
             from: self.id,
             bytes,
+            lines,
             entries,
         });
     }
