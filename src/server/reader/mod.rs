@@ -199,9 +199,9 @@ impl Session {
         let mut framer = LineFramer::new(self.shared.config.max_line_bytes);
         let mut small = [0u8; FIRST_READ];
         let mut big: Vec<u8> = Vec::new();
-        // Set only when it changes: one system call fewer on every read.
+        // Set only when it changes: one system call fewer on every read. An
+        // accepted socket starts with none.
         let mut timeout = None;
-        let _ = stream.set_read_timeout(timeout);
         loop {
             let wanted = self.read_timeout();
             if wanted != timeout {
