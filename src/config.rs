@@ -55,9 +55,17 @@ pub struct ServerConfig {
     /// Deadline for one pending write to one client (`--write-timeout-ms`);
     /// `None` is the `--no-write-timeout` demo mode.
     pub write_timeout: Option<Duration>,
-    /// Most bytes that may wait for one client (`--sendq-bytes`): its send
-    /// queue. A client whose queue would overflow is disconnected.
+    /// Most bytes that may wait for one client besides its room's log
+    /// (`--sendq-bytes`): its replies, private messages and history. A
+    /// client whose queue would overflow is not reading: it is disconnected.
     pub sendq_bytes: usize,
+    /// Most bytes one room's log keeps (`--room-log-bytes`): how far a
+    /// client may fall behind its room before it skips ahead, and the most
+    /// history a room can show.
+    pub room_log_bytes: usize,
+    /// Most bytes all the rooms' logs keep together (`--logs-bytes`): past
+    /// it, the biggest logs forget their oldest lines first.
+    pub logs_bytes: usize,
     /// Sustained lines per second per client (`--rate-limit`); 0 turns it off.
     pub rate_limit: u32,
     /// Line framing, or the chunk-relaying demo mode (`--framing`).
@@ -97,6 +105,8 @@ impl Default for ServerConfig {
             quiet: false,
             write_timeout: Some(Duration::from_millis(1000)),
             sendq_bytes: DEFAULT_SENDQ_BYTES,
+            room_log_bytes: DEFAULT_ROOM_LOG_BYTES,
+            logs_bytes: DEFAULT_LOGS_BYTES,
             rate_limit: 20,
             framing: Framing::Lines,
             stats_every: None,
@@ -116,6 +126,20 @@ impl Default for ServerConfig {
 /// 1024 clients the worst case (everyone stalled at once) stays at 256 MiB.
 pub const DEFAULT_SENDQ_BYTES: usize = 256 * 1024;
 
+/// The default `--room-log-bytes`: 1 MiB, about 5000 lines of 200 bytes.
+/// A class's whole afternoon of chat fits; a flood of 20 clients at full
+/// speed fills it in a second or two, which is how far behind a client on a
+/// slow link may fall before it skips ahead.
+pub const DEFAULT_ROOM_LOG_BYTES: usize = 1024 * 1024;
+
+/// The smallest `--room-log-bytes`: two of the log's blocks (it drops
+/// whole blocks).
+pub const MIN_ROOM_LOG_BYTES: usize = 128 * 1024;
+
+/// The default `--logs-bytes`: 64 MiB for all rooms together, so a class
+/// that opens a hundred rooms cannot make the server grow without bound.
+pub const DEFAULT_LOGS_BYTES: usize = 64 * 1024 * 1024;
+
 /// The default `--crowd`: 100. A class of 30 sees every join and leave as it
 /// happens; a lecture hall of 3000 would otherwise get 3000 join lines each,
 /// nine million lines in all (joins cost the square of the room's size).
@@ -127,11 +151,10 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 
 impl ServerConfig {
     /// The smallest `--sendq-bytes` that works with `--max-line-bytes`: room
-    /// for four of the largest events, so a client that is reading is never
-    /// disconnected for one big batch (the broadcaster writes a batch out at
-    /// a quarter of the queue, and waits for a client over half of it).
+    /// for two of the largest replies a client can be sent at once, so a
+    /// client that reads is never disconnected for one long answer.
     pub fn min_sendq_bytes(&self) -> usize {
-        4 * (MAX_EVENT_BYTES + self.max_line_bytes + 64)
+        2 * (MAX_EVENT_BYTES + self.max_line_bytes + 64)
     }
 
     /// The demo modes that are switched on, as short phrases for the welcome line
@@ -223,17 +246,25 @@ Options:
   --max-line-bytes N       longest line accepted, in bytes [default: 1024]
   --write-timeout-ms MS    a client that cannot take a write within MS
                            milliseconds is disconnected [default: 1000]
-  --sendq-bytes N          most bytes waiting to be written to one client;
-                           a client that falls further behind is
-                           disconnected [default: 262144]
+  --sendq-bytes N          most bytes waiting for one client besides its
+                           room's log (replies, private messages, history);
+                           a client that lets more pile up is disconnected
+                           [default: 262144]
+  --room-log-bytes N       most bytes of each room's recent lines kept: a
+                           client that falls further behind skips ahead and
+                           is told so [default: 1048576]
+  --logs-bytes N           most bytes all room logs keep together; the
+                           biggest forget their oldest lines first
+                           [default: 67108864]
   --rate-limit N           lines per second per client, sustained; bursts of
                            50 lines (or 2 s worth) pass at once; 0 = off
                            [default: 20]
   --join-grace-ms MS       how long a new client may take to name itself
                            (/nick) before the others are told it joined under
                            its address; 0 = at once [default: 500]
-  --history N              show newcomers the last N chat lines and actions
-                           of their room [default: 0, none]
+  --history N              show newcomers the last N chat lines, actions and
+                           announcements of their room, as far as its log
+                           reaches [default: 0, none]
   --crowd N                in a room of more than N, joins and leaves are
                            summed up once a second [default: 100]
   --console MODE           teacher's commands (who, say, kick, mute, ...) on
@@ -352,6 +383,8 @@ pub fn parse_server_args(
                 config.write_timeout = None;
             }
             "--sendq-bytes" => config.sendq_bytes = flags.number(&flag, inline)?,
+            "--room-log-bytes" => config.room_log_bytes = flags.number(&flag, inline)?,
+            "--logs-bytes" => config.logs_bytes = flags.number(&flag, inline)?,
             "--rate-limit" => config.rate_limit = flags.number(&flag, inline)?,
             "--stats-every" => {
                 let secs: u64 = positive(&flag, flags.number(&flag, inline)?)?;
@@ -400,6 +433,17 @@ pub fn parse_server_args(
             "--sendq-bytes must be at least {} with --max-line-bytes {}",
             config.min_sendq_bytes(),
             config.max_line_bytes
+        )));
+    }
+    if config.room_log_bytes < MIN_ROOM_LOG_BYTES {
+        return Err(ConfigError(format!(
+            "--room-log-bytes must be at least {MIN_ROOM_LOG_BYTES}"
+        )));
+    }
+    if config.logs_bytes < config.room_log_bytes {
+        return Err(ConfigError(format!(
+            "--logs-bytes must be at least --room-log-bytes ({})",
+            config.room_log_bytes
         )));
     }
     Ok(Parsed::Run(config))
@@ -514,10 +558,14 @@ mod tests {
             .unwrap_err()
             .0
             .contains("at least 1"));
+        assert!(server(&["--room-log-bytes", "1000"])
+            .unwrap_err()
+            .0
+            .contains("--room-log-bytes must be at least 131072"));
         assert!(server(&["--sendq-bytes", "1000"])
             .unwrap_err()
             .0
-            .contains("--sendq-bytes must be at least 69888"));
+            .contains("--sendq-bytes must be at least 34944"));
         assert!(server(&["--quiet=yes"])
             .unwrap_err()
             .0

@@ -165,3 +165,95 @@ fn transcript_records_a_scripted_session() {
     // ann was still online at shutdown: the shutdown event stands for her leaving.
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A transcript on a named pipe that nobody reads never holds the chat up:
+/// two clients exchange thousands of long lines while the recorder is stuck
+/// (the pipe has no reader, so it cannot even be opened), the next line
+/// arrives at once, and when a reader finally comes the transcript says how
+/// many records it lost and where: every record is either in the file or
+/// counted in a gap.
+#[cfg(unix)]
+#[test]
+fn a_transcript_nobody_reads_never_holds_the_chat_up() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    let dir = std::env::temp_dir().join(format!("chatroom-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("transcript.fifo");
+    let _ = std::fs::remove_file(&path);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo runs (coreutils)");
+    assert!(made.success(), "mkfifo failed");
+    let server = TestServer::with(|c| {
+        c.transcript = Some(path.clone());
+        c.rate_limit = 0;
+    });
+    let mut room = server.room(2);
+    let sent = 5_000;
+    let started = Instant::now();
+    let text = "x".repeat(490);
+    let mut batch = String::new();
+    for i in 0..sent {
+        batch.push_str(&format!("{i:05} {text}\n"));
+    }
+    room[0].send_raw(batch.as_bytes());
+    for i in 0..sent {
+        let line = room[1].line();
+        assert!(line.contains(&format!(": {i:05} ")), "line {i}: {line}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{sent} lines took {:?}",
+        started.elapsed()
+    );
+    let asked = Instant::now();
+    room[0].send("and one more");
+    let expected = format!("> {}: and one more", room[0].name);
+    room[1].expect(&expected);
+    assert!(
+        asked.elapsed() < Duration::from_millis(200),
+        "the next line took {:?}",
+        asked.elapsed()
+    );
+
+    // Now read the pipe, and stop the server so the recorder ends.
+    let reader = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(&path)
+                .expect("open the pipe")
+                .read_to_string(&mut text)
+                .expect("read the pipe");
+            text
+        })
+    };
+    server.stop();
+    let text = reader.join().expect("the pipe's reader");
+    let events: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let messages = events.iter().filter(|e| e["event"] == "message").count() as u64;
+    let gaps: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "gap")
+        .map(|e| e["dropped"].as_u64().expect("a count"))
+        .collect();
+    assert!(
+        !gaps.is_empty(),
+        "the recorder fell behind, so a gap is recorded"
+    );
+    let dropped: u64 = gaps.iter().sum();
+    // Everything but the messages (start, two joins, shutdown) is written:
+    // they come first or last, when the recorder has room.
+    assert_eq!(
+        messages + dropped,
+        sent + 1,
+        "every message is either in the transcript or counted in a gap"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -260,6 +260,25 @@ pub fn history_end() -> Vec<u8> {
     notice("end of history")
 }
 
+/// `* N lines skipped: you fell behind`: a client that fell further behind
+/// its room than the room keeps skips ahead, and this line stands where
+/// the lines it missed would have been.
+pub fn skipped(lines: u64) -> Vec<u8> {
+    match lines {
+        1 => notice("1 line skipped: you fell behind"),
+        n => notice(&format!("{n} lines skipped: you fell behind")),
+    }
+}
+
+/// Appends `#SEQ LINES`: for a client that asked to resume after a lost
+/// connection (`/session`), it says that the next LINES lines are the
+/// room's lines numbered SEQ onward, so the client can say where it
+/// stopped. No other line starts with `#`.
+pub fn push_marker(out: &mut Vec<u8>, seq: u64, lines: u64) {
+    use std::io::Write;
+    let _ = writeln!(out, "#{seq} {lines}");
+}
+
 /// `* bye`, the last line a client that typed `/quit` gets.
 pub fn bye() -> Vec<u8> {
     notice("bye")
@@ -331,6 +350,15 @@ mod tests {
         assert_eq!(crowd(37, 5, 1234), b"* 37 joined, 5 left (1234 here)\n");
         assert_eq!(crowd(3, 0, 150), b"* 3 joined (150 here)\n");
         assert_eq!(crowd(0, 1, 149), b"* 1 left (149 here)\n");
+    }
+
+    #[test]
+    fn skips_and_markers() {
+        assert_eq!(skipped(1), b"* 1 line skipped: you fell behind\n");
+        assert_eq!(skipped(312), b"* 312 lines skipped: you fell behind\n");
+        let mut out = Vec::new();
+        push_marker(&mut out, 41, 3);
+        assert_eq!(out, b"#41 3\n");
     }
 
     #[test]

@@ -4,9 +4,14 @@
 
 use std::sync::Arc;
 
-use super::registry::ClientId;
+use super::client::ClientId;
+use super::recorder::Entry;
 use super::rooms::RoomId;
-use super::transcript::Entry;
+
+/// Events that may wait for the broadcaster. Bounded, so a busy room pushes
+/// back on readers instead of growing a queue: at most this many events (each
+/// at most one read's worth of lines) are ever held.
+pub(crate) const EVENTS_CAPACITY: usize = 1024;
 
 /// What readers ask the broadcaster to do. The channel is bounded: a reader
 /// whose event does not fit waits, and stops reading its socket meanwhile,
@@ -77,8 +82,8 @@ pub(crate) enum Event {
         /// What the transcript records, if anything.
         entry: Option<Entry>,
     },
-    /// A client is going: send it `farewell` if any, stop sending to it, tell
-    /// the others, and shut its write side so the farewell is followed by FIN.
+    /// A client is going: send it what it is due and `farewell` if any, then
+    /// FIN; tell the others, if they were told it joined.
     Leave {
         /// Who is leaving.
         id: ClientId,
@@ -86,9 +91,6 @@ pub(crate) enum Event {
         reason: Option<String>,
         /// A last line for the client (`* bye`).
         farewell: Option<Vec<u8>>,
-        /// False if the others were never told it joined: then they are not
-        /// told it left either.
-        announced: bool,
     },
     /// A client moved to another room (`/join`, the console's `move`); the
     /// registry has already moved it.

@@ -3,6 +3,7 @@
 //! order. What each thread does lives in the files below.
 //!
 //! - [`shared`]: what every thread can see, and who owns each piece of a client
+//! - [`client`]: one client's state: its record, meters and mute
 //! - [`registry`]: the client records behind one lock; [`rooms`] the room list
 //! - [`event`]: the messages readers send the broadcaster
 //! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
@@ -12,17 +13,21 @@
 //!   descriptor kept for saying `server busy`
 //! - [`console`]: the teacher's commands on standard input
 //! - [`dashboard`]: the live web page of the room (`--dashboard`), read-only
+//! - [`recorder`]: the thread that writes the transcript and keeps the
+//!   dashboard's recent events, off the message path
 //! - [`refuser`], [`stats_logger`]: small helper threads
-//! - [`ratelimit`], [`stats`], [`transcript`]: what the threads use
+//! - [`ratelimit`], [`stats`]: what the threads use
 
 mod admission;
 mod broadcaster;
+mod client;
 mod console;
 mod dashboard;
 mod error;
 mod event;
 mod ratelimit;
 mod reader;
+mod recorder;
 mod refuser;
 mod registry;
 mod reserve;
@@ -32,7 +37,6 @@ mod shutdown;
 mod socket;
 mod stats;
 mod stats_logger;
-mod transcript;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener};
@@ -46,22 +50,18 @@ use crate::config::{ConsoleMode, ServerConfig};
 use crate::protocol::lines;
 
 use admission::Slot;
+use client::ClientId;
 use console::ConsoleIo;
 pub use error::ServerError;
-use event::Event;
+use event::{Event, EVENTS_CAPACITY};
+use recorder::recent::Recent;
+use recorder::{Entry, Record, TranscriptTarget};
 use refuser::Refuser;
-use registry::ClientId;
 use reserve::Reserve;
 use shared::Shared;
 pub use shutdown::ShutdownHandle;
 use socket::{is_transient_accept_error, LINGER};
 use stats_logger::StatsLogger;
-use transcript::{Entry, Transcript};
-
-/// Events that may wait for the broadcaster. Bounded, so a busy room pushes
-/// back on readers instead of growing a queue: at most this many events (each
-/// at most one read's worth of lines) are ever held.
-const EVENTS_CAPACITY: usize = 1024;
 
 /// Pause after `accept` fails for lack of resources (out of descriptors), so
 /// the loop retries a few times a second instead of spinning.
@@ -73,7 +73,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    transcript: Option<Transcript>,
+    transcript: Option<TranscriptTarget>,
     console: Option<ConsoleIo>,
     /// The dashboard's listener (`--dashboard`), until `run` hands it over.
     dashboard: Option<TcpListener>,
@@ -110,15 +110,16 @@ impl Server {
             None => (None, None),
         };
         let shared = Arc::new(Shared::new(config));
-        let transcript = match &shared.config.transcript {
-            Some(path) => Some(Transcript::open(path, shared.log).map_err(|source| {
-                ServerError::Transcript {
-                    path: path.clone(),
-                    source,
-                }
-            })?),
-            None => None,
-        };
+        let transcript =
+            match &shared.config.transcript {
+                Some(path) => Some(TranscriptTarget::open(path).map_err(|source| {
+                    ServerError::Transcript {
+                        path: path.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         Ok(Server {
             listener,
             local_addr,
@@ -197,18 +198,31 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let shared = self.shared.clone();
         self.announce_start();
+        let recent = self
+            .dashboard
+            .is_some()
+            .then(|| Arc::new(Recent::default()));
+        let (mut recorder, recorder_handle) = recorder::spawn(
+            self.transcript.take(),
+            recent.clone(),
+            shared.stats.clone(),
+            shared.log,
+        )?;
+        recorder.record(Record::now(Entry::Start {
+            addr: self.local_addr.to_string(),
+        }));
         let (events_tx, events_rx) = bounded(EVENTS_CAPACITY);
-        let broadcaster = broadcaster::spawn(shared.clone(), events_rx, self.transcript.take())?;
+        let broadcaster = broadcaster::spawn(shared.clone(), events_rx, recorder)?;
         let refuser = Refuser::spawn()?;
         let stats_logger = StatsLogger::spawn(&shared)?;
-        let dashboard = match self.dashboard.take() {
-            Some(listener) => Some(dashboard::spawn(
+        let dashboard = match (self.dashboard.take(), recent) {
+            (Some(listener), Some(recent)) => Some(dashboard::spawn(
                 shared.clone(),
                 listener,
                 self.local_addr,
-                events_tx.clone(),
+                recent,
             )?),
-            None => None,
+            _ => None,
         };
         if let Some(io) = self.console.take() {
             console::spawn(
@@ -242,11 +256,16 @@ impl Server {
         if let Some(stats_logger) = stats_logger {
             stats_logger.stop();
         }
+        if let Some(recorder) = recorder_handle {
+            // The broadcaster is gone, and with it the recorder's input: it
+            // writes out what it holds and ends, unless a pipe holds it up.
+            recorder.finish_by(Instant::now() + LINGER);
+        }
         shared.log.always("server stopped");
         Ok(())
     }
 
-    /// Logs the address and any demo mode, and starts the transcript.
+    /// Logs the address and any demo mode.
     fn announce_start(&mut self) {
         let log = self.shared.log;
         log.always(&format!("listening on {}", self.local_addr));
@@ -257,11 +276,6 @@ impl Server {
             log.always(&format!(
                 "WARNING: demo mode '{mode}' is on; this server is deliberately broken"
             ));
-        }
-        if let Some(transcript) = &mut self.transcript {
-            transcript.record(&Entry::Start {
-                addr: self.local_addr.to_string(),
-            });
         }
     }
 

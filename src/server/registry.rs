@@ -1,113 +1,20 @@
-//! Who is connected: [`ClientId`] and one [`ClientRecord`] per connection, in
-//! one mutex-guarded map. Readers add and rename themselves here; the
-//! broadcaster attaches to new clients and removes the ones that go.
+//! Who is connected: one [`ClientRecord`] per connection and the rooms, in
+//! one mutex-guarded map. Readers add, rename and move themselves here; the
+//! broadcaster attaches to new clients and removes the ones that go; the
+//! console and the dashboard read snapshots. A client's own state is
+//! described in `client.rs`; this file is the map and its lock.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::protocol::skeleton;
 
+use super::client::{ClientId, ClientRecord, ClientView, Meters};
 use super::rooms::{RoomId, Rooms};
-
-/// A client's identity for the life of the server. Ids grow with every
-/// accepted connection, so sorting by id gives the order clients joined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ClientId(pub(crate) u64);
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What threads learn about a client without taking the registry lock: each
-/// field has exactly one writer (named on the field), anyone may read it.
-#[derive(Debug, Default)]
-pub(crate) struct Meters {
-    /// Chat lines accepted from this client. Written by its reader.
-    pub(crate) lines_sent: AtomicU64,
-    /// Bytes waiting in its send queue. Written by the broadcaster.
-    pub(crate) queued_bytes: AtomicU64,
-    /// Until when it is muted, in milliseconds since the server started
-    /// (`Shared::millis`); 0 when it is not.
-    /// Written by the console (mute, unmute) and by its reader (a mute that
-    /// ran out, noticed at its next line).
-    pub(crate) muted_until: AtomicU64,
-    /// Set once the client has been removed from the registry (it left, or
-    /// was evicted). Written by whoever removed it; its reader checks it so
-    /// that nothing more of this client is relayed after its `left` notice.
-    pub(crate) gone: AtomicBool,
-    /// True while its reader holds a line back for the rate limit (the
-    /// dashboard shows it). Written by its reader.
-    pub(crate) throttled: AtomicBool,
-}
-
-impl Meters {
-    /// How long its mute still runs at `now` (in `Shared::millis`), if it is
-    /// muted.
-    pub(crate) fn mute_left(&self, now: u64) -> Option<Duration> {
-        let until = self.muted_until.load(Ordering::Acquire);
-        (until > now).then(|| Duration::from_millis(until - now))
-    }
-
-    /// Ends its mute: one still `running` (the console's `unmute`), or one
-    /// that has run out (its reader, at its next line). True only for the
-    /// caller that cleared it, so the client is told once.
-    pub(crate) fn end_mute(&self, now: u64, running: bool) -> bool {
-        let until = self.muted_until.load(Ordering::Acquire);
-        until != 0
-            && (until > now) == running
-            && self
-                .muted_until
-                .compare_exchange(until, 0, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-    }
-}
-
-/// Everything the server knows about one connected client, in one place.
-/// See `shared.rs` for who owns which piece of a client's state.
-#[derive(Debug)]
-pub(crate) struct ClientRecord {
-    /// The remote address; fixed.
-    pub(crate) addr: SocketAddr,
-    /// When the connection was accepted; fixed.
-    pub(crate) since: Instant,
-    /// The current name: the address until `/nick`. Changed by its reader,
-    /// under the registry lock, so the uniqueness check and the change are one step.
-    pub(crate) name: Arc<str>,
-    /// The socket, shared with the reader: `&TcpStream` can both read and
-    /// write, so one descriptor serves both threads (no `try_clone`).
-    pub(crate) stream: Arc<TcpStream>,
-    /// Counters and flags updated without this lock.
-    pub(crate) meters: Arc<Meters>,
-    /// The room it is in: the lobby at first. Changed by its reader (`/join`)
-    /// or the console (`move`), under the registry lock.
-    pub(crate) room: RoomId,
-}
-
-/// One client as a snapshot shows it: the record's fixed parts and name as
-/// they were, and its meters (live counters) to read now.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientView {
-    /// Its id.
-    pub(crate) id: ClientId,
-    /// Its remote address.
-    pub(crate) addr: SocketAddr,
-    /// Its name when the snapshot was taken.
-    pub(crate) name: Arc<str>,
-    /// When it connected.
-    pub(crate) since: Instant,
-    /// Its counters.
-    pub(crate) meters: Arc<Meters>,
-    /// The name of its room.
-    pub(crate) room: Arc<str>,
-}
 
 /// Why a rename was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -188,6 +95,13 @@ impl Registry {
         let state = self.state.lock();
         let record = state.clients.get(&id)?;
         Some((record.stream.clone(), record.meters.clone()))
+    }
+
+    /// The meters of a registered client: what the console reads and sets
+    /// (its mute) without holding the lock.
+    pub(crate) fn meters(&self, id: ClientId) -> Option<Arc<Meters>> {
+        let state = self.state.lock();
+        state.clients.get(&id).map(|record| record.meters.clone())
     }
 
     /// Every registered socket (for shutdown).
@@ -318,6 +232,7 @@ impl Registry {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::time::Instant;
 
     fn record(name: &str) -> ClientRecord {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");

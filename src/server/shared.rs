@@ -24,7 +24,6 @@ use crate::config::ServerConfig;
 use crate::log::Log;
 
 use super::admission::Admission;
-use super::dashboard::recent::Recent;
 use super::registry::Registry;
 use super::stats::Stats;
 
@@ -35,13 +34,10 @@ pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     /// Every connected client's record.
     pub(crate) registry: Registry,
-    /// Counters for `/stats`.
-    pub(crate) stats: Stats,
+    /// Counters for `/stats` (shared with the recorder, which counts what it drops).
+    pub(crate) stats: Arc<Stats>,
     /// The log on stderr.
     pub(crate) log: Log,
-    /// The last joins, leaves, renames and kicks, for the dashboard. Written
-    /// by the broadcaster (as it records them), read by the dashboard.
-    pub(crate) recent: Recent,
     /// When the server was bound: the zero of [`Shared::millis`].
     started: Instant,
     /// Set once by the shutdown handle; the accept loop checks it when it wakes.
@@ -55,12 +51,11 @@ impl Shared {
     /// Fresh state for a server with `config`.
     pub(crate) fn new(config: ServerConfig) -> Self {
         Shared {
-            stats: Stats::new(config.rate_limit),
+            stats: Arc::new(Stats::new(config.rate_limit)),
             admission: Arc::new(Admission::new(config.max_clients, config.max_per_ip)),
             log: Log::new(config.quiet),
             config,
             registry: Registry::default(),
-            recent: Recent::default(),
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
         }

@@ -1,6 +1,7 @@
-//! Socket helpers every server thread uses: short and blocking writes, the
-//! drain-then-close (`linger`) that keeps a last line from being destroyed by
-//! a reset, and how errors are classified and worded.
+//! Socket helpers every server thread uses: writes that never block, short
+//! ones and blocking ones, the drain (`linger`) that keeps a last line from
+//! being destroyed by a reset, the reset that cuts an evicted client off,
+//! and how errors are classified and worded.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -91,6 +92,110 @@ pub(crate) fn write_once(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Resu
     }
 }
 
+/// One write of as much of `slices` as the socket takes *now*, without
+/// waiting at all: `Ok(0)` when its buffer is full.
+///
+/// std has no per-call "don't wait" flag, so the socket is switched to
+/// non-blocking for the one call and back. The switch is on the file
+/// description the client's reader shares, but a reader already waiting in
+/// `read` stays asleep (the kernel looked at the flag when it went in); a
+/// reader that enters `read` during those microseconds gets `WouldBlock`,
+/// which it treats like a timeout and simply reads again.
+///
+/// # Errors
+/// The connection is broken.
+pub(crate) fn write_now(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.set_nonblocking(true)?;
+    let written = loop {
+        let mut writer = stream;
+        match writer.write_vectored(slices) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(0),
+            other => break other,
+        }
+    };
+    // If this fails the socket is broken, and the next write will say so.
+    let _ = stream.set_nonblocking(false);
+    written
+}
+
+/// Cuts a client off at once: the connection is reset rather than closed,
+/// so the kernel drops what it still held for that client (a stalled
+/// client's megabytes would otherwise be retried for minutes) and the
+/// client learns at its next read. The client's reader is woken by the
+/// read side being shut; the reset itself happens when the last holder of
+/// the socket lets go of it.
+pub(crate) fn reset(stream: &TcpStream) {
+    if linger::set_zero(stream).is_err() {
+        // No reset on this platform: a plain shutdown still ends it.
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let _ = stream.shutdown(Shutdown::Read);
+}
+
+/// `SO_LINGER` with a zero timeout, which makes closing a socket reset it.
+/// std's `TcpStream::set_linger` is not stable yet (rust-lang/rust#88494),
+/// so on Linux and macOS this is the one system call the server makes
+/// through the C library directly (std links it anyway); elsewhere it is
+/// not done, and `reset` falls back to a shutdown.
+mod linger {
+    use std::io;
+    use std::net::TcpStream;
+
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    pub(super) fn set_zero(stream: &TcpStream) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        use std::os::raw::{c_int, c_void};
+
+        #[repr(C)]
+        struct Linger {
+            on: c_int,
+            seconds: c_int,
+        }
+        extern "C" {
+            fn setsockopt(
+                socket: c_int,
+                level: c_int,
+                name: c_int,
+                value: *const c_void,
+                length: u32,
+            ) -> c_int;
+        }
+        #[cfg(target_os = "linux")]
+        const SOL_SOCKET: c_int = 1;
+        #[cfg(target_os = "linux")]
+        const SO_LINGER: c_int = 13;
+        #[cfg(target_os = "macos")]
+        const SOL_SOCKET: c_int = 0xffff;
+        #[cfg(target_os = "macos")]
+        const SO_LINGER: c_int = 0x0080;
+
+        let value = Linger { on: 1, seconds: 0 };
+        // SAFETY: the descriptor is open for as long as `stream` is
+        // borrowed, and `value` is a live `struct linger` of the size given.
+        let result = unsafe {
+            setsockopt(
+                stream.as_raw_fd(),
+                SOL_SOCKET,
+                SO_LINGER,
+                (&value as *const Linger).cast(),
+                std::mem::size_of::<Linger>() as u32,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    pub(super) fn set_zero(_stream: &TcpStream) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 /// Writes all of `slices`, blocking for as long as it takes: the
 /// `--no-write-timeout` demo mode, where one stalled client freezes the room.
 ///
@@ -112,9 +217,11 @@ pub(crate) fn write_all_blocking(
     Ok(())
 }
 
-/// Reads and discards until the peer closes or [`LINGER`] passes, then shuts
-/// the socket down, so the last lines written to it are not destroyed by a
-/// reset when it closes.
+/// Reads and discards until the peer closes or [`LINGER`] passes. A
+/// socket closed with unread input is reset, and a reset can destroy the
+/// last lines still on their way to the client (its `* bye`); draining
+/// first lets them arrive. It never shuts the socket: the broadcaster may
+/// still be writing those lines, and it closes the socket when it is done.
 pub(crate) fn linger(stream: &TcpStream) {
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 1024];
@@ -126,9 +233,8 @@ pub(crate) fn linger(stream: &TcpStream) {
         match (&*stream).read(&mut sink) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => {}
             Err(_) => break,
         }
     }
-    let _ = stream.shutdown(Shutdown::Both);
 }

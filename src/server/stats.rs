@@ -27,6 +27,14 @@ pub(crate) struct Stats {
     /// Chat lines and actions handed to recipients: each event's lines times
     /// the peers it went to (the dashboard's deliveries per second).
     pub(crate) deliveries: AtomicU64,
+    /// Room lines that readers who fell too far behind skipped.
+    pub(crate) lines_skipped: AtomicU64,
+    /// Transcript and recent-event records the recorder could not take in
+    /// time, dropped rather than making the chat wait.
+    pub(crate) records_dropped: AtomicU64,
+    /// Events waiting for the broadcaster, as it last saw its channel
+    /// (the dashboard's gauge). Written by the broadcaster.
+    pub(crate) events_queued: AtomicU64,
 }
 
 impl Stats {
@@ -44,6 +52,9 @@ impl Stats {
             lines_too_long: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
             kicked: AtomicU64::new(0),
+            lines_skipped: AtomicU64::new(0),
+            records_dropped: AtomicU64::new(0),
+            events_queued: AtomicU64::new(0),
         }
     }
 

@@ -1,12 +1,15 @@
-//! The broadcaster's sizes and timings: how big a batch grows, how many
-//! bytes may wait for one client, when the room waits for a reader that is
-//! behind, and how often a stalled client is retried. Derived from
-//! `--sendq-bytes` and `--write-timeout-ms`.
+//! The broadcaster's sizes and timings: how big a batch grows, how much each
+//! room's log and all of them together may hold, where a reader that fell
+//! off its room's log lands, how much may wait for one client alone, and the
+//! write timeout. Derived from the server's settings.
 
 use std::time::Duration;
 
+use crate::config::ServerConfig;
+
 /// Most events handled in one batch, and the size past which a batch is
-/// written out: big batches mean few syscalls, bounded ones mean bounded memory.
+/// written out: big batches mean few syscalls, bounded ones mean that the
+/// first line of a batch is not held back long.
 pub(super) const MAX_BATCH_EVENTS: usize = 4096;
 pub(super) const MAX_BATCH_BYTES: usize = 256 * 1024;
 
@@ -14,66 +17,48 @@ pub(super) const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// still reading a trickle then loses the rest.
 pub(super) const GOODBYE_GRACE: Duration = Duration::from_millis(500);
 
-/// While lines are waiting to be relayed, at most one fruitless retry (one
-/// that costs a whole short write timeout, a few ms) per this interval: the
-/// room's lines come first, and a stalled client's queue can wait.
-pub(super) const PROBE_SPACING: Duration = Duration::from_millis(100);
+/// A reader that fell off its room's log lands this far (a quarter of the
+/// log) before the head: it gets a little of the newest talk at once, and
+/// does not fall straight off again.
+const LANDING_SHARE: usize = 4;
 
-/// Sizes derived from `--sendq-bytes`, and the write timeout.
+/// Sizes and timings from the settings.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
-    /// Most bytes waiting for one client.
-    pub(super) sendq: usize,
-    /// Over this, a client that is still reading makes the room wait for it.
-    pub(super) high_water: usize,
-    /// A batch is written out once it holds this many bytes. A quarter of the
-    /// send queue, so a client under the high-water mark always has room for
-    /// one more batch: a healthy client is never evicted for one big batch.
+    /// Most bytes one room's log holds (`--room-log-bytes`).
+    pub(super) room_log: usize,
+    /// Most bytes all the logs hold together (`--logs-bytes`).
+    pub(super) all_logs: usize,
+    /// How far before the head a reader that fell off lands.
+    pub(super) landing: usize,
+    /// Most bytes that wait for one client besides its room's log: its
+    /// replies, private messages, history (`--sendq-bytes`).
+    pub(super) own_queue: usize,
+    /// A batch is written out once it holds this many bytes.
     pub(super) batch_bytes: usize,
-    /// `None`: the demo mode, blocking writes and no queues.
+    /// `None`: the demo mode, blocking writes and no skipping.
     pub(super) write_timeout: Option<Duration>,
+    /// Public lines a newcomer gets (`--history`).
+    pub(super) history: usize,
 }
 
 impl Limits {
-    pub(super) fn new(sendq: usize, write_timeout: Option<Duration>) -> Limits {
+    /// The limits `config` sets.
+    pub(super) fn new(config: &ServerConfig) -> Limits {
         Limits {
-            sendq,
-            high_water: sendq / 2,
-            batch_bytes: (sendq / 4).clamp(1, MAX_BATCH_BYTES),
-            write_timeout,
-        }
-    }
-}
-
-/// How many fruitless retries one servicing of the queues may make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Budget {
-    /// While events are waiting, one fruitless retry per [`PROBE_SPACING`]:
-    /// each costs one short write timeout, and new lines must not wait behind many.
-    OneWhileBusy,
-    /// Try every queue that is due (shutting down, or the room is waiting anyway).
-    All,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A client just under the high-water mark has room for one more batch,
-    /// even one that overshoots by a whole event, at the smallest send queue
-    /// the flags allow (see `ServerConfig::min_sendq_bytes`).
-    #[test]
-    fn a_batch_always_fits_above_the_high_water_mark() {
-        for max_line in [64, 1024, 64 * 1024] {
-            let config = crate::config::ServerConfig {
-                max_line_bytes: max_line,
-                ..Default::default()
-            };
-            let sendq = config.min_sendq_bytes();
-            let limits = Limits::new(sendq, Some(Duration::from_secs(1)));
-            let biggest_event = crate::config::MAX_EVENT_BYTES + max_line;
-            assert!(limits.high_water + limits.batch_bytes + biggest_event <= limits.sendq);
-            assert!(limits.batch_bytes <= MAX_BATCH_BYTES);
+            room_log: config.room_log_bytes,
+            all_logs: config.logs_bytes.max(config.room_log_bytes),
+            landing: config.room_log_bytes / LANDING_SHARE,
+            // DEMO MODE (--no-write-timeout): every write blocks until it
+            // is done, so nothing is ever left to queue, and nobody is
+            // evicted for what would pile up.
+            own_queue: match config.write_timeout {
+                Some(_) => config.sendq_bytes,
+                None => usize::MAX,
+            },
+            batch_bytes: MAX_BATCH_BYTES.min(config.room_log_bytes / 2).max(1),
+            write_timeout: config.write_timeout,
+            history: config.history,
         }
     }
 }

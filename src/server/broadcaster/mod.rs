@@ -1,45 +1,49 @@
-//! The broadcaster: the only thread that writes to client sockets. It drains
-//! the events channel in batches and lays each batch out once as shared bytes
-//! ([`outbox`]), each line for its audience: a room, a client, everyone. Then
-//! [`writer`] gives every recipient its part in one short (vectored) write;
-//! what a socket does not take waits in that client's send queue ([`sendq`]),
-//! so a stalled client costs the others a few milliseconds, not a timeout.
-//! [`state`] holds the thread's state, [`limits`] its sizes and timings,
-//! [`peers`] what it keeps about each client, [`members`] who is in which
-//! room, [`history`] the last lines of each room.
+//! The broadcaster: the only thread that writes chat to client sockets. It
+//! drains the events channel in batches and decides what each event means
+//! for whom (this file: the *layout*); the [`fanout`] then writes it, each
+//! line appended once to its room's log ([`roomlog`]) and given to every
+//! member from where that member stands ([`peer`]). A client that reads
+//! slowly lags behind in the log and costs the others nothing; one that
+//! stops reading is evicted, and the fan-out hands that back as a value
+//! the loop here announces. [`crowd`] holds the crowd rule, [`limits`] the
+//! sizes and timings.
+//!
+//! The words the loop uses:
+//! - a *batch* is the events taken from the channel in one turn, before
+//!   anything is written: the busier the room, the bigger the batch and the
+//!   fewer the system calls per line;
+//! - to *append* is to add lines to a room's log (everyone in the room but
+//!   the sender gets them); to *send to* is to queue lines for one client;
+//! - to *flush* is to write what the batch appended and queued;
+//! - to *service* is to write again to the clients that are behind, when
+//!   their retry is due, and to evict those that stopped reading.
 
-mod history;
+mod crowd;
+mod fanout;
 mod limits;
-mod members;
-mod outbox;
-mod peers;
-mod sendq;
-mod state;
-mod writer;
+mod peer;
+mod roomlog;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::protocol::lines;
 
+use super::client::ClientId;
 use super::event::Event;
-use super::registry::ClientId;
+use super::recorder::{Entry, Record, Recorder};
 use super::rooms::RoomId;
 use super::shared::Shared;
-use super::transcript::{Entry, Transcript};
-use history::History;
-use limits::{Budget, Limits, MAX_BATCH_EVENTS};
-use members::{Members, Say};
-use outbox::{Audience, Outbox};
-use peers::Peer;
-use sendq::SendQueue;
-use state::Broadcaster;
+use crowd::{Crowds, Say};
+use fanout::{history_lines, Eviction, Fanout};
+use limits::{Limits, GOODBYE_GRACE, MAX_BATCH_EVENTS};
+use roomlog::Kind;
 
 /// The running broadcaster thread.
 #[derive(Debug)]
@@ -66,30 +70,28 @@ impl BroadcasterHandle {
 }
 
 /// Starts the broadcaster. It runs until it handles [`Event::Shutdown`] or
-/// every sender of `events_rx` is gone.
+/// every sender of `events_rx` is gone, and hands what is worth recording
+/// to `recorder`.
 ///
 /// # Errors
 /// The thread could not be started.
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     events_rx: Receiver<Event>,
-    transcript: Option<Transcript>,
+    recorder: Recorder,
 ) -> io::Result<BroadcasterHandle> {
     let (finished_tx, finished_rx) = bounded::<()>(0);
+    let limits = Limits::new(&shared.config);
     let broadcaster = Broadcaster {
-        limits: Limits::new(shared.config.sendq_bytes, shared.config.write_timeout),
-        members: Members::new(shared.config.crowd),
+        fanout: Fanout::new(limits, shared.stats.clone()),
+        crowds: Crowds::new(shared.config.crowd),
+        announced: HashSet::new(),
+        limits,
         shared,
         events_rx,
-        transcript,
-        outbox: Outbox::default(),
-        peers: HashMap::new(),
-        queued: HashSet::new(),
-        touched: Vec::new(),
-        histories: HashMap::new(),
-        turn: 0,
+        recorder,
+        batch_bytes: 0,
         stopping: false,
-        quiet_until: Instant::now(),
     };
     let thread = thread::Builder::new()
         .name("broadcaster".to_string())
@@ -103,74 +105,105 @@ pub(crate) fn spawn(
     })
 }
 
+/// The broadcaster thread's state.
+#[derive(Debug)]
+struct Broadcaster {
+    shared: Arc<Shared>,
+    events_rx: Receiver<Event>,
+    /// Where records go (the recorder thread), never waited for.
+    recorder: Recorder,
+    /// The rooms' logs and the peers: the writing half.
+    fanout: Fanout,
+    /// Joins and leaves waiting to be summed up in crowded rooms.
+    crowds: Crowds,
+    /// The clients the others were told joined: only they are counted in a
+    /// newcomer's welcome, and only their departures are told.
+    announced: HashSet<ClientId>,
+    limits: Limits,
+    /// Bytes appended and queued in this batch.
+    batch_bytes: usize,
+    /// Set once the goodbye is appended: evictions are then silent.
+    stopping: bool,
+}
+
 impl Broadcaster {
-    /// Each turn: retry the send queues that are due and tell crowded rooms
-    /// their summaries; take every event already waiting (up to a bound)
-    /// unless a reading client is far behind; then write the batch out.
-    /// While the broadcaster is busy writing, events pile up, so the busier
-    /// the room, the bigger the batches and the fewer the syscalls per line.
+    /// Each turn: write again to the clients that are behind and due, tell
+    /// crowded rooms their summaries, take every event already waiting (up
+    /// to a bound), then flush the batch. Nothing here waits for a client.
     fn run(mut self) {
         loop {
-            self.service(Budget::OneWhileBusy);
-            self.tell_crowds(Instant::now());
-            if self.outbox.is_empty() && self.room_waits() {
-                // Like a blocking write, but only for a client that is reading:
-                // take no new events until it catches up.
-                self.service(Budget::All);
-                self.sleep_until_due();
-                continue;
-            }
-            let first = if self.outbox.is_empty() {
-                let event = match self.next_check() {
+            let now = Instant::now();
+            let evicted = self.fanout.service(now);
+            self.announce_evictions(evicted);
+            self.tell_crowds(now);
+            let first = if self.fanout.has_unflushed() {
+                // Notices from this turn are waiting to be written: don't block.
+                None
+            } else {
+                let wake = earliest(self.fanout.next_check(), self.crowds.next_due());
+                let event = match wake {
                     Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
                     None => self.events_rx.recv().map_err(|_| false),
                 };
                 match event {
                     Ok(event) => Some(event),
-                    Err(true) => continue, // a queue or a summary is due
+                    Err(true) => continue, // a retry or a summary is due
                     Err(false) => return,  // every sender is gone
                 }
-            } else {
-                // Notices from the last turn are waiting: don't block.
-                None
             };
-            let mut stop = false;
-            let mut next = first;
-            loop {
-                if let Some(event) = next.take() {
-                    stop = self.handle(event);
-                }
-                if stop
-                    || self.outbox.bytes.len() >= self.limits.batch_bytes
-                    || self.outbox.segments.len() >= MAX_BATCH_EVENTS
-                {
-                    break;
-                }
-                match self.events_rx.try_recv() {
-                    Ok(event) => next = Some(event),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        stop = true;
-                        break;
-                    }
-                }
-            }
-            self.flush();
+            let stop = self.take_batch(first);
+            self.shared
+                .stats
+                .events_queued
+                .store(self.events_rx.len() as u64, Relaxed);
+            let evicted = self.fanout.flush(Instant::now());
+            self.announce_evictions(evicted);
             if stop {
-                self.say_goodbye();
+                self.stopping = true;
+                self.fanout.goodbye(GOODBYE_GRACE);
                 return;
             }
         }
     }
 
-    fn record(&mut self, entry: Entry) {
-        self.shared.recent.push(&entry);
-        if let Some(transcript) = &mut self.transcript {
-            transcript.record(&entry);
+    /// Handles `first` and every event already waiting, up to the batch's
+    /// bounds. Returns true for shutdown (or when every sender is gone).
+    fn take_batch(&mut self, first: Option<Event>) -> bool {
+        self.batch_bytes = 0;
+        let mut next = first;
+        for _ in 0..MAX_BATCH_EVENTS {
+            if let Some(event) = next.take() {
+                if self.handle(event) {
+                    return true;
+                }
+            }
+            if self.batch_bytes >= self.limits.batch_bytes {
+                return false;
+            }
+            match self.events_rx.try_recv() {
+                Ok(event) => next = Some(event),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
         }
+        false
     }
 
-    /// Lays one event out in the batch. Returns true for shutdown.
+    /// Hands a record to the recorder (which never makes the chat wait).
+    fn record(&mut self, entry: Entry, room: Option<RoomId>, line: Option<u64>) {
+        if !self.recorder.is_on() {
+            return;
+        }
+        let room = room.and_then(|room| self.fanout.room_name(room));
+        self.recorder.record(Record {
+            at: SystemTime::now(),
+            room,
+            line,
+            entry,
+        });
+    }
+
+    /// Lays one event out. Returns true for shutdown.
     ///
     /// Anything from a client that is no longer present (it left, or was
     /// evicted) is dropped: once the others have read `* NAME left`, nothing
@@ -190,21 +223,19 @@ impl Broadcaster {
                 lines,
                 entries,
             } => {
-                if let Some(room) = self.room_of(from) {
+                if let Some(room) = self.fanout.room_of(from) {
                     self.count_deliveries(room, lines);
-                    self.outbox.push(Audience::Room(room, Some(from)), &bytes);
-                    self.keep_in_history(room, &bytes);
-                    for entry in entries {
-                        self.record(entry);
+                    let first = self.append(room, &bytes, lines as u32, Some(from), Kind::Public);
+                    for (i, entry) in entries.into_iter().enumerate() {
+                        self.record(entry, Some(room), first.map(|seq| seq + i as u64));
                     }
                 }
             }
             Event::Action { from, line, entry } => {
-                if let Some(room) = self.room_of(from) {
+                if let Some(room) = self.fanout.room_of(from) {
                     self.count_deliveries(room, 1);
-                    self.outbox.push(Audience::Room(room, Some(from)), &line);
-                    self.keep_in_history(room, &line);
-                    self.record(entry);
+                    let seq = self.append(room, &line, 1, Some(from), Kind::Public);
+                    self.record(entry, Some(room), seq);
                 }
             }
             Event::Notice {
@@ -213,9 +244,11 @@ impl Broadcaster {
                 entry,
             } => {
                 // Renames: names are unique on the whole server, so everyone hears.
-                if self.room_of(except).is_some() {
-                    self.outbox.push(Audience::AllExcept(except), &line);
-                    self.record(entry);
+                if self.fanout.room_of(except).is_some() {
+                    self.batch_bytes += line.len();
+                    self.fanout
+                        .append_everywhere(&line, Some(except), Kind::Notice);
+                    self.record(entry, None, None);
                 }
             }
             Event::Direct {
@@ -224,10 +257,10 @@ impl Broadcaster {
                 line,
                 entry,
             } => {
-                if self.room_of(from).is_some() {
-                    self.outbox.push(Audience::Only(to), &line);
+                if self.fanout.room_of(from).is_some() {
+                    self.send_to(to, &line);
                     if let Some(entry) = entry {
-                        self.record(entry);
+                        self.record(entry, None, None);
                     }
                 }
             }
@@ -236,45 +269,54 @@ impl Broadcaster {
                 name,
                 to,
                 to_name,
-            } => {
-                // A batch gives each recipient one room's view; a client that
-                // moves must get the old room's lines laid out so far and
-                // the new room's from now on, so the batch so far goes out
-                // first. Moves are rare; batches stay simple.
-                self.flush();
-                self.moved(id, &name, to, &to_name);
+            } => self.moved(id, &name, to, to_name),
+            Event::Say { line } => {
+                self.batch_bytes += line.len();
+                self.fanout.append_everywhere(&line, None, Kind::Public);
             }
-            Event::Say { line } => self.outbox.push(Audience::All, &line),
             Event::Kick { id, reason } => self.kick(id, reason),
-            Event::Record(entry) => self.record(entry),
+            Event::Record(entry) => self.record(entry, None, None),
             Event::Leave {
                 id,
                 reason,
                 farewell,
-                announced,
-            } => self.leave(id, reason, farewell, announced),
+            } => self.leave(id, reason, farewell),
             Event::Shutdown => {
-                self.outbox.push(Audience::All, &lines::shutting_down());
-                self.record(Entry::Shutdown);
+                self.fanout
+                    .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
+                self.record(Entry::Shutdown, None, None);
                 return true;
             }
         }
         false
     }
 
-    /// The room of a peer that has not left, or `None`.
-    fn room_of(&self, id: ClientId) -> Option<RoomId> {
-        self.peers
-            .get(&id)
-            .filter(|peer| !peer.leaving)
-            .map(|peer| peer.room)
+    /// Appends to a room's log, counting the batch's bytes.
+    fn append(
+        &mut self,
+        room: RoomId,
+        bytes: &[u8],
+        lines: u32,
+        except: Option<ClientId>,
+        kind: Kind,
+    ) -> Option<u64> {
+        self.batch_bytes += bytes.len();
+        self.fanout.append(room, bytes, lines, except, kind)
+    }
+
+    /// Queues lines for one client; one whose own queue overflows is evicted.
+    fn send_to(&mut self, id: ClientId, bytes: &[u8]) {
+        self.batch_bytes += bytes.len();
+        if let Some(eviction) = self.fanout.send_to(id, bytes) {
+            self.announce_evictions(vec![eviction]);
+        }
     }
 
     /// Counts what one chat or action event delivers: its `lines` times the
     /// others in the sender's room. Once per event, not per recipient: a rate
     /// to watch (the dashboard's deliveries/s), not an audit.
     fn count_deliveries(&self, room: RoomId, lines: u64) {
-        let recipients = self.members.count(room).saturating_sub(1) as u64;
+        let recipients = self.fanout.count(room).saturating_sub(1) as u64;
         self.shared
             .stats
             .deliveries
@@ -283,123 +325,121 @@ impl Broadcaster {
 
     /// Starts writing to a client that has registered, in the lobby: its
     /// welcome first, so that is always its first line, then the lobby's
-    /// history, if any.
+    /// history, if any. The welcome counts the others who were announced,
+    /// so the count and the join notices that follow agree.
     fn welcome(&mut self, id: ClientId, name: &str) {
         let Some((stream, meters)) = self.shared.registry.attach(id) else {
             return;
         };
         self.shared.stats.note_clients(self.shared.registry.len());
-        let others = self.members.total();
-        let from = self.outbox.seal();
+        self.fanout
+            .join(id, stream, meters, RoomId::LOBBY, Instant::now());
+        let others = self.announced.len();
         let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
-        self.outbox.push(Audience::Only(id), &welcome);
-        self.send_history(id, RoomId::LOBBY);
-        let queue = SendQueue::new(self.limits.sendq, Instant::now());
-        self.peers
-            .insert(id, Peer::new(stream, meters, queue, RoomId::LOBBY, from));
-        self.touched.push(id);
-        self.members.enter(id, RoomId::LOBBY);
+        self.send_to(id, &welcome);
+        let history = history_lines(&self.fanout.history(RoomId::LOBBY));
+        self.send_to(id, &history);
     }
 
     /// `* NAME joined`, to the others in the client's room (counted instead,
     /// in a crowded room).
     fn announce_join(&mut self, id: ClientId, name: &str) {
-        let Some(room) = self.room_of(id) else {
+        let Some(room) = self.fanout.room_of(id) else {
             return;
         };
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.announced = true;
+        if !self.announced.insert(id) {
+            return;
         }
-        if self.members.joined(room, Instant::now()) == Say::Now {
-            self.outbox
-                .push(Audience::Room(room, Some(id)), &lines::joined(name));
-        }
-        self.record(Entry::Join {
+        let members = self.fanout.count(room);
+        let seq = if self.crowds.joined(room, members, Instant::now()) == Say::Now {
+            self.append(room, &lines::joined(name), 1, Some(id), Kind::Notice)
+        } else {
+            None
+        };
+        let entry = Entry::Join {
             name: name.to_string(),
-        });
+        };
+        self.record(entry, Some(room), seq);
     }
 
     /// `* NAME left (REASON)`, to the room the client was in (counted
-    /// instead, in a crowded room).
-    fn announce_leave(&mut self, room: RoomId, name: &str, reason: Option<String>) {
-        if self.members.left(room, Instant::now()) == Say::Now {
-            self.outbox.push(
-                Audience::Room(room, None),
-                &lines::left(name, reason.as_deref()),
-            );
+    /// instead, in a crowded room), if the others were told it joined.
+    fn announce_leave(&mut self, id: ClientId, room: RoomId, name: &str, reason: Option<String>) {
+        if !self.announced.remove(&id) {
+            return;
         }
-        self.record(Entry::Leave {
+        let members = self.fanout.count(room);
+        let seq = if self.crowds.left(room, members, Instant::now()) == Say::Now {
+            let line = lines::left(name, reason.as_deref());
+            self.append(room, &line, 1, None, Kind::Notice)
+        } else {
+            None
+        };
+        if members == 0 {
+            self.crowds.forget(room);
+        }
+        let entry = Entry::Leave {
             name: name.to_string(),
             reason,
-        });
-    }
-
-    /// A peer stops being a member of its room (it left, was kicked or
-    /// evicted); a room left empty loses its history.
-    fn forget_member(&mut self, id: ClientId, room: RoomId) {
-        if self.members.leave(id, room) && room != RoomId::LOBBY {
-            self.histories.remove(&room);
-        }
-    }
-
-    /// Ends a peer's part in the batch after what was laid out so far (its
-    /// farewell, if any): it gets nothing more, and it is no room's member.
-    fn close_window(&mut self, id: ClientId) -> Option<RoomId> {
-        let end = self.outbox.seal();
-        let peer = self.peers.get_mut(&id)?;
-        peer.to = end;
-        peer.leaving = true;
-        self.touched.push(id);
-        let room = peer.room;
-        self.forget_member(id, room);
-        Some(room)
+        };
+        self.record(entry, Some(room), seq);
     }
 
     /// Removes a client that is leaving of its own accord (or whose reader saw
-    /// the connection end). If it was already evicted, there is nothing to do;
-    /// if it was never announced, nobody is told it left.
-    fn leave(
-        &mut self,
-        id: ClientId,
-        reason: Option<String>,
-        farewell: Option<Vec<u8>>,
-        announced: bool,
-    ) {
+    /// the connection end): what it is due, its farewell if any, then FIN.
+    /// If it was already evicted, there is nothing to do.
+    fn leave(&mut self, id: ClientId, reason: Option<String>, farewell: Option<Vec<u8>>) {
         let Some(record) = self.shared.registry.remove(id) else {
             return;
         };
         if let Some(farewell) = farewell {
-            self.outbox.push(Audience::Only(id), &farewell);
+            self.send_to(id, &farewell);
         }
-        if let Some(room) = self.close_window(id) {
-            if announced {
-                self.announce_leave(room, &record.name, reason);
-            }
+        if let Some(room) = self.fanout.leave(id, false) {
+            self.announce_leave(id, room, &record.name, reason);
         }
     }
 
     /// Disconnects a client the console kicked: its last line, then FIN; its
     /// room is told why. Its reader, which may be waiting in a read, is woken
-    /// once the line is written (see `writer::close_if_done`).
+    /// once the line is written.
     fn kick(&mut self, id: ClientId, reason: Option<String>) {
-        if self.room_of(id).is_none() {
+        if self.fanout.room_of(id).is_none() {
             return;
         }
         let Some(record) = self.shared.registry.remove(id) else {
             return;
         };
-        self.outbox
-            .push(Audience::Only(id), &lines::kicked(reason.as_deref()));
-        let announced = self.peers.get_mut(&id).is_some_and(|peer| {
-            peer.kicked = true;
-            peer.announced
-        });
-        if let Some(room) = self.close_window(id) {
+        self.send_to(id, &lines::kicked(reason.as_deref()));
+        if let Some(room) = self.fanout.leave(id, true) {
             self.shared.stats.kicked.fetch_add(1, Relaxed);
             self.shared.log.info(&format!("{} kicked", record.name));
-            if announced {
-                let reason = lines::kick_reason(reason.as_deref());
-                self.announce_leave(room, &record.name, Some(reason));
+            let reason = lines::kick_reason(reason.as_deref());
+            self.announce_leave(id, room, &record.name, Some(reason));
+        }
+    }
+
+    /// Announces the clients the fan-out had to drop, and takes them out of
+    /// the registry (which wakes nothing: their sockets were reset).
+    fn announce_evictions(&mut self, evicted: Vec<Eviction>) {
+        for Eviction { id, room, failure } in evicted {
+            let Some(record) = self.shared.registry.remove(id) else {
+                continue;
+            };
+            let stats = &self.shared.stats;
+            let counter = match failure {
+                super::socket::Failure::TooSlow => &stats.evicted_slow,
+                super::socket::Failure::Reset => &stats.evicted_reset,
+            };
+            counter.fetch_add(1, Relaxed);
+            self.shared
+                .log
+                .info(&format!("{} evicted ({})", record.name, failure.reason()));
+            if self.stopping {
+                self.announced.remove(&id);
+            } else {
+                let reason = Some(failure.reason().to_string());
+                self.announce_leave(id, room, &record.name, reason);
             }
         }
     }
@@ -407,64 +447,49 @@ impl Broadcaster {
     /// A client moved rooms (`/join`, the console's `move`): the room it left
     /// hears `* NAME left (went to ROOM)`, the room it entered `* NAME
     /// joined`, and it hears `* you are now in ROOM`, then that room's history.
-    fn moved(&mut self, id: ClientId, name: &str, to: RoomId, to_name: &str) {
-        let Some(from) = self.room_of(id) else {
+    fn moved(&mut self, id: ClientId, name: &str, to: RoomId, to_name: Arc<str>) {
+        let Some(from) = self.fanout.room_of(id) else {
             return;
         };
         let now = Instant::now();
-        self.forget_member(id, from);
-        if self.members.left(from, now) == Say::Now {
-            let went = lines::went_to(to_name);
-            self.outbox
-                .push(Audience::Room(from, None), &lines::left(name, Some(&went)));
+        self.fanout.move_to(id, to, &to_name);
+        let announced = self.announced.contains(&id);
+        let left_members = self.fanout.count(from);
+        if announced && self.crowds.left(from, left_members, now) == Say::Now {
+            let went = lines::went_to(&to_name);
+            self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
         }
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.room = to;
+        if left_members == 0 {
+            self.crowds.forget(from);
         }
-        self.members.enter(id, to);
-        if self.members.joined(to, now) == Say::Now {
-            self.outbox
-                .push(Audience::Room(to, Some(id)), &lines::joined(name));
+        let members = self.fanout.count(to);
+        if announced && self.crowds.joined(to, members, now) == Say::Now {
+            self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
         }
-        self.outbox
-            .push(Audience::Only(id), &lines::you_are_in(to_name));
-        self.send_history(id, to);
-        self.record(Entry::Move {
+        self.send_to(id, &lines::you_are_in(&to_name));
+        let history = history_lines(&self.fanout.history(to));
+        self.send_to(id, &history);
+        let entry = Entry::Move {
             name: name.to_string(),
             room: to_name.to_string(),
-        });
-    }
-
-    /// A room's history, to one client, between its two notices.
-    fn send_history(&mut self, id: ClientId, room: RoomId) {
-        let Some(history) = self.histories.get(&room).filter(|h| h.len() > 0) else {
-            return;
         };
-        self.outbox
-            .push(Audience::Only(id), &lines::history_start(history.len()));
-        for line in history.lines() {
-            self.outbox.push(Audience::Only(id), line);
-        }
-        self.outbox.push(Audience::Only(id), &lines::history_end());
-    }
-
-    fn keep_in_history(&mut self, room: RoomId, bytes: &[u8]) {
-        let capacity = self.shared.config.history;
-        if capacity > 0 {
-            self.histories
-                .entry(room)
-                .or_insert_with(|| History::new(capacity))
-                .keep(bytes);
-        }
+        self.record(entry, Some(to), None);
     }
 
     /// Tells each crowded room whose second is up who came and went.
     fn tell_crowds(&mut self, now: Instant) {
-        for (room, joined, left, here) in self.members.due(now) {
-            self.outbox.push(
-                Audience::Room(room, None),
-                &lines::crowd(joined, left, here),
-            );
+        let fanout = &self.fanout;
+        for (room, joined, left, here) in self.crowds.due(now, |room| fanout.count(room)) {
+            let line = lines::crowd(joined, left, here);
+            self.append(room, &line, 1, None, Kind::Notice);
         }
+    }
+}
+
+/// The earlier of two optional moments.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

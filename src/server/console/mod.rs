@@ -8,7 +8,7 @@ mod foreground;
 mod report;
 
 use std::io::{self, BufRead, Write};
-use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,11 +18,12 @@ use crossbeam_channel::Sender;
 use crate::config::ConsoleMode;
 use crate::protocol::{lines, sanitize};
 
+use super::client::ClientId;
 use super::event::Event;
+use super::recorder::Entry;
 use super::registry::JoinError;
 use super::shared::Shared;
 use super::shutdown::ShutdownHandle;
-use super::transcript::Entry;
 use command::{ConsoleCommand, CONSOLE_HELP};
 use foreground::{readiness, Readiness};
 
@@ -205,7 +206,7 @@ impl Console {
     }
 
     /// The client called `name` (ignoring case), or an error on the console.
-    fn find(&mut self, name: &str) -> Option<(super::registry::ClientId, Arc<str>)> {
+    fn find(&mut self, name: &str) -> Option<(ClientId, Arc<str>)> {
         let found = self.shared.registry.find(name);
         if found.is_none() {
             self.say(&format!("error: no such client {name}"));
@@ -219,7 +220,7 @@ impl Console {
         let now_ms = self.shared.millis(now);
         self.say(&report::who_heading(views.len()));
         for view in &views {
-            let muted = view.meters.mute_left(now_ms).map(lines::seconds_left);
+            let muted = view.meters.mute.left(now_ms).map(lines::seconds_left);
             let line = report::who_line(
                 view,
                 view.meters.lines_sent.load(Relaxed),
@@ -258,11 +259,10 @@ impl Console {
         let Some((id, name)) = self.find(name) else {
             return;
         };
-        let Some((_, meters)) = self.shared.registry.attach(id) else {
+        let Some(meters) = self.shared.registry.meters(id) else {
             return;
         };
-        let until = self.shared.millis(Instant::now() + length);
-        meters.muted_until.store(until, Release);
+        meters.mute.set(self.shared.millis(Instant::now() + length));
         self.send(Event::Direct {
             from: id,
             to: id,
@@ -276,11 +276,11 @@ impl Console {
         let Some((id, name)) = self.find(name) else {
             return;
         };
-        let Some((_, meters)) = self.shared.registry.attach(id) else {
+        let Some(meters) = self.shared.registry.meters(id) else {
             return;
         };
         // A mute that ran out is the client's reader's to clear and tell.
-        if !meters.end_mute(self.shared.millis(Instant::now()), true) {
+        if !meters.mute.end(self.shared.millis(Instant::now()), true) {
             self.say(&format!("error: {name} is not muted"));
             return;
         }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::server::registry::ClientView;
+use crate::server::client::ClientView;
 
 /// One client's line in `who`: name, address, how long connected, lines
 /// sent, bytes waiting in its send queue, and its mute if it has one.
@@ -46,7 +46,7 @@ pub(crate) fn who_heading(count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::registry::{ClientId, Meters};
+    use crate::server::client::{ClientId, Meters};
     use std::sync::Arc;
     use std::time::Duration;
 

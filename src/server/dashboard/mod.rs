@@ -10,14 +10,13 @@
 //!   the event stream.
 //!
 //! Pure parts: [`http`] (requests and responses), [`snapshot`] (the JSON),
-//! [`procnet`] (the kernel's queues), [`recent`] (the ring of room events
-//! the broadcaster feeds). The page is `page.html`.
+//! [`procnet`] (the kernel's queues). The ring of recent room events comes
+//! from the recorder thread. The page is `page.html`.
 
 mod connection;
 mod feed;
 mod http;
 mod procnet;
-pub(super) mod recent;
 mod sampler;
 mod snapshot;
 
@@ -35,7 +34,7 @@ use parking_lot::Mutex;
 use crate::config::dashboard_addr;
 use crate::log::Log;
 
-use super::event::Event;
+use super::recorder::recent::Recent;
 use super::shared::Shared;
 use super::socket::is_transient_accept_error;
 use feed::Feed;
@@ -90,7 +89,7 @@ pub(crate) struct DashboardHandle {
 
 /// Starts the dashboard's threads on `listener`. `chat_addr` is the chat's
 /// listening address (to find each client's socket in the kernel's tables);
-/// `events_tx` is only asked for its length.
+/// `recent` is the ring of room events the recorder keeps.
 ///
 /// # Errors
 /// A thread could not be started.
@@ -98,11 +97,11 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     listener: TcpListener,
     chat_addr: SocketAddr,
-    events_tx: Sender<Event>,
+    recent: Arc<Recent>,
 ) -> io::Result<DashboardHandle> {
     let wake_addr = connectable(listener.local_addr()?);
     let log = shared.log;
-    let mut sampler = Sampler::new(shared, events_tx, chat_addr);
+    let mut sampler = Sampler::new(shared, recent, chat_addr);
     // The first snapshot now, so there is always one to serve.
     let board = Arc::new(Board {
         feed: Feed::new(sampler.sample().to_json()),

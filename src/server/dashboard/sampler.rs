@@ -9,13 +9,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::feed::Feed;
 use super::procnet::KernelTable;
 use super::snapshot::{ClientRow, RoomRow, Snapshot, Totals};
-use crate::server::event::Event;
-use crate::server::registry::ClientView;
+use crate::server::client::ClientView;
+use crate::server::recorder::recent::Recent;
 use crate::server::shared::Shared;
 
 /// How often a snapshot is taken (and sent to every `/events` stream).
@@ -33,8 +33,8 @@ struct Counters {
 #[derive(Debug)]
 pub(crate) struct Sampler {
     shared: Arc<Shared>,
-    /// Only ever asked for its length: the dashboard never sends an event.
-    events_tx: Sender<Event>,
+    /// The recent room events, as the recorder keeps them.
+    recent: Arc<Recent>,
     /// The chat's listening address: each client's socket has it at its end.
     chat_addr: SocketAddr,
     last: Option<(Instant, Counters)>,
@@ -42,14 +42,10 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     /// A sampler for the server whose chat listens on `chat_addr`.
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        events_tx: Sender<Event>,
-        chat_addr: SocketAddr,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, recent: Arc<Recent>, chat_addr: SocketAddr) -> Self {
         Sampler {
             shared,
-            events_tx,
+            recent,
             chat_addr,
             last: None,
         }
@@ -94,7 +90,7 @@ impl Sampler {
                     lines_sent: meters.lines_sent.load(Relaxed),
                     queued_bytes: meters.queued_bytes.load(Relaxed),
                     rate_limited: meters.throttled.load(Relaxed),
-                    muted: meters.mute_left(now_ms).is_some(),
+                    muted: meters.mute.left(now_ms).is_some(),
                     kernel: kernel
                         .as_ref()
                         .and_then(|table| table.lookup(self.chat_addr, view.addr)),
@@ -125,8 +121,8 @@ impl Sampler {
             uptime_secs: now_ms / 1000,
             sendq_limit: shared.config.sendq_bytes as u64,
             rate_limit: shared.config.rate_limit,
-            events_queued: self.events_tx.len(),
-            events_capacity: self.events_tx.capacity().unwrap_or(0),
+            events_queued: stats.events_queued.load(Relaxed) as usize,
+            events_capacity: crate::server::event::EVENTS_CAPACITY,
             kernel_queues: kernel.is_some(),
             rooms: rooms(&clients),
             totals: Totals {
@@ -142,7 +138,7 @@ impl Sampler {
                 kicked: stats.kicked.load(Relaxed),
             },
             clients,
-            recent: shared.recent.copy(),
+            recent: self.recent.copy(),
         }
     }
 }

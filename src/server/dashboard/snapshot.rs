@@ -6,8 +6,8 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::procnet::KernelQueues;
-use super::recent::RecentEvent;
-use crate::server::transcript::json_string;
+use crate::server::recorder::json_string;
+use crate::server::recorder::recent::RecentEvent;
 
 /// The room at one moment.
 #[derive(Debug, Clone, Default)]
@@ -236,8 +236,8 @@ fn write_event(out: &mut String, event: &RecentEvent) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recent::RecentKind;
     use super::*;
+    use crate::server::recorder::recent::RecentKind;
     use proptest::prelude::*;
 
     proptest! {

@@ -17,13 +17,14 @@ use crossbeam_channel::Sender;
 use crate::config::{Framing, MAX_EVENT_BYTES};
 use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
 
+use super::client::{ClientId, ClientRecord, Meters};
 use super::event::Event;
 use super::ratelimit::TokenBucket;
-use super::registry::{ClientId, ClientRecord, JoinError, Meters};
+use super::recorder::Entry;
+use super::registry::JoinError;
 use super::rooms::RoomId;
 use super::shared::Shared;
 use super::socket::{describe, is_timeout, linger, WRITE_SLICE};
-use super::transcript::Entry;
 use plan::{Renamed, Step};
 
 /// Bytes asked for per `read` from a busy client. Big enough that a fast
@@ -341,10 +342,10 @@ impl Session {
     /// has run out is cleared here, and the client told it can talk again.
     fn muted(&mut self) -> Option<Duration> {
         let now = self.shared.millis(Instant::now());
-        if let Some(left) = self.meters.mute_left(now) {
+        if let Some(left) = self.meters.mute.left(now) {
             return Some(left);
         }
-        if self.meters.end_mute(now, false) {
+        if self.meters.mute.end(now, false) {
             self.reply(lines::can_talk_again());
         }
         None
@@ -582,7 +583,6 @@ impl Session {
             id: self.id,
             reason,
             farewell,
-            announced: self.announce_by.is_none(),
         };
         if self.events_tx.send(leave).is_err() {
             // No broadcaster: the server is stopping, so leave without a notice.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::protocol::{is_reserved, is_valid_name, is_valid_room, lines, Command};
+use crate::server::recorder::Entry;
 use crate::server::registry::RenameError;
-use crate::server::transcript::Entry;
 
 /// What to do about one line.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,14 +1,14 @@
 //! The dashboard's memory of the room: the last joins, leaves (with their
-//! reason), renames and kicks, in a small ring. The broadcaster hands it every
-//! transcript entry as it records it; the dashboard's sampler copies it.
+//! reason), renames, moves and kicks, in a small ring. The recorder thread
+//! pushes every entry it is handed; the dashboard's sampler copies it.
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use super::transcript::Entry;
 use crate::protocol::lines;
-use crate::server::transcript::Entry;
 
 /// Events kept: enough to fill the page's list, few enough to copy every
 /// half second without thinking about it.
@@ -58,8 +58,8 @@ pub(crate) struct RecentEvent {
     pub(crate) detail: Option<String>,
 }
 
-/// The ring of recent events, behind its own small lock: the broadcaster
-/// holds it for one push, the sampler for one copy of thirty entries.
+/// The ring of recent events, behind its own small lock: the recorder holds
+/// it for one push, the sampler for one copy of thirty entries.
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     ring: Mutex<Ring>,

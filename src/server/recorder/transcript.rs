@@ -1,12 +1,16 @@
 //! `--transcript FILE`: every room event as one JSON object per line, with a
-//! sequence number and a UTC time, appended and flushed as it happens. Only the
-//! broadcaster writes it, so the file's order is the order people saw.
+//! sequence number, the UTC time it happened and, for a room's lines, the
+//! room and the line's number in it. Written by the recorder thread only,
+//! through a buffer, in the order the broadcaster handled the events, so
+//! the file's order is the order people saw.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::log::{utc_now, Log};
+use crate::log::{format_utc, Log};
 
 /// One event worth recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +76,56 @@ pub(crate) enum Entry {
     },
     /// The server is shutting down.
     Shutdown,
+    /// Records that never reached the file: the recorder fell behind (a slow
+    /// disk, a pipe nobody reads) and the chat did not wait for it.
+    Gap {
+        /// How many records were dropped here.
+        dropped: u64,
+    },
 }
 
-impl Entry {
-    /// The JSON object for this entry, without a trailing newline.
-    pub(crate) fn to_json(&self, seq: u64, time: &str) -> String {
-        let mut out = format!("{{\"seq\":{seq},\"time\":{}", json_string(time));
+/// One entry as the broadcaster hands it to the recorder: when it happened
+/// and, for a line a room heard, which room and which line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// When the broadcaster handled it (not when the recorder got to it).
+    pub(crate) at: SystemTime,
+    /// The room that heard it, if a room did.
+    pub(crate) room: Option<Arc<str>>,
+    /// The number of its line in the room's log (see `RoomLog`), if any.
+    pub(crate) line: Option<u64>,
+    /// What happened.
+    pub(crate) entry: Entry,
+}
+
+impl Record {
+    /// A record of `entry`, happening now, with no room.
+    pub(crate) fn now(entry: Entry) -> Record {
+        Record {
+            at: SystemTime::now(),
+            room: None,
+            line: None,
+            entry,
+        }
+    }
+}
+
+impl Record {
+    /// The JSON object for this record, without a trailing newline.
+    pub(crate) fn to_json(&self, seq: u64) -> String {
+        let since_epoch = self.at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let time = format_utc(since_epoch.as_secs(), since_epoch.subsec_millis());
+        let mut out = format!("{{\"seq\":{seq},\"time\":{}", json_string(&time));
+        if let Some(room) = &self.room {
+            out.push_str(&format!(",\"room\":{}", json_string(room)));
+        }
+        if let Some(line) = self.line {
+            out.push_str(&format!(",\"line\":{line}"));
+        }
         let mut field = |key: &str, value: &str| {
             out.push_str(&format!(",\"{key}\":{}", json_string(value)));
         };
-        match self {
+        match &self.entry {
             Entry::Start { addr } => {
                 field("event", "start");
                 field("addr", addr);
@@ -128,6 +172,10 @@ impl Entry {
                 field("command", command);
             }
             Entry::Shutdown => field("event", "shutdown"),
+            Entry::Gap { dropped } => {
+                field("event", "gap");
+                out.push_str(&format!(",\"dropped\":{dropped}"));
+            }
         }
         out.push('}');
         out
@@ -154,38 +202,63 @@ pub(crate) fn json_string(text: &str) -> String {
     out
 }
 
-/// The open transcript file.
+/// Opens `path` for appending, creating it if needed.
+///
+/// # Errors
+/// The file cannot be opened or created.
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// The open transcript file, written through a buffer that the recorder
+/// flushes whenever it has nothing more to write.
 #[derive(Debug)]
 pub(crate) struct Transcript {
-    file: File,
+    file: BufWriter<File>,
     seq: u64,
     failed: bool,
     log: Log,
 }
 
 impl Transcript {
-    /// Opens `path` for appending, creating it if needed.
+    /// Opens `path` for appending, creating it if needed. (A named pipe
+    /// blocks here until something reads it: the recorder thread opens
+    /// those, never the thread that binds the server.)
     ///
     /// # Errors
     /// The file cannot be opened or created.
     pub(crate) fn open(path: &Path, log: Log) -> io::Result<Transcript> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Transcript {
-            file,
+        Ok(Transcript::new(open_append(path)?, log))
+    }
+
+    /// Writes to `file`, already open for appending.
+    pub(crate) fn new(file: File, log: Log) -> Transcript {
+        Transcript {
+            file: BufWriter::with_capacity(64 * 1024, file),
             seq: 0,
             failed: false,
             log,
-        })
+        }
     }
 
-    /// Appends one entry. Each entry is a single `write` of a whole line to an
-    /// unbuffered file, so it is on disk (in the OS's cache) as soon as this
-    /// returns. A failure is logged once; the chat goes on without the record.
-    pub(crate) fn record(&mut self, entry: &Entry) {
+    /// Appends one record to the buffer (which writes to the file when it
+    /// fills). A failure is logged once; the chat goes on without the record.
+    pub(crate) fn write(&mut self, record: &Record) {
         self.seq += 1;
-        let mut line = entry.to_json(self.seq, &utc_now());
+        let mut line = record.to_json(self.seq);
         line.push('\n');
-        match self.file.write_all(line.as_bytes()) {
+        let written = self.file.write_all(line.as_bytes());
+        self.note(written);
+    }
+
+    /// Hands what the buffer holds to the operating system.
+    pub(crate) fn flush(&mut self) {
+        let flushed = self.file.flush();
+        self.note(flushed);
+    }
+
+    fn note(&mut self, result: io::Result<()>) {
+        match result {
             Ok(()) => self.failed = false,
             Err(e) if !self.failed => {
                 self.failed = true;
@@ -207,14 +280,24 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_flat_objects() {
-        let entry = Entry::Leave {
-            name: "ann".into(),
-            reason: Some("too slow".into()),
+    fn records_are_flat_objects() {
+        let record = Record {
+            at: UNIX_EPOCH + std::time::Duration::from_millis(1_500),
+            room: Some(Arc::from("lab")),
+            line: Some(42),
+            entry: Entry::Leave {
+                name: "ann".into(),
+                reason: Some("too slow".into()),
+            },
         };
         assert_eq!(
-            entry.to_json(7, "T"),
-            r#"{"seq":7,"time":"T","event":"leave","name":"ann","reason":"too slow"}"#
+            record.to_json(7),
+            r#"{"seq":7,"time":"1970-01-01T00:00:01.500Z","room":"lab","line":42,"event":"leave","name":"ann","reason":"too slow"}"#
         );
+        let gap = Record {
+            entry: Entry::Gap { dropped: 3 },
+            ..Record::now(Entry::Shutdown)
+        };
+        assert!(gap.to_json(8).ends_with(r#""event":"gap","dropped":3}"#));
     }
 }
