@@ -5,13 +5,13 @@
 mod common;
 use common::TestServer;
 
-/// `server` (in any case) and the other words the server's notices begin
-/// with cannot be taken as names.
+/// `server` (in any case, and spelt with digits for letters) and the other
+/// words the server's notices begin with cannot be taken as names.
 #[test]
 fn the_servers_words_are_reserved_names() {
     let server = TestServer::start();
     let mut room = server.room(2);
-    for name in ["server", "SERVER", "Server", "you", "welcome"] {
+    for name in ["server", "SERVER", "Server", "serv3r", "you", "Y0U", "welcome"] {
         room[0].send(&format!("/nick {name}"));
         room[0].expect(&format!("! name {name} is reserved"));
     }
