@@ -187,6 +187,13 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A test that failed elsewhere (a client's assertion) still shows
+        // what the child printed; the harness shows this only on failure.
+        if thread::panicking() {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while self.collect(deadline) {}
+            eprintln!("the child printed: {:#?}", self.seen);
+        }
     }
 }
 

@@ -55,6 +55,8 @@ impl TestServer {
             quiet: true,
             ..config
         };
+        // Its start and stop lines are shown only if the test fails.
+        chatroom::log::capture_for_tests();
         let server = Server::bind(config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
