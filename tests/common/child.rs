@@ -1,6 +1,6 @@
-//! The child-process guard: a program the tests start (the binaries,
-//! `misbehave`) is killed and reaped when its guard drops, and everything it
-//! printed is kept, so a failing test can show it.
+//! The child-process guard: a program the tests start (a binary, a shell) is
+//! killed and reaped when its guard drops, and everything it printed is
+//! kept, so a failing test can show it.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

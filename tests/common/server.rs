@@ -26,6 +26,7 @@ pub(crate) fn test_config() -> ServerConfig {
 }
 
 /// A server running in this process; stopped and joined on drop.
+#[derive(Debug)]
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     handle: ShutdownHandle,

@@ -10,6 +10,7 @@ use super::wait::{poll, TIMEOUT};
 /// A tmux server of its own (a socket name no other test uses) with one
 /// detached session, 100 columns by 30 rows, running a shell command: a real
 /// pseudo-terminal for testing the interactive client. Killed on drop.
+#[derive(Debug)]
 pub(crate) struct Tmux {
     socket: String,
     /// Where the server's socket file is, to remove it after the server is

@@ -28,9 +28,9 @@ pub(crate) fn poll<T, E>(
     }
 }
 
-/// [`poll`]s `check` and panics if it never gives `Ok`, with `what` was
-/// awaited and the last thing `check` saw instead, so the failure shows the
-/// state it stopped in.
+/// [`poll`]s `check`, and panics if it never gives `Ok`, naming `what` it
+/// waited for and the last thing `check` saw instead: the failure shows the
+/// state things stopped in.
 pub(crate) fn wait_until<T, E: std::fmt::Debug>(
     what: &str,
     within: Duration,
