@@ -2,6 +2,7 @@
 //! clock it and the transcript share. `--quiet` keeps only start, stop and errors.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Writes log lines to stderr.
@@ -35,10 +36,32 @@ impl Log {
     }
 }
 
+/// Set by [`capture_for_tests`]: log lines go through `eprint!`.
+static FOR_TESTS: AtomicBool = AtomicBool::new(false);
+
+/// Sends every log line of this process through `eprint!`, which the Rust
+/// test harness captures for each test and prints only if that test fails
+/// (threads inherit the capture of the thread that started them, so a
+/// server started by a test logs into that test's output). For test suites
+/// that run servers in their own process, which would otherwise fill the
+/// output of a passing run with `listening on` lines; `cargo test --
+/// --nocapture` still shows everything.
+///
+/// Not for a real server: `eprint!` panics if stderr is gone (a closed
+/// terminal), where the default drops the line and carries on.
+pub fn capture_for_tests() {
+    FOR_TESTS.store(true, Ordering::Relaxed);
+}
+
 fn write_line(line: &str) {
-    // One locked write per line, so lines from different threads never mix;
-    // a failed write to stderr has nowhere better to be reported, so it is ignored.
-    let _ = writeln!(std::io::stderr().lock(), "{} {line}", utc_now());
+    let line = format!("{} {line}\n", utc_now());
+    if FOR_TESTS.load(Ordering::Relaxed) {
+        eprint!("{line}");
+        return;
+    }
+    // One write per line, so lines from different threads never mix; a
+    // failed write to stderr has nowhere better to be reported, so it is ignored.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// The current time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.

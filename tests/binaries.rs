@@ -56,6 +56,36 @@ fn help_and_bad_flags() {
     }
 }
 
+/// A flag whose value is missing, is another flag, or is a number out of its
+/// range is named in one line that gives the range, exit 2.
+#[test]
+fn bad_values_are_named_with_what_would_do() {
+    for (binary, args, first_line) in [
+        (
+            env!("CARGO_BIN_EXE_client"),
+            &["--port", "99999"][..],
+            "client: --port: '99999' is not a number from 1 to 65535",
+        ),
+        (
+            env!("CARGO_BIN_EXE_server"),
+            &["--port", "99999"],
+            "server: --port: '99999' is not a number from 0 to 65535",
+        ),
+        (
+            env!("CARGO_BIN_EXE_server"),
+            &["--host", "--port", "9"],
+            "server: --host needs a value, not '--port' \
+             (a value that starts with '-' is written --host=VALUE)",
+        ),
+    ] {
+        let bad = Command::new(binary).args(args).output().unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(stderr.lines().next(), Some(first_line), "{stderr}");
+        assert_eq!(stderr.lines().count(), 2, "one error and a hint: {stderr}");
+    }
+}
+
 /// A port already in use is one clear line naming the address, exit 1.
 #[test]
 fn bind_failure_names_the_address() {

@@ -90,7 +90,7 @@ fn invalid_utf8_is_replaced_not_fatal() {
     let server = TestServer::start();
     let mut room = server.room(2);
     let name = room[0].name.clone();
-    // (Not 0xff: that byte is telnet's IAC, removed with what follows it.)
+    // (Not 0xff: that byte is telnet's IAC, which the telnet filter removes.)
     room[0].send_raw(b"bad \xfe\xc3 bytes\n");
     room[1].expect(&format!("> {name}: bad \u{fffd}\u{fffd} bytes"));
     room[0].send("still here");

@@ -7,9 +7,17 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::TestServer;
+use common::{wait_until, TestServer, TIMEOUT};
+
+/// How long the server may take to be rid of two thousand connections on a
+/// busy machine.
+const LONG_WAIT: Duration = Duration::from_secs(30);
+
+/// How often to look again: readers finish their linger on their own time,
+/// and nothing tells the test when.
+const PACE: Duration = Duration::from_millis(50);
 
 #[cfg(target_os = "linux")]
 fn count(dir: &str) -> usize {
@@ -37,7 +45,7 @@ fn churn_leaves_nothing_behind() {
             // Half-close, then wait for the server to close its side.
             1 => {
                 stream.shutdown(Shutdown::Write).unwrap();
-                stream.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+                stream.set_read_timeout(Some(TIMEOUT)).unwrap();
                 let mut sink = Vec::new();
                 let _ = std::io::Read::read_to_end(&mut &stream, &mut sink);
             }
@@ -65,21 +73,16 @@ fn churn_leaves_nothing_behind() {
     }
 
     // Wait until the registry holds just the two who stayed.
-    let deadline = Instant::now() + Duration::from_secs(30);
     let want = format!("* online (2): {}, {}", observer.name, talker.name);
-    loop {
+    wait_until("the registry to empty", LONG_WAIT, PACE, || {
         talker.send("/who");
         let answer = talker.wait_for("the who answer", |l| l.starts_with("* online"));
         if answer == want {
-            break;
+            Ok(())
+        } else {
+            Err(answer)
         }
-        assert!(
-            Instant::now() < deadline,
-            "registry never emptied: {answer}"
-        );
-        // A poll interval: the loop asks again until the answer is right.
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     // The observer is still served, in order.
     talker.send("still here");
     observer.wait_for("the last line", |l| l.ends_with(": still here"));
@@ -110,19 +113,21 @@ fn churn_leaves_nothing_behind() {
     // Reader threads finish their linger within a second or so of leaving.
     #[cfg(target_os = "linux")]
     {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
-            if threads <= threads_before && fds <= fds_before {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "left behind: threads {threads_before} -> {threads}, fds {fds_before} -> {fds}"
-            );
-            // A poll interval: readers finish their linger on their own time.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            "every thread and descriptor given back",
+            LONG_WAIT,
+            PACE,
+            || {
+                let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+                if threads <= threads_before && fds <= fds_before {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "threads {threads_before} -> {threads}, fds {fds_before} -> {fds}"
+                    ))
+                }
+            },
+        );
         // The last one to leave, with nothing happening after it, is let go
         // of too (the broadcaster keeps no socket between batches).
         let last = common::Client::connect(server.addr);
@@ -130,14 +135,14 @@ fn churn_leaves_nothing_behind() {
         talker.wait_for("the last join", |l| l.ends_with(" joined"));
         drop(last);
         observer.wait_for("the last leave", |l| l.ends_with(" left"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while count("/proc/self/fd") > fds_before {
-            assert!(
-                Instant::now() < deadline,
-                "the last leaver's descriptor is still open"
-            );
-            // A poll interval, as above.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            "the last leaver's descriptor closed",
+            TIMEOUT,
+            PACE,
+            || match count("/proc/self/fd") {
+                fds if fds <= fds_before => Ok(()),
+                fds => Err(format!("fds {fds_before} -> {fds}")),
+            },
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 mod common;
-use common::{console_server_with_bob, retry, server_binary, Client, TIMEOUT};
+use common::{console_server_with_bob, retry, server_binary, wait_until, Client, TIMEOUT};
 
 /// `say` reaches everyone as `* [server] TEXT`; the console confirms on stdout.
 #[test]
@@ -109,20 +109,20 @@ fn mute_unmute_and_expiry() {
     bob.send("too soon");
     let answer = bob.line();
     assert!(answer.starts_with("! you are muted ("), "{answer}");
-    let deadline = std::time::Instant::now() + common::TIMEOUT;
-    loop {
-        bob.send("/who");
-        let line = bob.line();
-        if line == "* you can talk again" {
-            break;
-        }
-        assert!(line.starts_with("* online"), "{line}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mute never ran out"
-        );
-        std::thread::sleep(Duration::from_millis(200)); // a retry pace
-    }
+    wait_until(
+        "the mute run out",
+        TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            bob.send("/who");
+            let line = bob.line();
+            if line == "* you can talk again" {
+                return Ok(());
+            }
+            assert!(line.starts_with("* online"), "{line}");
+            Err(line)
+        },
+    );
     bob.send("free");
     ann.expect("> bob: free");
 }
@@ -248,21 +248,22 @@ fn a_background_server_is_not_stopped_by_its_console() {
         pid_file.display()
     );
     tmux(&["send-keys", &start, "Enter"]);
-    let deadline = std::time::Instant::now() + common::TIMEOUT;
-    let addr = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(addr) = text.lines().find_map(|l| {
-            l.rsplit_once("listening on ")
-                .map(|(_, a)| a.trim().to_string())
-        }) {
-            break addr.parse().expect("an address");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never started: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // Its log is a file: poll it for the line that gives the address.
+    let addr: std::net::SocketAddr = wait_until(
+        "the server's address in its log",
+        TIMEOUT,
+        Duration::from_millis(50),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let addr = text.lines().find_map(|l| {
+                l.rsplit_once("listening on ")
+                    .map(|(_, a)| a.trim().to_string())
+            });
+            addr.ok_or(text)
+        },
+    )
+    .parse()
+    .expect("an address");
     // Give a console that wrongly read the terminal time to be stopped: it
     // checks every 500 ms. Then the room must still work.
     std::thread::sleep(Duration::from_millis(1500));

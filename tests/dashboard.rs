@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{server_binary, Client, TestServer, TIMEOUT};
+use common::{poll, server_binary, wait_until, Client, TestServer, TIMEOUT};
 
 /// One HTTP response, read until the server closed the connection.
 #[derive(Debug)]
@@ -86,18 +86,15 @@ fn state(addr: SocketAddr) -> Value {
 /// Asks for `/state.json` until `wanted` holds (a snapshot is taken every
 /// half second, so what just happened shows within one), and returns it.
 fn wait_for_state(addr: SocketAddr, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    let last = poll(TIMEOUT, Duration::from_millis(100), || {
         let state = state(addr);
         if wanted(&state) {
-            return state;
+            Ok(state)
+        } else {
+            Err(state)
         }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}; the last state: {state:#}"
-        );
-        thread::sleep(Duration::from_millis(100)); // a polling pace
-    }
+    });
+    last.unwrap_or_else(|state| panic!("never saw {what}; the last state: {state:#}"))
 }
 
 /// The client called `name` in a snapshot.
@@ -375,15 +372,18 @@ fn a_hundred_dashboard_connections_are_capped_and_the_chat_goes_on() {
     );
     drop(idle);
     // The places come back as the idle connections close.
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let answer = get(addr, "/state.json");
-        if answer.status() == "HTTP/1.1 200 OK" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still refused: {answer:?}");
-        thread::sleep(Duration::from_millis(50)); // a retry pace
-    }
+    wait_until(
+        "the dashboard serving again",
+        TIMEOUT,
+        Duration::from_millis(50),
+        || {
+            let answer = get(addr, "/state.json");
+            match answer.status() {
+                "HTTP/1.1 200 OK" => Ok(()),
+                _ => Err(answer),
+            }
+        },
+    );
     chat_goes_on(&mut ann, &mut bob, "and after the crowd");
 }
 

@@ -3,28 +3,25 @@
 //! it is relayed after its `left` notice.
 
 use std::net::TcpStream;
-use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Client, TestServer};
+use common::{wait_until, Client, TestServer};
 
 /// Knocks until the server lets a client in (places are given back when a
 /// reader thread ends, a moment after the connection closes), or panics.
 /// The pause between knocks is a retry pace, not synchronisation.
 fn knock_until_welcome(connect: impl Fn() -> TcpStream, within: Duration) -> (Client, String) {
-    let deadline = Instant::now() + within;
-    loop {
+    wait_until("a welcome", within, Duration::from_millis(20), || {
         let mut client = Client::from_stream(connect());
         let answer = client.line();
-        if let Some(rest) = answer.strip_prefix("* welcome ") {
-            let name = rest.split(", ").next().unwrap_or_default().to_string();
-            client.name = name.clone();
-            return (client, name);
-        }
-        assert!(Instant::now() < deadline, "still refused: {answer:?}");
-        thread::sleep(Duration::from_millis(20));
-    }
+        let Some(rest) = answer.strip_prefix("* welcome ") else {
+            return Err(answer);
+        };
+        let name = rest.split(", ").next().unwrap_or_default().to_string();
+        client.name = name.clone();
+        Ok((client, name))
+    })
 }
 
 /// A client that sends 2000 lines in one burst is held back by the rate

@@ -190,6 +190,7 @@ fn a_transcript_nobody_reads_never_holds_the_chat_up() {
     let server = TestServer::with(|c| {
         c.transcript = Some(path.clone());
         c.rate_limit = 0;
+        common::keep_every_line(c);
     });
     let mut room = server.room(2);
     let sent = 5_000;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chatroom::{Framing, ServerConfig};
 
 mod common;
-use common::{is_timeout, Client, TestServer};
+use common::{is_timeout, wait_until, Client, TestServer};
 
 /// How long the flood loops wait for one line before checking their deadline.
 const READ_POLL: Duration = Duration::from_millis(100);
@@ -246,24 +246,31 @@ fn wait_for_silence(
     silence: Duration,
     flooder: &Flooder,
 ) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(30);
     let (mut received, mut last) = (0u64, Instant::now());
-    while received == 0 || last.elapsed() < silence {
-        assert!(
-            Instant::now() < deadline,
-            "the room never froze: the observer got {received} flood lines, the flooder done: {}",
-            flooder.is_done()
-        );
-        if let Some(line) = observer.line_before(Instant::now() + READ_POLL) {
-            if flood_number(&line, name).is_some() {
-                received += 1;
-                last = Instant::now();
+    // Each try reads for at most READ_POLL, so no pause is needed between.
+    wait_until(
+        "the room to freeze",
+        Duration::from_secs(30),
+        Duration::ZERO,
+        || {
+            if let Some(line) = observer.line_before(Instant::now() + READ_POLL) {
+                if flood_number(&line, name).is_some() {
+                    received += 1;
+                    last = Instant::now();
+                }
+                // Only the last line is needed for the failure message.
+                observer.history.clear();
             }
-            // Only the last line is needed for the failure message.
-            observer.history.clear();
-        }
-    }
-    received
+            if received > 0 && last.elapsed() >= silence {
+                Ok(received)
+            } else {
+                Err(format!(
+                    "{received} flood lines so far, the flooder done: {}",
+                    flooder.is_done()
+                ))
+            }
+        },
+    )
 }
 
 /// With `--no-write-timeout`, one client that never reads freezes the room
@@ -303,10 +310,12 @@ fn a_frozen_room_still_shuts_down() {
 /// (`too slow`) and the observer gets every flood line, in order.
 #[test]
 fn with_the_default_write_timeout_a_client_that_never_reads_is_evicted() {
-    let server = TestServer::from_config(ServerConfig {
+    let mut config = ServerConfig {
         rate_limit: 0,
         ..common::test_config()
-    });
+    };
+    common::keep_every_line(&mut config);
+    let server = TestServer::from_config(config);
     let (mut observer, sleeper, flooder) = observer_sleeper_flooder(&server);
     let (name, sleeper_name) = (flooder.name.clone(), sleeper.name.clone());
     let mut flooder = Flooder::start(flooder);

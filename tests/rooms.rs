@@ -65,7 +65,9 @@ fn join_chat_who_rooms_and_leave() {
     c[2].send("/join");
     c[2].expect("! usage: /join ROOM");
     c[2].send("/join a b");
-    c[2].expect("! usage: /join ROOM");
+    c[2].expect(
+        "! invalid room name: use 1 to 20 ASCII letters, digits, _ or -, starting with a letter",
+    );
     // Nothing of lab1 reached the lobby: carl's next line is dee's.
     c[3].send("still here");
     c[2].expect("> dee: still here");

@@ -73,9 +73,13 @@ fn flood_number(line: &str, name: &str) -> Option<u64> {
     rest.split(' ').next()?.parse().ok()
 }
 
-/// A server with the rate limit off, so one sender can flood.
+/// A server with the rate limit off, so one sender can flood, and a room
+/// log that holds the whole flood for the test's observers.
 fn unlimited() -> TestServer {
-    TestServer::with(|c: &mut ServerConfig| c.rate_limit = 0)
+    TestServer::with(|c: &mut ServerConfig| {
+        c.rate_limit = 0;
+        common::keep_every_line(c);
+    })
 }
 
 /// Five clients that never read, during a 3.8 MB flood: a healthy observer
@@ -336,13 +340,8 @@ fn kernel_send_buffer_max() -> usize {
 /// then `* server shutting down`, and the server stops.
 #[test]
 fn shutdown_delivers_every_accepted_line_despite_stalled_clients() {
-    // A room log big enough that no observer skips (the test threads may be
-    // slow to read on a busy machine): every line must reach both.
-    let server = TestServer::with(|c: &mut ServerConfig| {
-        c.rate_limit = 0;
-        c.room_log_bytes = 64 * 1024 * 1024;
-        c.logs_bytes = 64 * 1024 * 1024;
-    });
+    // Every line must reach both observers.
+    let server = unlimited();
     let mut first = server.connect();
     let mut second = server.connect();
     first.expect(&format!("* {} joined", second.name));

@@ -5,13 +5,15 @@
 mod common;
 use common::TestServer;
 
-/// `server` (in any case) and the other words the server's notices begin
-/// with cannot be taken as names.
+/// `server` (in any case, and spelt with digits for letters) and the other
+/// words the server's notices begin with cannot be taken as names.
 #[test]
 fn the_servers_words_are_reserved_names() {
     let server = TestServer::start();
     let mut room = server.room(2);
-    for name in ["server", "SERVER", "Server", "you", "welcome"] {
+    for name in [
+        "server", "SERVER", "Server", "serv3r", "you", "Y0U", "welcome",
+    ] {
         room[0].send(&format!("/nick {name}"));
         room[0].expect(&format!("! name {name} is reserved"));
     }
@@ -83,7 +85,8 @@ fn invisible_characters_are_removed() {
 }
 
 /// Telnet's Ctrl-C (`IAC IP IAC DO TIMING-MARK`) disappears instead of
-/// reaching everyone as replacement characters; the line after it is intact.
+/// reaching everyone as replacement characters; the line after it is intact,
+/// and so is the byte after a lone 255 that starts no command.
 #[test]
 fn telnet_commands_are_removed() {
     let server = TestServer::start();
@@ -94,6 +97,8 @@ fn telnet_commands_are_removed() {
     room[0].send_raw(b"wh\xff\xfb");
     room[0].send_raw(b"\x01at\r\n");
     room[1].expect(&format!("> {name}: what"));
+    room[0].send_raw(b"a\xffbc\n");
+    room[1].expect(&format!("> {name}: abc"));
 }
 
 /// `/nick` with spaces says what a name may be; with nothing, how to use it.

@@ -36,11 +36,21 @@ pub enum Command<'a> {
 
 /// Why a line starting with `/` is not a valid command. Its `Display` is the
 /// text of the `! ` error line sent back.
+///
+/// Every command follows one rule, so every mistake is answered in one of
+/// two forms: words that do not fit the command (a word it needs is missing,
+/// or words follow a command that takes none) get `usage: ` and the
+/// command's line from [`HELP`]; a word in the right place that breaks its
+/// rule (a name, a room) gets that rule, from the server's reader. The last
+/// word a command takes is the rest of the line, spaces and all, as `/msg`'s
+/// TEXT and `/quit`'s REASON are: `/nick a b` asks for the name `a b`, which
+/// the name rule refuses.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// A command name nobody knows (stored without its `/`).
     Unknown(String),
-    /// A known command with missing arguments; holds its usage.
+    /// A known command whose words do not fit it; holds its usage, the
+    /// start of its line in [`HELP`].
     Usage(&'static str),
 }
 
@@ -53,7 +63,8 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// One line per command for `/help`, in the order they are listed.
+/// One line per command for `/help`, in the order they are listed: its
+/// usage, ` - `, and what it does.
 pub const HELP: &[&str] = &[
     "/nick NAME - change your name (1 to 20 letters, digits, _ or -, starting with a letter)",
     "/who - list everyone in your room",
@@ -72,7 +83,8 @@ impl<'a> Command<'a> {
     /// [`crate::protocol::clean_line`]). Never panics, whatever the input.
     ///
     /// # Errors
-    /// A `/` line that names no command, or lacks a required argument.
+    /// A `/` line that names no command, or whose words do not fit the
+    /// command (see [`ParseError`]).
     pub fn parse(line: &'a str) -> Result<Command<'a>, ParseError> {
         let Some(body) = line.strip_prefix('/') else {
             return Ok(Command::Chat(line));
@@ -84,34 +96,32 @@ impl<'a> Command<'a> {
             Some((word, rest)) => (word, rest.trim()),
             None => (body, ""),
         };
-        let arg = (!rest.is_empty()).then_some(rest);
+        // The rest of the line, for a command whose last word takes it.
+        let rest_of_line = |usage| match rest {
+            "" => Err(ParseError::Usage(usage)),
+            rest => Ok(rest),
+        };
+        // Nothing, for a command that takes no words.
+        let nothing = |command, usage| match rest {
+            "" => Ok(command),
+            _ => Err(ParseError::Usage(usage)),
+        };
         match word.to_ascii_lowercase().as_str() {
-            // Extra words stay in the name, so the answer is "invalid name"
-            // (which says what a name may hold), not a usage line.
-            "nick" => arg
-                .map(Command::Nick)
-                .ok_or(ParseError::Usage("/nick NAME")),
-            "who" => Ok(Command::Who),
-            // Extra words stay in the room name, so the answer says what a room
-            // name may hold only if there is one word; more is a usage error.
-            "join" => match rest.split_whitespace().count() {
-                1 => Ok(Command::Join(rest)),
-                _ => Err(ParseError::Usage("/join ROOM")),
+            "nick" => rest_of_line("/nick NAME").map(Command::Nick),
+            "who" => nothing(Command::Who, "/who"),
+            "join" => rest_of_line("/join ROOM").map(Command::Join),
+            "rooms" => nothing(Command::Rooms, "/rooms"),
+            "msg" => match rest.split_once(char::is_whitespace) {
+                Some((to, text)) => Ok(Command::Msg {
+                    to,
+                    text: text.trim_start(),
+                }),
+                None => Err(ParseError::Usage("/msg NAME TEXT")),
             },
-            "rooms" => Ok(Command::Rooms),
-            "msg" => {
-                let (to, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                let text = text.trim();
-                if to.is_empty() || text.is_empty() {
-                    Err(ParseError::Usage("/msg NAME TEXT"))
-                } else {
-                    Ok(Command::Msg { to, text })
-                }
-            }
-            "me" => arg.map(Command::Me).ok_or(ParseError::Usage("/me TEXT")),
-            "help" => Ok(Command::Help),
-            "stats" => Ok(Command::Stats),
-            "quit" => Ok(Command::Quit(arg)),
+            "me" => rest_of_line("/me TEXT").map(Command::Me),
+            "help" => nothing(Command::Help, "/help"),
+            "stats" => nothing(Command::Stats, "/stats"),
+            "quit" => Ok(Command::Quit((!rest.is_empty()).then_some(rest))),
             _ => Err(ParseError::Unknown(word.to_string())),
         }
     }
@@ -137,7 +147,7 @@ mod tests {
         assert_eq!(parse("/nick ann"), Ok(Command::Nick("ann")));
         assert_eq!(parse("/NICK   ann  "), Ok(Command::Nick("ann")));
         assert_eq!(parse("/who"), Ok(Command::Who));
-        assert_eq!(parse("/Who extra"), Ok(Command::Who));
+        assert_eq!(parse("/Who  "), Ok(Command::Who));
         assert_eq!(
             parse("/msg bob  hi there"),
             Ok(Command::Msg {
@@ -158,18 +168,56 @@ mod tests {
     }
 
     #[test]
-    fn every_error_line() {
-        assert_eq!(parse("/nick"), Err("usage: /nick NAME".into()));
-        assert_eq!(parse("/nick a b"), Ok(Command::Nick("a b")));
-        assert_eq!(parse("/msg"), Err("usage: /msg NAME TEXT".into()));
-        assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
-        assert_eq!(parse("/me"), Err("usage: /me TEXT".into()));
-        assert_eq!(parse("/join"), Err("usage: /join ROOM".into()));
-        assert_eq!(parse("/join a b"), Err("usage: /join ROOM".into()));
+    fn words_that_do_not_fit_get_the_usage_line() {
+        for (line, usage) in [
+            ("/nick", "/nick NAME"),
+            ("/join", "/join ROOM"),
+            ("/msg", "/msg NAME TEXT"),
+            ("/msg bob", "/msg NAME TEXT"),
+            ("/me", "/me TEXT"),
+            ("/who extra", "/who"),
+            ("/rooms all", "/rooms"),
+            ("/help nick", "/help"),
+            ("/STATS now", "/stats"),
+        ] {
+            assert_eq!(parse(line), Err(format!("usage: {usage}")), "{line}");
+        }
         assert_eq!(
             parse("/dance now"),
             Err("unknown command /dance (try /help)".into())
         );
         assert_eq!(parse("/"), Err("unknown command / (try /help)".into()));
+    }
+
+    #[test]
+    fn the_last_word_takes_the_rest_of_the_line() {
+        // The reader then answers with the name or room rule, which says
+        // that a name has no spaces: the same form for /nick and /join.
+        assert_eq!(parse("/nick a b"), Ok(Command::Nick("a b")));
+        assert_eq!(parse("/join a  b"), Ok(Command::Join("a  b")));
+        assert_eq!(
+            parse("/msg bob hi  there "),
+            Ok(Command::Msg {
+                to: "bob",
+                text: "hi  there"
+            })
+        );
+        assert_eq!(parse("/me  waves  twice"), Ok(Command::Me("waves  twice")));
+    }
+
+    #[test]
+    fn every_usage_line_starts_its_help_line() {
+        let help_of = |usage: &str| {
+            HELP.iter()
+                .any(|line| line.starts_with(&format!("{usage} - ")))
+        };
+        for line in [
+            "/nick", "/join", "/msg", "/me", "/who x", "/rooms x", "/help x", "/stats x",
+        ] {
+            match Command::parse(line) {
+                Err(ParseError::Usage(usage)) => assert!(help_of(usage), "{usage}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
     }
 }

@@ -380,6 +380,25 @@ mod tests {
     }
 
     #[test]
+    fn mistakes_come_in_two_forms() {
+        // Words that do not fit a command: its usage line.
+        assert_eq!(
+            bad_command(&ParseError::Usage("/join ROOM")),
+            b"! usage: /join ROOM\n"
+        );
+        // A word that breaks its rule: the rule, worded alike for both.
+        let rule = "use 1 to 20 ASCII letters, digits, _ or -, starting with a letter";
+        assert_eq!(
+            invalid_name(),
+            format!("! invalid name: {rule}\n").into_bytes()
+        );
+        assert_eq!(
+            invalid_room(),
+            format!("! invalid room name: {rule}\n").into_bytes()
+        );
+    }
+
+    #[test]
     fn actions_that_read_like_notices_are_caught() {
         for text in ["joined", "left", "left (too slow)", "is now known as bob"] {
             assert!(action_mimics_notice(text), "{text}");

@@ -6,9 +6,11 @@
 //! RFC 854: IAC (255) starts a command. Followed by WILL, WONT, DO or DONT
 //! (251 to 254) it takes one more byte, the option; SB (250) opens a
 //! subnegotiation that runs to IAC SE (255 240); IAC IAC is a data byte 255,
-//! which is never part of UTF-8 text, so it goes too; any other byte after
-//! IAC is a two-byte command. Byte 255 never occurs in UTF-8, so text from
-//! `nc` or any ordinary client is never touched.
+//! which is never part of UTF-8 text, so it goes too; a byte from 240 to 249
+//! after IAC (NOP, IP, AYT, ...) is a two-byte command. A byte below 240
+//! after IAC is no command at all: the lone IAC goes, and the byte stays, so
+//! a stray 255 costs the text nothing more. Byte 255 never occurs in UTF-8,
+//! so text from `nc` or any ordinary client is never touched.
 
 /// Where the filter is in a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,7 @@ enum State {
 }
 
 const IAC: u8 = 255;
+/// The lowest command byte (SE); every byte after IAC from here up is one.
 const SE: u8 = 240;
 const SB: u8 = 250;
 
@@ -63,7 +66,13 @@ impl TelnetFilter {
                 }
                 (State::Command, SB) => State::Sub,
                 (State::Command, 251..=254) => State::Option,
-                (State::Command, _) | (State::Option, _) => State::Data,
+                // A two-byte command, or IAC IAC (a data 255, dropped).
+                (State::Command, SE..) | (State::Option, _) => State::Data,
+                // Not a command: the IAC was a stray 255, and this is data.
+                (State::Command, _) => {
+                    self.out.push(byte);
+                    State::Data
+                }
                 (State::Sub, IAC) => State::SubCommand,
                 (State::Sub, _) => State::Sub,
                 (State::SubCommand, SE) => State::Data,
@@ -111,5 +120,16 @@ mod tests {
     #[test]
     fn escaped_255_and_two_byte_commands_go() {
         assert_eq!(run(&[b"a\xff\xffb\xff\xf1c"]), b"abc");
+    }
+
+    #[test]
+    fn a_lone_255_goes_and_the_byte_after_it_stays() {
+        assert_eq!(run(&[b"a\xffbc\n"]), b"abc\n");
+        assert_eq!(run(&[b"a\xff\n"]), b"a\n");
+        // Cut between two reads, and before the two bytes of a UTF-8 "é".
+        assert_eq!(run(&[b"x\xff", b"y"]), b"xy");
+        assert_eq!(run(&[b"caf\xff\xc3\xa9"]), "café".as_bytes());
+        // Byte 239 is the last that is kept; from 240 (SE) up, a command.
+        assert_eq!(run(&[b"\xff\xef\xff\xf0z"]), b"\xefz");
     }
 }

@@ -51,11 +51,15 @@ pub(crate) const CONSOLE_HELP: &[&str] = &[
 ];
 
 /// Parses one console line. A leading `/` is optional; command words are
-/// case-insensitive.
+/// case-insensitive. The rule is the chat commands' (see
+/// [`ParseError`](crate::protocol::ParseError)): the last word a command
+/// takes is the rest of the line; words that do not fit get `usage: ` and the
+/// command's line from [`CONSOLE_HELP`]; a word that breaks its rule gets
+/// that rule.
 ///
 /// # Errors
-/// The text of the error line for the console: unknown command, missing or
-/// bad argument.
+/// The text of the error line for the console: unknown command, words that
+/// do not fit, or a bad room name or number of seconds.
 pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
     let line = line.trim();
     let line = line.strip_prefix('/').unwrap_or(line);
@@ -66,18 +70,23 @@ pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
         Some((word, rest)) => (word, rest.trim()),
         None => (line, ""),
     };
+    // The first word, and what follows it (the rest of the line), if anything.
     let (first, more) = match rest.split_once(char::is_whitespace) {
-        Some((first, more)) => (first, Some(more.trim()).filter(|m| !m.is_empty())),
+        Some((first, more)) => (first, Some(more.trim_start())),
         None => (rest, None),
     };
     let usage = |text: &str| Err(format!("usage: {text}"));
+    let nothing = |command, text: &str| match rest {
+        "" => Ok(command),
+        _ => usage(text),
+    };
     match word.to_ascii_lowercase().as_str() {
-        "who" => Ok(ConsoleCommand::Who),
+        "who" => nothing(ConsoleCommand::Who, "who"),
         "say" if rest.is_empty() => usage("say TEXT"),
         "say" => Ok(ConsoleCommand::Say(rest)),
-        "kick" if first.is_empty() => usage("kick NAME [REASON]"),
+        "kick" if rest.is_empty() => usage("kick NAME [REASON]"),
         "kick" => Ok(ConsoleCommand::Kick(first, more)),
-        "mute" if first.is_empty() => usage("mute NAME [SECONDS]"),
+        "mute" if rest.is_empty() => usage("mute NAME [SECONDS]"),
         "mute" => match more {
             None => Ok(ConsoleCommand::Mute(first, DEFAULT_MUTE)),
             Some(secs) => match secs.parse::<u64>() {
@@ -89,21 +98,16 @@ pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
                 )),
             },
         },
-        "unmute" if first.is_empty() || more.is_some() => usage("unmute NAME"),
-        "unmute" => Ok(ConsoleCommand::Unmute(first)),
+        "unmute" if rest.is_empty() => usage("unmute NAME"),
+        "unmute" => Ok(ConsoleCommand::Unmute(rest)),
         "move" => match more {
-            Some(room) if !first.is_empty() && !room.contains(char::is_whitespace) => {
-                if is_valid_room(room) {
-                    Ok(ConsoleCommand::Move(first, room))
-                } else {
-                    Err(format!("invalid room name: {ROOM_RULE}"))
-                }
-            }
-            _ => usage("move NAME ROOM"),
+            Some(room) if is_valid_room(room) => Ok(ConsoleCommand::Move(first, room)),
+            Some(_) => Err(format!("invalid room name: {ROOM_RULE}")),
+            None => usage("move NAME ROOM"),
         },
-        "stats" => Ok(ConsoleCommand::Stats),
-        "help" => Ok(ConsoleCommand::Help),
-        "shutdown" => Ok(ConsoleCommand::Shutdown),
+        "stats" => nothing(ConsoleCommand::Stats, "stats"),
+        "help" => nothing(ConsoleCommand::Help, "help"),
+        "shutdown" => nothing(ConsoleCommand::Shutdown, "shutdown"),
         _ => Err(format!("unknown command '{word}' (try help)")),
     }
 }
@@ -150,15 +154,63 @@ mod tests {
             parse("dance"),
             Err("unknown command 'dance' (try help)".into())
         );
-        assert_eq!(parse("say"), Err("usage: say TEXT".into()));
-        assert_eq!(parse("kick"), Err("usage: kick NAME [REASON]".into()));
-        assert_eq!(parse("unmute a b"), Err("usage: unmute NAME".into()));
-        assert_eq!(parse("move bob"), Err("usage: move NAME ROOM".into()));
-        assert!(parse("move bob 9x")
-            .unwrap_err()
-            .starts_with("invalid room name"));
-        assert!(parse("mute bob soon").unwrap_err().contains("'soon'"));
+        for (line, usage) in [
+            ("say", "say TEXT"),
+            ("kick", "kick NAME [REASON]"),
+            ("mute", "mute NAME [SECONDS]"),
+            ("unmute", "unmute NAME"),
+            ("move bob", "move NAME ROOM"),
+            ("who all", "who"),
+            ("stats now", "stats"),
+            ("help kick", "help"),
+            ("shutdown now", "shutdown"),
+        ] {
+            assert_eq!(parse(line), Err(format!("usage: {usage}")), "{line}");
+        }
+        let room_rule = format!("invalid room name: {ROOM_RULE}");
+        assert_eq!(parse("move bob 9x"), Err(room_rule.clone()));
+        assert_eq!(parse("move bob lab 1"), Err(room_rule));
+        assert_eq!(
+            parse("mute bob soon"),
+            Err("mute: 'soon' is not a number of seconds from 1 to 86400".into())
+        );
         assert!(parse("mute bob 0").is_err());
+        assert!(parse("mute bob 60 more").unwrap_err().contains("'60 more'"));
         assert!(parse("mute bob 999999999").is_err());
+    }
+
+    #[test]
+    fn the_last_word_takes_the_rest_of_the_line() {
+        // No client's name has a space, so the console answers that there
+        // is no such client: a name, looked up, not a usage error.
+        assert_eq!(parse("unmute a b"), Ok(ConsoleCommand::Unmute("a b")));
+        assert_eq!(
+            parse("kick bob  two  words"),
+            Ok(ConsoleCommand::Kick("bob", Some("two  words")))
+        );
+    }
+
+    #[test]
+    fn every_usage_line_starts_its_help_line() {
+        for line in [
+            "say",
+            "kick",
+            "mute",
+            "unmute",
+            "move",
+            "who x",
+            "stats x",
+            "help x",
+            "shutdown x",
+        ] {
+            let error = parse(line).expect_err("words that do not fit");
+            let usage = error.strip_prefix("usage: ").expect("a usage line");
+            assert!(
+                CONSOLE_HELP.iter().any(|help| help
+                    .strip_prefix(usage)
+                    .is_some_and(|r| r.starts_with("  "))),
+                "{usage}"
+            );
+        }
     }
 }
