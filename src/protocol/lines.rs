@@ -260,6 +260,20 @@ pub fn history_end() -> Vec<u8> {
     notice("end of history")
 }
 
+/// A history as a newcomer gets it: `lines` (each with its newline)
+/// between [`history_start`] and [`history_end`]; nothing if there are none.
+pub fn history(lines: &[Vec<u8>]) -> Vec<u8> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let mut out = history_start(lines.len());
+    for line in lines {
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(&history_end());
+    out
+}
+
 /// `* N lines skipped: you fell behind`: a client that fell further behind
 /// its room than the room keeps skips ahead, and this line stands where
 /// the lines it missed would have been.

@@ -5,8 +5,8 @@
 //! member from where that member stands ([`peer`]). A client that reads
 //! slowly lags behind in the log and costs the others nothing; one that
 //! stops reading is evicted, and the fan-out hands that back as a value
-//! the loop here announces. [`crowd`] holds the crowd rule, [`limits`] the
-//! sizes and timings.
+//! the loop here announces. [`presence`] decides who the others are told
+//! about, and how (the crowd rule); [`limits`] holds the sizes and timings.
 //!
 //! The words the loop uses:
 //! - a *batch* is the events taken from the channel in one turn, before
@@ -18,13 +18,16 @@
 //! - to *service* is to write again to the clients that are behind, when
 //!   their retry is due, and to evict those that stopped reading.
 
-mod crowd;
 mod fanout;
 mod limits;
+mod logs;
+mod pace;
 mod peer;
+mod plan;
+mod presence;
 mod roomlog;
+mod write;
 
-use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -40,9 +43,9 @@ use super::event::Event;
 use super::recorder::{Entry, Record, Recorder};
 use super::rooms::RoomId;
 use super::shared::Shared;
-use crowd::{Crowds, Say};
-use fanout::{history_lines, Eviction, Fanout};
+use fanout::{Eviction, Fanout};
 use limits::{Limits, GOODBYE_GRACE, MAX_BATCH_EVENTS};
+use presence::{Presence, Say};
 use roomlog::Kind;
 
 /// The running broadcaster thread.
@@ -84,8 +87,7 @@ pub(crate) fn spawn(
     let limits = Limits::new(&shared.config);
     let broadcaster = Broadcaster {
         fanout: Fanout::new(limits, shared.stats.clone()),
-        crowds: Crowds::new(shared.config.crowd),
-        announced: HashSet::new(),
+        presence: Presence::new(shared.config.crowd),
         limits,
         shared,
         events_rx,
@@ -114,11 +116,8 @@ struct Broadcaster {
     recorder: Recorder,
     /// The rooms' logs and the peers: the writing half.
     fanout: Fanout,
-    /// Joins and leaves waiting to be summed up in crowded rooms.
-    crowds: Crowds,
-    /// The clients the others were told joined: only they are counted in a
-    /// newcomer's welcome, and only their departures are told.
-    announced: HashSet<ClientId>,
+    /// Who the others were told about, and the crowded rooms' tallies.
+    presence: Presence,
     limits: Limits,
     /// Bytes appended and queued in this batch.
     batch_bytes: usize,
@@ -140,7 +139,7 @@ impl Broadcaster {
                 // Notices from this turn are waiting to be written: don't block.
                 None
             } else {
-                let wake = earliest(self.fanout.next_check(), self.crowds.next_due());
+                let wake = earliest(self.fanout.next_check(), self.presence.next_due());
                 let event = match wake {
                     Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
                     None => self.events_rx.recv().map_err(|_| false),
@@ -332,12 +331,11 @@ impl Broadcaster {
             return;
         };
         self.shared.stats.note_clients(self.shared.registry.len());
-        self.fanout
-            .join(id, stream, meters, RoomId::LOBBY, Instant::now());
-        let others = self.announced.len();
+        self.fanout.join(id, stream, meters);
+        let others = self.presence.others();
         let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
         self.send_to(id, &welcome);
-        let history = history_lines(&self.fanout.history(RoomId::LOBBY));
+        let history = lines::history(&self.fanout.history(RoomId::LOBBY));
         self.send_to(id, &history);
     }
 
@@ -347,14 +345,11 @@ impl Broadcaster {
         let Some(room) = self.fanout.room_of(id) else {
             return;
         };
-        if !self.announced.insert(id) {
-            return;
-        }
         let members = self.fanout.count(room);
-        let seq = if self.crowds.joined(room, members, Instant::now()) == Say::Now {
-            self.append(room, &lines::joined(name), 1, Some(id), Kind::Notice)
-        } else {
-            None
+        let seq = match self.presence.joined(id, room, members, Instant::now()) {
+            None => return,
+            Some(Say::Now) => self.append(room, &lines::joined(name), 1, Some(id), Kind::Notice),
+            Some(Say::Later) => None,
         };
         let entry = Entry::Join {
             name: name.to_string(),
@@ -365,19 +360,15 @@ impl Broadcaster {
     /// `* NAME left (REASON)`, to the room the client was in (counted
     /// instead, in a crowded room), if the others were told it joined.
     fn announce_leave(&mut self, id: ClientId, room: RoomId, name: &str, reason: Option<String>) {
-        if !self.announced.remove(&id) {
-            return;
-        }
         let members = self.fanout.count(room);
-        let seq = if self.crowds.left(room, members, Instant::now()) == Say::Now {
-            let line = lines::left(name, reason.as_deref());
-            self.append(room, &line, 1, None, Kind::Notice)
-        } else {
-            None
+        let seq = match self.presence.left(id, room, members, Instant::now()) {
+            None => return,
+            Some(Say::Now) => {
+                let line = lines::left(name, reason.as_deref());
+                self.append(room, &line, 1, None, Kind::Notice)
+            }
+            Some(Say::Later) => None,
         };
-        if members == 0 {
-            self.crowds.forget(room);
-        }
         let entry = Entry::Leave {
             name: name.to_string(),
             reason,
@@ -436,7 +427,7 @@ impl Broadcaster {
                 .log
                 .info(&format!("{} evicted ({})", record.name, failure.reason()));
             if self.stopping {
-                self.announced.remove(&id);
+                self.presence.forget(id);
             } else {
                 let reason = Some(failure.reason().to_string());
                 self.announce_leave(id, room, &record.name, reason);
@@ -451,23 +442,19 @@ impl Broadcaster {
         let Some(from) = self.fanout.room_of(id) else {
             return;
         };
-        let now = Instant::now();
         self.fanout.move_to(id, to, &to_name);
-        let announced = self.announced.contains(&id);
-        let left_members = self.fanout.count(from);
-        if announced && self.crowds.left(from, left_members, now) == Say::Now {
-            let went = lines::went_to(&to_name);
-            self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
-        }
-        if left_members == 0 {
-            self.crowds.forget(from);
-        }
-        let members = self.fanout.count(to);
-        if announced && self.crowds.joined(to, members, now) == Say::Now {
-            self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
+        let counts = ((from, self.fanout.count(from)), (to, self.fanout.count(to)));
+        if let Some((left, joined)) = self.presence.moved(id, counts.0, counts.1, Instant::now()) {
+            if left == Say::Now {
+                let went = lines::went_to(&to_name);
+                self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
+            }
+            if joined == Say::Now {
+                self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
+            }
         }
         self.send_to(id, &lines::you_are_in(&to_name));
-        let history = history_lines(&self.fanout.history(to));
+        let history = lines::history(&self.fanout.history(to));
         self.send_to(id, &history);
         let entry = Entry::Move {
             name: name.to_string(),
@@ -479,8 +466,7 @@ impl Broadcaster {
     /// Tells each crowded room whose second is up who came and went.
     fn tell_crowds(&mut self, now: Instant) {
         let fanout = &self.fanout;
-        for (room, joined, left, here) in self.crowds.due(now, |room| fanout.count(room)) {
-            let line = lines::crowd(joined, left, here);
+        for (room, line) in self.presence.due(now, |room| fanout.count(room)) {
             self.append(room, &line, 1, None, Kind::Notice);
         }
     }

@@ -6,8 +6,8 @@
 //! the order things happened in. Pure bookkeeping and planning; the fan-out
 //! (`fanout.rs`) does the writing and the unit tests below check the rest.
 //!
-//! A write to a client is *planned* first: its carry, then its own lines
-//! and the room's bytes interleaved by position, as [`Piece`]s. After the
+//! A write to a client is *planned* first (`plan.rs`): its carry, then its
+//! own lines and the room's bytes interleaved by position. After the
 //! socket takes `n` bytes, [`Peer::advance`] moves the cursor past what was
 //! written. A write never leaves the cursor inside a line: the rest of a cut
 //! line is copied to the carry, so the log may drop any block behind a
@@ -16,37 +16,16 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::TcpStream;
-use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::roomlog::{RoomLog, Span};
+use super::pace::Pace;
+use super::plan::{Piece, Plan, MAX_PIECES};
+use super::roomlog::RoomLog;
 use crate::protocol::lines;
 use crate::server::client::{ClientId, Meters};
 use crate::server::rooms::RoomId;
-
-/// After a write that the socket took part of, try again this soon: the
-/// client is reading, and its socket will have room again shortly.
-const RETRY_SOON: Duration = Duration::from_millis(1);
-
-/// After a write the socket took nothing of, wait this long before the next
-/// try, doubling up to [`MAX_BACKOFF`]. A try costs a non-blocking write
-/// (a few microseconds), so a stalled client can be tried often without
-/// the room noticing; 64 ms at most lets a laptop that wakes up within its
-/// write timeout get its backlog almost at once.
-const MIN_BACKOFF: Duration = Duration::from_millis(2);
-const MAX_BACKOFF: Duration = Duration::from_millis(64);
-
-/// After a client has been behind, its writes stay non-blocking this long
-/// even once it has caught up. A blocking write to a socket with no room
-/// costs the broadcaster a whole kernel timer tick (a few ms) before its
-/// timeout fires; a client that is behind now and then should pay that
-/// once, not every time it catches up.
-const CAREFUL_FOR: Duration = Duration::from_secs(1);
-
-/// Most pieces one write hands the socket (a vectored write takes a list).
-const MAX_PIECES: usize = 64;
 
 /// A client's own queue is over its limit: it is not reading its replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,197 +46,6 @@ pub(super) struct Leaving {
     pub(super) stop: u64,
     /// The console kicked it: its reader must be woken when it is closed.
     pub(super) kicked: bool,
-}
-
-/// One part of a planned write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Piece {
-    /// The rest of a line the last write cut (its length).
-    Carry(usize),
-    /// The next item of the client's own queue (its length).
-    Own(usize),
-    /// A `#SEQ LINES` marker, for a client that resumes (a range of the
-    /// plan's marker text).
-    Marker(Range<usize>),
-    /// Room bytes, from one position to another, inside one block.
-    Room(u64, u64),
-}
-
-impl Piece {
-    fn len(&self) -> usize {
-        match self {
-            Piece::Carry(len) | Piece::Own(len) => *len,
-            Piece::Marker(range) => range.len(),
-            Piece::Room(from, to) => (to - from) as usize,
-        }
-    }
-}
-
-/// A planned write: its pieces, the marker text they refer to, and where
-/// the cursor stands once all of it is written.
-#[derive(Debug, Default)]
-pub(super) struct Plan {
-    pub(super) pieces: Vec<Piece>,
-    markers: Vec<u8>,
-    spans: Vec<Span>,
-    /// Bytes in all pieces.
-    pub(super) total: usize,
-    /// The cursor once everything is written: the end it was planned to.
-    pub(super) end: u64,
-}
-
-impl Plan {
-    fn clear(&mut self) {
-        self.pieces.clear();
-        self.markers.clear();
-        self.spans.clear();
-        self.total = 0;
-    }
-
-    /// Plans the room's bytes from `from` to `to` for a viewer no entry
-    /// leaves out and that has nothing of its own waiting: the view most
-    /// members of a room share after a batch, planned once for all of them.
-    pub(super) fn common(&mut self, log: &RoomLog, from: u64, to: u64, session: bool) {
-        self.clear();
-        self.end = self.push_room(log, from, to, None, session, MAX_PIECES);
-    }
-
-    /// Adds the room's bytes from `from` to `to` that `viewer` gets (each
-    /// run after its marker, for a client that resumes), stopping once the
-    /// plan holds `max_pieces` pieces. Returns where it stopped: `to`, or
-    /// the end of the last run it took.
-    fn push_room(
-        &mut self,
-        log: &RoomLog,
-        from: u64,
-        to: u64,
-        viewer: Option<ClientId>,
-        session: bool,
-        max_pieces: usize,
-    ) -> u64 {
-        self.spans.clear();
-        log.spans(from, to, viewer, &mut self.spans);
-        for index in 0..self.spans.len() {
-            if self.pieces.len() + 2 > max_pieces {
-                return self.spans[index].from;
-            }
-            let span = self.spans[index];
-            if session {
-                let start = self.markers.len();
-                lines::push_marker(&mut self.markers, span.seq, span.lines);
-                self.total += self.markers.len() - start;
-                self.pieces.push(Piece::Marker(start..self.markers.len()));
-            }
-            self.pieces.push(Piece::Room(span.from, span.to));
-            self.total += (span.to - span.from) as usize;
-        }
-        to
-    }
-
-    /// The plan as slices for one vectored write, borrowing the log, the
-    /// plan's markers and, for a tailored plan, the peer's carry and queue.
-    pub(super) fn slices<'a>(
-        &'a self,
-        log: &'a RoomLog,
-        peer: Option<&'a Peer>,
-    ) -> Vec<IoSlice<'a>> {
-        let mut own = peer.map(|p| p.own.iter());
-        self.pieces
-            .iter()
-            .map(|piece| {
-                IoSlice::new(match piece {
-                    Piece::Carry(_) => peer.map_or(&[][..], |p| &p.carry[..]),
-                    Piece::Own(_) => own
-                        .as_mut()
-                        .and_then(Iterator::next)
-                        .map_or(&[][..], |item| &item.bytes[..]),
-                    Piece::Marker(range) => &self.markers[range.clone()],
-                    Piece::Room(from, to) => log.bytes(*from, *to),
-                })
-            })
-            .collect()
-    }
-}
-
-/// When to write to a client again, and since when it has made no progress.
-#[derive(Debug)]
-pub(super) struct Pace {
-    /// When the socket last took bytes, or when bytes started waiting.
-    last_progress: Instant,
-    /// When to try again, while bytes wait.
-    retry_at: Instant,
-    /// The wait after the next fruitless try.
-    backoff: Duration,
-    /// Until when writes stay non-blocking (see [`CAREFUL_FOR`]).
-    careful_until: Instant,
-    /// Bytes were waiting after the last write.
-    behind: bool,
-}
-
-impl Pace {
-    fn new(now: Instant) -> Pace {
-        Pace {
-            last_progress: now,
-            retry_at: now,
-            backoff: MIN_BACKOFF,
-            careful_until: now,
-            behind: false,
-        }
-    }
-
-    /// Records a write that the socket took `taken` bytes of, after which
-    /// `left` bytes still wait.
-    pub(super) fn wrote(&mut self, taken: usize, left: usize, now: Instant) {
-        if taken > 0 || !self.behind {
-            // Progress, or the first bytes that have to wait: the clock
-            // for "no progress" starts again.
-            self.last_progress = now;
-        }
-        if left == 0 {
-            self.behind = false;
-            self.backoff = MIN_BACKOFF;
-            return;
-        }
-        if !self.behind {
-            self.behind = true;
-        }
-        self.careful_until = now + CAREFUL_FOR;
-        if taken > 0 {
-            self.backoff = MIN_BACKOFF;
-            self.retry_at = now + RETRY_SOON;
-        } else {
-            self.retry_at = now + self.backoff;
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    /// True while bytes wait for the client.
-    pub(super) fn is_behind(&self) -> bool {
-        self.behind
-    }
-
-    /// True when a client that is behind should be tried again.
-    pub(super) fn is_due(&self, now: Instant) -> bool {
-        self.behind && self.retry_at <= now
-    }
-
-    /// When to look at this client next: its retry, or the moment its
-    /// write timeout runs out, whichever is first.
-    pub(super) fn next_check(&self, write_timeout: Duration) -> Option<Instant> {
-        self.behind
-            .then(|| self.retry_at.min(self.last_progress + write_timeout))
-    }
-
-    /// True when bytes have waited `write_timeout` without the socket
-    /// taking any: the client has stopped reading.
-    pub(super) fn is_stalled(&self, now: Instant, write_timeout: Duration) -> bool {
-        self.behind && now.saturating_duration_since(self.last_progress) >= write_timeout
-    }
-
-    /// True while writes should not block at all.
-    pub(super) fn is_careful(&self, now: Instant) -> bool {
-        self.behind || now < self.careful_until
-    }
 }
 
 /// A client the broadcaster writes to.
@@ -469,7 +257,7 @@ impl Peer {
                     own_done += 1;
                 }
                 Piece::Marker(range) => {
-                    rest = Some(plan.markers[range.start + written..range.end].to_vec());
+                    rest = Some(plan.marker(range)[written..].to_vec());
                 }
                 Piece::Room(from, _) => {
                     let at = from + written as u64;
@@ -506,7 +294,7 @@ impl Peer {
         let mut plan = Plan::default();
         self.plan_within(old, id, &mut plan, usize::MAX);
         let mut rest: Vec<u8> = Vec::new();
-        for (piece, slice) in plan.pieces.iter().zip(plan.slices(old, Some(self))) {
+        for (piece, slice) in plan.pieces.iter().zip(self.slices(&plan, old)) {
             if !matches!(piece, Piece::Carry(_)) {
                 rest.extend_from_slice(&slice);
             }
@@ -522,6 +310,15 @@ impl Peer {
             rest = lines::skipped(skipped);
         }
         self.push_own_unchecked(rest.into(), self.cursor);
+    }
+
+    /// `plan`, made for this client, as slices for one vectored write.
+    pub(super) fn slices<'a>(&'a self, plan: &'a Plan, log: &'a RoomLog) -> Vec<IoSlice<'a>> {
+        plan.slices(
+            log,
+            &self.carry,
+            self.own.iter().map(|item| &item.bytes[..]),
+        )
     }
 
     /// Publishes how far behind it is, when that changed.
@@ -556,7 +353,7 @@ mod tests {
 
     /// Everything `plan` would write, as text.
     fn text(plan: &Plan, log: &RoomLog, peer: &Peer) -> String {
-        plan.slices(log, Some(peer))
+        peer.slices(plan, log)
             .iter()
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect()
@@ -669,32 +466,5 @@ mod tests {
         assert_eq!(me.push_own(b"123456", &log), Ok(()));
         assert_eq!(me.push_own(b"123456", &log), Err(Overflow));
         assert_eq!(me.pending(&log), 6);
-    }
-
-    #[test]
-    fn a_stalled_client_backs_off_and_is_found_stalled() {
-        let start = Instant::now();
-        let second = Duration::from_secs(1);
-        let mut pace = Pace::new(start);
-        assert!(!pace.is_behind() && !pace.is_careful(start));
-        pace.wrote(0, 100, start);
-        assert!(pace.is_behind() && !pace.is_due(start));
-        assert!(pace.is_due(start + MIN_BACKOFF));
-        pace.wrote(0, 100, start + MIN_BACKOFF);
-        assert!(!pace.is_due(start + MIN_BACKOFF * 2), "the wait doubled");
-        assert!(!pace.is_stalled(start + second / 2, second));
-        assert!(
-            pace.is_stalled(start + second, second),
-            "no progress for a second"
-        );
-        pace.wrote(10, 90, start + second / 2);
-        assert!(
-            !pace.is_stalled(start + second, second),
-            "progress resets it"
-        );
-        pace.wrote(90, 0, start + second);
-        assert!(!pace.is_behind());
-        assert!(pace.is_careful(start + second), "stays careful a while");
-        assert!(!pace.is_careful(start + second + CAREFUL_FOR));
     }
 }
