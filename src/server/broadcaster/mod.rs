@@ -1,6 +1,6 @@
 //! The broadcaster: the only thread that writes chat to client sockets. It
-//! drains the events channel in batches and decides what each event means
-//! for whom (this file: the *layout*); the [`fanout`] then writes it, each
+//! drains the events channel in batches (this file: the loop), decides what
+//! each event means for whom ([`layout`]); the [`fanout`] then writes it, each
 //! line appended once to its room's log ([`roomlog`]) and given to every
 //! member from where that member stands ([`peer`]). A client that reads
 //! slowly lags behind in the log and costs the others nothing; one that
@@ -19,6 +19,7 @@
 //!   their retry is due, and to evict those that stopped reading.
 
 mod fanout;
+mod layout;
 mod limits;
 mod logs;
 mod pace;
@@ -32,21 +33,16 @@ use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
-use crate::protocol::lines;
-
-use super::client::ClientId;
 use super::event::Event;
-use super::recorder::{Entry, Record, Recorder};
-use super::rooms::RoomId;
+use super::recorder::Recorder;
 use super::shared::Shared;
-use fanout::{Eviction, Fanout};
+use fanout::Fanout;
+use layout::Layout;
 use limits::{Limits, GOODBYE_GRACE, MAX_BATCH_EVENTS};
-use presence::{Presence, Say};
-use roomlog::Kind;
 
 /// The running broadcaster thread.
 #[derive(Debug)]
@@ -85,15 +81,12 @@ pub(crate) fn spawn(
 ) -> io::Result<BroadcasterHandle> {
     let (finished_tx, finished_rx) = bounded::<()>(0);
     let limits = Limits::new(&shared.config);
+    let fanout = Fanout::new(limits, shared.stats.clone());
     let broadcaster = Broadcaster {
-        fanout: Fanout::new(limits, shared.stats.clone()),
-        presence: Presence::new(shared.config.crowd),
+        layout: Layout::new(shared.clone(), recorder, fanout),
         limits,
         shared,
         events_rx,
-        recorder,
-        batch_bytes: 0,
-        stopping: false,
     };
     let thread = thread::Builder::new()
         .name("broadcaster".to_string())
@@ -107,22 +100,14 @@ pub(crate) fn spawn(
     })
 }
 
-/// The broadcaster thread's state.
+/// The broadcaster thread: its channel and its layout.
 #[derive(Debug)]
 struct Broadcaster {
-    shared: Arc<Shared>,
     events_rx: Receiver<Event>,
-    /// Where records go (the recorder thread), never waited for.
-    recorder: Recorder,
-    /// The rooms' logs and the peers: the writing half.
-    fanout: Fanout,
-    /// Who the others were told about, and the crowded rooms' tallies.
-    presence: Presence,
+    /// What each event means, and the fan-out that writes it.
+    layout: Layout,
     limits: Limits,
-    /// Bytes appended and queued in this batch.
-    batch_bytes: usize,
-    /// Set once the goodbye is appended: evictions are then silent.
-    stopping: bool,
+    shared: Arc<Shared>,
 }
 
 impl Broadcaster {
@@ -132,14 +117,16 @@ impl Broadcaster {
     fn run(mut self) {
         loop {
             let now = Instant::now();
-            let evicted = self.fanout.service(now);
-            self.announce_evictions(evicted);
-            self.tell_crowds(now);
-            let first = if self.fanout.has_unflushed() {
+            self.layout.service(now);
+            self.layout.tell_crowds(now);
+            let first = if self.layout.fanout.has_unflushed() {
                 // Notices from this turn are waiting to be written: don't block.
                 None
             } else {
-                let wake = earliest(self.fanout.next_check(), self.presence.next_due());
+                let wake = earliest(
+                    self.layout.fanout.next_check(),
+                    self.layout.presence.next_due(),
+                );
                 let event = match wake {
                     Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
                     None => self.events_rx.recv().map_err(|_| false),
@@ -155,11 +142,9 @@ impl Broadcaster {
                 .stats
                 .events_queued
                 .store(self.events_rx.len() as u64, Relaxed);
-            let evicted = self.fanout.flush(Instant::now());
-            self.announce_evictions(evicted);
+            self.layout.flush(Instant::now());
             if stop {
-                self.stopping = true;
-                self.fanout.goodbye(GOODBYE_GRACE);
+                self.layout.goodbye(GOODBYE_GRACE);
                 return;
             }
         }
@@ -168,15 +153,15 @@ impl Broadcaster {
     /// Handles `first` and every event already waiting, up to the batch's
     /// bounds. Returns true for shutdown (or when every sender is gone).
     fn take_batch(&mut self, first: Option<Event>) -> bool {
-        self.batch_bytes = 0;
+        self.layout.batch_bytes = 0;
         let mut next = first;
         for _ in 0..MAX_BATCH_EVENTS {
             if let Some(event) = next.take() {
-                if self.handle(event) {
+                if self.layout.handle(event) {
                     return true;
                 }
             }
-            if self.batch_bytes >= self.limits.batch_bytes {
+            if self.layout.batch_bytes >= self.limits.batch_bytes {
                 return false;
             }
             match self.events_rx.try_recv() {
@@ -186,289 +171,6 @@ impl Broadcaster {
             }
         }
         false
-    }
-
-    /// Hands a record to the recorder (which never makes the chat wait).
-    fn record(&mut self, entry: Entry, room: Option<RoomId>, line: Option<u64>) {
-        if !self.recorder.is_on() {
-            return;
-        }
-        let room = room.and_then(|room| self.fanout.room_name(room));
-        self.recorder.record(Record {
-            at: SystemTime::now(),
-            room,
-            line,
-            entry,
-        });
-    }
-
-    /// Lays one event out. Returns true for shutdown.
-    ///
-    /// Anything from a client that is no longer present (it left, or was
-    /// evicted) is dropped: once the others have read `* NAME left`, nothing
-    /// more of NAME may reach them.
-    fn handle(&mut self, event: Event) -> bool {
-        match event {
-            Event::Welcome { id, name, announce } => {
-                self.welcome(id, &name);
-                if announce {
-                    self.announce_join(id, &name);
-                }
-            }
-            Event::Joined { id, name } => self.announce_join(id, &name),
-            Event::Chat {
-                from,
-                bytes,
-                lines,
-                entries,
-            } => {
-                if let Some(room) = self.fanout.room_of(from) {
-                    self.count_deliveries(room, lines);
-                    let first = self.append(room, &bytes, lines as u32, Some(from), Kind::Public);
-                    for (i, entry) in entries.into_iter().enumerate() {
-                        self.record(entry, Some(room), first.map(|seq| seq + i as u64));
-                    }
-                }
-            }
-            Event::Action { from, line, entry } => {
-                if let Some(room) = self.fanout.room_of(from) {
-                    self.count_deliveries(room, 1);
-                    let seq = self.append(room, &line, 1, Some(from), Kind::Public);
-                    self.record(entry, Some(room), seq);
-                }
-            }
-            Event::Notice {
-                except,
-                line,
-                entry,
-            } => {
-                // Renames: names are unique on the whole server, so everyone hears.
-                if self.fanout.room_of(except).is_some() {
-                    self.batch_bytes += line.len();
-                    self.fanout
-                        .append_everywhere(&line, Some(except), Kind::Notice);
-                    self.record(entry, None, None);
-                }
-            }
-            Event::Direct {
-                from,
-                to,
-                line,
-                entry,
-            } => {
-                if self.fanout.room_of(from).is_some() {
-                    self.send_to(to, &line);
-                    if let Some(entry) = entry {
-                        self.record(entry, None, None);
-                    }
-                }
-            }
-            Event::Moved {
-                id,
-                name,
-                to,
-                to_name,
-            } => self.moved(id, &name, to, to_name),
-            Event::Say { line } => {
-                self.batch_bytes += line.len();
-                self.fanout.append_everywhere(&line, None, Kind::Public);
-            }
-            Event::Kick { id, reason } => self.kick(id, reason),
-            Event::Record(entry) => self.record(entry, None, None),
-            Event::Leave {
-                id,
-                reason,
-                farewell,
-            } => self.leave(id, reason, farewell),
-            Event::Shutdown => {
-                self.fanout
-                    .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
-                self.record(Entry::Shutdown, None, None);
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Appends to a room's log, counting the batch's bytes.
-    fn append(
-        &mut self,
-        room: RoomId,
-        bytes: &[u8],
-        lines: u32,
-        except: Option<ClientId>,
-        kind: Kind,
-    ) -> Option<u64> {
-        self.batch_bytes += bytes.len();
-        self.fanout.append(room, bytes, lines, except, kind)
-    }
-
-    /// Queues lines for one client; one whose own queue overflows is evicted.
-    fn send_to(&mut self, id: ClientId, bytes: &[u8]) {
-        self.batch_bytes += bytes.len();
-        if let Some(eviction) = self.fanout.send_to(id, bytes) {
-            self.announce_evictions(vec![eviction]);
-        }
-    }
-
-    /// Counts what one chat or action event delivers: its `lines` times the
-    /// others in the sender's room. Once per event, not per recipient: a rate
-    /// to watch (the dashboard's deliveries/s), not an audit.
-    fn count_deliveries(&self, room: RoomId, lines: u64) {
-        let recipients = self.fanout.count(room).saturating_sub(1) as u64;
-        self.shared
-            .stats
-            .deliveries
-            .fetch_add(lines * recipients, Relaxed);
-    }
-
-    /// Starts writing to a client that has registered, in the lobby: its
-    /// welcome first, so that is always its first line, then the lobby's
-    /// history, if any. The welcome counts the others who were announced,
-    /// so the count and the join notices that follow agree.
-    fn welcome(&mut self, id: ClientId, name: &str) {
-        let Some((stream, meters)) = self.shared.registry.attach(id) else {
-            return;
-        };
-        self.shared.stats.note_clients(self.shared.registry.len());
-        self.fanout.join(id, stream, meters);
-        let others = self.presence.others();
-        let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
-        self.send_to(id, &welcome);
-        let history = lines::history(&self.fanout.history(RoomId::LOBBY));
-        self.send_to(id, &history);
-    }
-
-    /// `* NAME joined`, to the others in the client's room (counted instead,
-    /// in a crowded room).
-    fn announce_join(&mut self, id: ClientId, name: &str) {
-        let Some(room) = self.fanout.room_of(id) else {
-            return;
-        };
-        let members = self.fanout.count(room);
-        let seq = match self.presence.joined(id, room, members, Instant::now()) {
-            None => return,
-            Some(Say::Now) => self.append(room, &lines::joined(name), 1, Some(id), Kind::Notice),
-            Some(Say::Later) => None,
-        };
-        let entry = Entry::Join {
-            name: name.to_string(),
-        };
-        self.record(entry, Some(room), seq);
-    }
-
-    /// `* NAME left (REASON)`, to the room the client was in (counted
-    /// instead, in a crowded room), if the others were told it joined.
-    fn announce_leave(&mut self, id: ClientId, room: RoomId, name: &str, reason: Option<String>) {
-        let members = self.fanout.count(room);
-        let seq = match self.presence.left(id, room, members, Instant::now()) {
-            None => return,
-            Some(Say::Now) => {
-                let line = lines::left(name, reason.as_deref());
-                self.append(room, &line, 1, None, Kind::Notice)
-            }
-            Some(Say::Later) => None,
-        };
-        let entry = Entry::Leave {
-            name: name.to_string(),
-            reason,
-        };
-        self.record(entry, Some(room), seq);
-    }
-
-    /// Removes a client that is leaving of its own accord (or whose reader saw
-    /// the connection end): what it is due, its farewell if any, then FIN.
-    /// If it was already evicted, there is nothing to do.
-    fn leave(&mut self, id: ClientId, reason: Option<String>, farewell: Option<Vec<u8>>) {
-        let Some(record) = self.shared.registry.remove(id) else {
-            return;
-        };
-        if let Some(farewell) = farewell {
-            self.send_to(id, &farewell);
-        }
-        if let Some(room) = self.fanout.leave(id, false) {
-            self.announce_leave(id, room, &record.name, reason);
-        }
-    }
-
-    /// Disconnects a client the console kicked: its last line, then FIN; its
-    /// room is told why. Its reader, which may be waiting in a read, is woken
-    /// once the line is written.
-    fn kick(&mut self, id: ClientId, reason: Option<String>) {
-        if self.fanout.room_of(id).is_none() {
-            return;
-        }
-        let Some(record) = self.shared.registry.remove(id) else {
-            return;
-        };
-        self.send_to(id, &lines::kicked(reason.as_deref()));
-        if let Some(room) = self.fanout.leave(id, true) {
-            self.shared.stats.kicked.fetch_add(1, Relaxed);
-            self.shared.log.info(&format!("{} kicked", record.name));
-            let reason = lines::kick_reason(reason.as_deref());
-            self.announce_leave(id, room, &record.name, Some(reason));
-        }
-    }
-
-    /// Announces the clients the fan-out had to drop, and takes them out of
-    /// the registry (which wakes nothing: their sockets were reset).
-    fn announce_evictions(&mut self, evicted: Vec<Eviction>) {
-        for Eviction { id, room, failure } in evicted {
-            let Some(record) = self.shared.registry.remove(id) else {
-                continue;
-            };
-            let stats = &self.shared.stats;
-            let counter = match failure {
-                super::socket::Failure::TooSlow => &stats.evicted_slow,
-                super::socket::Failure::Reset => &stats.evicted_reset,
-            };
-            counter.fetch_add(1, Relaxed);
-            self.shared
-                .log
-                .info(&format!("{} evicted ({})", record.name, failure.reason()));
-            if self.stopping {
-                self.presence.forget(id);
-            } else {
-                let reason = Some(failure.reason().to_string());
-                self.announce_leave(id, room, &record.name, reason);
-            }
-        }
-    }
-
-    /// A client moved rooms (`/join`, the console's `move`): the room it left
-    /// hears `* NAME left (went to ROOM)`, the room it entered `* NAME
-    /// joined`, and it hears `* you are now in ROOM`, then that room's history.
-    fn moved(&mut self, id: ClientId, name: &str, to: RoomId, to_name: Arc<str>) {
-        let Some(from) = self.fanout.room_of(id) else {
-            return;
-        };
-        self.fanout.move_to(id, to, &to_name);
-        let counts = ((from, self.fanout.count(from)), (to, self.fanout.count(to)));
-        if let Some((left, joined)) = self.presence.moved(id, counts.0, counts.1, Instant::now()) {
-            if left == Say::Now {
-                let went = lines::went_to(&to_name);
-                self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
-            }
-            if joined == Say::Now {
-                self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
-            }
-        }
-        self.send_to(id, &lines::you_are_in(&to_name));
-        let history = lines::history(&self.fanout.history(to));
-        self.send_to(id, &history);
-        let entry = Entry::Move {
-            name: name.to_string(),
-            room: to_name.to_string(),
-        };
-        self.record(entry, Some(to), None);
-    }
-
-    /// Tells each crowded room whose second is up who came and went.
-    fn tell_crowds(&mut self, now: Instant) {
-        let fanout = &self.fanout;
-        for (room, line) in self.presence.due(now, |room| fanout.count(room)) {
-            self.append(room, &line, 1, None, Kind::Notice);
-        }
     }
 }
 
