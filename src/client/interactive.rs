@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
 
-use super::editor::{Action, Editor};
 use super::incoming::{read_lines, Ended};
 use super::names::{refusal, NameEvent, NameTracker};
 use super::render::Painter;
-use super::terminal::{RawMode, Width};
+use crate::term::{Action, Editor, RawMode, Width};
 
 /// What the `keys` and `socket` threads tell the drawing thread.
 #[derive(Debug)]

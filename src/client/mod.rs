@@ -10,25 +10,17 @@ use std::time::Duration;
 
 use crate::config::ClientConfig;
 
-// The line editor, its key decoder and parts of the others serve only
-// interactive mode, which exists only on Unix; elsewhere those parts are
-// compiled for their tests alone.
-#[cfg_attr(not(unix), allow(dead_code))]
-mod editor;
+// Parts of these serve only interactive mode, which exists only on Unix;
+// elsewhere those parts are compiled for their tests alone. The line editor,
+// the key decoder and the terminal itself are in `crate::term`.
 mod incoming;
 #[cfg(unix)]
 mod interactive;
-#[cfg_attr(not(unix), allow(dead_code))]
-mod keys;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod names;
 mod plain;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod render;
-#[cfg(unix)]
-mod terminal;
-#[cfg_attr(not(unix), allow(dead_code))]
-mod width;
 
 use names::NameTracker;
 use render::{colour_wanted, Painter};
@@ -117,7 +109,7 @@ where
 /// terminals.
 #[cfg(unix)]
 pub fn interactive() -> bool {
-    terminal::is_interactive()
+    crate::term::is_interactive()
 }
 
 /// Runs a chat session on this process's terminal, with a line editor: what
@@ -144,7 +136,7 @@ pub fn run_interactive(
             std::env::var_os("TERM").as_deref(),
         ),
     };
-    let ended = match terminal::RawMode::enable() {
+    let ended = match crate::term::RawMode::enable() {
         Ok(raw) => interactive::session(stream, raw, stop, painter, tracker),
         Err(e) => {
             eprintln!("No line editing ({e}); using plain line mode.");

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::thread;
 
 use super::incoming::{read_lines, Ended};
-use super::keys::clean_typed_line;
 use super::names::{refusal, NameEvent, NameTracker};
 use super::render::Painter;
+use crate::term::clean_typed_line;
 
 /// Runs a plain session on a connected `stream`: every line of `input` goes
 /// to the server, every line from the server to `output`, status lines to

@@ -1,6 +1,6 @@
-//! The line editor of interactive mode, as a pure state machine: keyboard bytes
-//! in, [`Action`]s and the exact bytes to draw out. The interactive loop does
-//! the I/O; everything here is unit-tested without a terminal.
+//! A line editor as a pure state machine: keyboard bytes in, [`Action`]s and
+//! the exact bytes to draw out. Whoever owns the terminal (the client's
+//! interactive mode) does the I/O; everything here is tested without one.
 
 use super::keys::{Key, KeyDecoder};
 use super::width::{char_width, str_width};
