@@ -1,11 +1,12 @@
-//! The terminal, with nothing of chat in it: a pure line editor and its key
-//! decoder, character widths, and (Unix) the switched terminal. The client
-//! draws with it; the server's console can too, without importing `client`.
+//! The terminal, with nothing of chat in it: the line editor and key decoder
+//! (pure), character widths, escape sequences stripped from text to print, and
+//! (Unix) the switched terminal. The client uses it; so can the server's console.
 
 // Interactive mode exists only on Unix: elsewhere the editor and the key
 // decoder are compiled for their tests alone.
 #[cfg_attr(not(unix), allow(dead_code))]
 mod editor;
+mod escapes;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod keys;
 #[cfg(unix)]
@@ -15,6 +16,8 @@ mod width;
 
 #[cfg_attr(not(unix), allow(unused_imports))]
 pub(crate) use editor::{Action, Editor};
+#[cfg_attr(not(unix), allow(unused_imports))]
+pub(crate) use escapes::EscapeStripper;
 pub(crate) use keys::clean_typed_line;
 #[cfg(unix)]
 pub(crate) use tty::{is_interactive, RawMode, Width};
