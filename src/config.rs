@@ -276,6 +276,14 @@ Options:
                    or TERM is dumb [default: auto]
   -h, --help       print this help
   -V, --version    print the version
+
+Exit codes:
+  0  you quit: /quit, Ctrl-D, Ctrl-C, or the end of the input
+  1  cannot connect, or cannot write to the terminal or the output
+  2  bad flags
+  3  the connection was lost (closed without a goodbye, or reset)
+  4  the server shut down
+  5  the server sent you away (kicked, full, busy, too many connections)
 ";
 
 /// Walks `--flag value` and `--flag=value` arguments.

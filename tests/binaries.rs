@@ -165,7 +165,8 @@ fn second_ctrl_c_exits_130() {
 }
 
 /// The client prints what others say on stdout, status lines on stderr, and
-/// exits 0 at once when the server goes, even though stdin is still open.
+/// exits at once when the server goes, even though stdin is still open, with
+/// 4: the server shut down.
 #[test]
 fn client_chats_and_exits_when_the_server_closes() {
     let server = TestServer::start();
@@ -179,7 +180,7 @@ fn client_chats_and_exits_when_the_server_closes() {
     server.stop();
     client.wait_for("stdout", "* server shutting down");
     client.wait_for("stderr", "Disconnected from the server.");
-    assert_eq!(client.exit_code(), Some(0));
+    assert_eq!(client.exit_code(), Some(4));
 }
 
 /// When stdin ends, the client sends what is left, keeps printing until the
@@ -240,7 +241,8 @@ fn client_prints_unterminated_text_without_controls() {
     client.wait_for_printed("stdout", "> 1.2.3.4:5: no newline ✓");
     drop(socket);
     client.wait_for("stderr", "Disconnected from the server.");
-    assert_eq!(client.exit_code(), Some(0));
+    // A close with no goodbye: the connection was lost.
+    assert_eq!(client.exit_code(), Some(3));
     // The unterminated text is printed too (the helper sees it as a line once
     // stdout closes).
     let printed = client.rest();

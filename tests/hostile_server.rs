@@ -99,6 +99,8 @@ fn plain_mode_removes_every_sequence_whole() {
     client.wait_for("stdout", LAST);
     drop(socket);
     client.wait_for("stderr", "Disconnected from the server.");
+    // No goodbye before the close: the connection was lost.
+    assert_eq!(client.exit_code(), Some(3));
     let printed = client.rest();
     assert!(
         !printed
@@ -146,6 +148,7 @@ fn interactive_mode_removes_every_sequence_whole() {
     let screen = tmux.wait_for("the title after the client", |s| {
         s.lines().filter(|l| l.starts_with("title: ")).count() == 2
     });
+    assert!(screen.contains("client exited 3"), "{screen}");
     let titles: Vec<&str> = screen
         .lines()
         .filter(|l| l.starts_with("title: "))

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{shell_quote, Client, TestServer, Tmux};
+use std::io::Write;
+
+use common::{shell_quote, Client, TestServer, Tmux, TIMEOUT};
 
 /// The shell command that runs the client against `server` with `args`,
 /// colour as the environment `env` (for `env`) says. `TERM` is set because
@@ -184,9 +186,10 @@ fn colour_on_a_terminal_and_none_with_no_color() {
 }
 
 /// Runs ann with `stty -g` printed before and after, makes her leave with
-/// `leave` (given the client's pid), and checks the terminal is exactly as it was: the same `stty -g`,
-/// and `stty -a` showing `icanon`, `echo` and `isig` switched on.
-fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32)) {
+/// `leave` (given the client's pid), and checks that the client exited with
+/// `code` and the terminal is exactly as it was: the same `stty -g`, and
+/// `stty -a` showing `icanon`, `echo` and `isig` switched on.
+fn terminal_restored_after(test: &str, code: i32, leave: impl FnOnce(&Tmux, TestServer, u32)) {
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann(test, &server, &mut bob, "", true) else {
@@ -209,7 +212,7 @@ fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32
         .lines()
         .skip_while(|l| !l.starts_with("client exited"))
         .collect();
-    assert_eq!(after[0], "client exited 0", "{screen}");
+    assert_eq!(after[0], format!("client exited {code}"), "{screen}");
     assert_eq!(after.get(1), Some(&before.as_str()), "{screen}");
     let words: Vec<&str> = after[2..]
         .iter()
@@ -226,7 +229,7 @@ fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32
 /// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
 #[test]
 fn ctrl_c_restores_the_terminal() {
-    terminal_restored_after("ctrl-c", |tmux, _server, _pid| {
+    terminal_restored_after("ctrl-c", 0, |tmux, _server, _pid| {
         tmux.type_text("half a line");
         tmux.wait_for("the half line", |s| last_line(s) == "ann> half a line");
         tmux.keys(&["C-c"]);
@@ -236,22 +239,22 @@ fn ctrl_c_restores_the_terminal() {
 /// Ctrl-D on an empty line quits and restores the terminal.
 #[test]
 fn ctrl_d_restores_the_terminal() {
-    terminal_restored_after("ctrl-d", |tmux, _server, _pid| tmux.keys(&["C-d"]));
+    terminal_restored_after("ctrl-d", 0, |tmux, _server, _pid| tmux.keys(&["C-d"]));
 }
 
 /// `/quit` (the server says `* bye` and closes) restores the terminal.
 #[test]
 fn quit_command_restores_the_terminal() {
-    terminal_restored_after("quit", |tmux, _server, _pid| {
+    terminal_restored_after("quit", 0, |tmux, _server, _pid| {
         tmux.type_text("/quit");
         tmux.keys(&["Enter"]);
     });
 }
 
-/// The server going away restores the terminal.
+/// The server shutting down restores the terminal; the exit code says so (4).
 #[test]
 fn server_shutdown_restores_the_terminal() {
-    terminal_restored_after("server-gone", |_tmux, server, _pid| {
+    terminal_restored_after("server-gone", 4, |_tmux, server, _pid| {
         server.stop();
     });
 }
@@ -259,7 +262,7 @@ fn server_shutdown_restores_the_terminal() {
 /// SIGTERM (from `kill`, or a session manager) restores the terminal too.
 #[test]
 fn sigterm_restores_the_terminal() {
-    terminal_restored_after("sigterm", |_tmux, _server, pid| {
+    terminal_restored_after("sigterm", 0, |_tmux, _server, pid| {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()
@@ -296,4 +299,114 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.type_text("way");
     tmux.keys(&["Enter"]);
     bob.expect("> ann: halfway");
+}
+
+/// Starts ann's client in tmux as [`ann`] does, followed by its exit status.
+fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<Tmux> {
+    let client = client_command(server, "", &["--name", "ann"]);
+    let tmux = Tmux::start(test, &format!("{client}; echo \"client exited $?\""))?;
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    Some(tmux)
+}
+
+/// On Ctrl-C, the half-typed line stays on the screen, whole (a long line
+/// was scrolled sideways), with a note that it was not sent.
+#[test]
+fn ctrl_c_keeps_the_half_typed_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann_then_status("ctrl-c-keeps", &server, &mut bob) else {
+        return;
+    };
+    let long = "a long thought ".repeat(8);
+    let long = long.trim_end();
+    tmux.type_text(long);
+    tmux.wait_for("the scrolled line", |s| {
+        last_line(s).ends_with("long thought")
+    });
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    let lines = non_empty_lines(&screen);
+    let kept = format!("ann> {long} (not sent)");
+    assert!(lines.contains(&kept.as_str()), "{screen}");
+    assert!(
+        lines.ends_with(&["Disconnected from the server.", "client exited 0"]),
+        "{screen}"
+    );
+}
+
+/// When the server shuts down, the half-typed line stays with a note; the
+/// exit code is 4.
+#[test]
+fn a_shutdown_keeps_the_half_typed_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann_then_status("shutdown-keeps", &server, &mut bob) else {
+        return;
+    };
+    tmux.type_text("half a thought");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> half a thought");
+    server.stop();
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&[
+            "* server shutting down",
+            "ann> half a thought (not sent: the server shut down)",
+            "Disconnected from the server.",
+            "client exited 4",
+        ]),
+        "{screen}"
+    );
+}
+
+/// When the connection is lost (a server that closes with no goodbye), the
+/// half-typed line stays with a note; the exit code is 3.
+#[test]
+fn a_lost_connection_keeps_the_half_typed_line() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let client = format!(
+        "env -u NO_COLOR TERM=xterm-256color {} --port {port}",
+        shell_quote(env!("CARGO_BIN_EXE_client"))
+    );
+    let Some(tmux) = Tmux::start(
+        "lost-keeps",
+        &format!("{client}; echo \"client exited $?\""),
+    ) else {
+        return;
+    };
+    let mut socket = accept_within_timeout(listener);
+    socket
+        .write_all(b"* welcome ann, 0 others online, /help lists the commands\n")
+        .expect("write the welcome");
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    tmux.type_text("words in flight");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> words in flight");
+    drop(socket);
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&[
+            "ann> words in flight (not sent: connection lost)",
+            "Disconnected from the server.",
+            "client exited 3",
+        ]),
+        "{screen}"
+    );
+}
+
+/// The first connection to `listener`, or a panic if none comes within
+/// [`TIMEOUT`] (a client that never connects must not hang the test).
+fn accept_within_timeout(listener: std::net::TcpListener) -> std::net::TcpStream {
+    let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((socket, _)) = listener.accept() {
+            let _ = accepted_tx.send(socket);
+        }
+    });
+    accepted_rx
+        .recv_timeout(TIMEOUT)
+        .expect("the client connected")
 }

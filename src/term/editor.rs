@@ -219,6 +219,26 @@ impl Editor {
         out
     }
 
+    /// The bytes that leave the input line on screen for good, when editing
+    /// ends with something typed and not sent: the prompt, the whole line
+    /// (not scrolled: nothing redraws it now, so it may wrap), a space and
+    /// `note`, then the start of the next row. A line of nothing but spaces
+    /// is erased instead, as [`Editor::erase`] does.
+    pub(crate) fn keep(&mut self, note: &str, width: usize) -> String {
+        let mut out = self.erase(width);
+        if self.line.iter().all(|c| c.is_whitespace()) {
+            return out;
+        }
+        out.push_str(&self.prompt_styled);
+        out.extend(&self.line);
+        if !note.is_empty() {
+            out.push(' ');
+            out.push_str(note);
+        }
+        out.push_str("\r\n");
+        out
+    }
+
     /// Moves the cursor to column 0 of the input line and erases from there
     /// to the end of the screen (`ESC [ J`; only the input line is below).
     ///
@@ -569,6 +589,22 @@ mod tests {
             e.print_above(&["* hi".to_string()], 15),
             "\x1b[2A\r\x1b[J* hi\r\nann> rstuvwxyz\r\x1b[14C"
         );
+    }
+
+    #[test]
+    fn a_kept_line_is_shown_whole_with_its_note() {
+        let mut e = editor();
+        e.feed(b"abcdefghijklmnopqrstuvwxyz\x01");
+        e.draw(20);
+        assert_eq!(
+            e.keep("(not sent)", 20),
+            "\r\x1b[Jann> abcdefghijklmnopqrstuvwxyz (not sent)\r\n"
+        );
+        // Nothing typed: the input line is erased, nothing kept.
+        let mut e = editor();
+        e.feed(b"  ");
+        e.draw(20);
+        assert_eq!(e.keep("(not sent)", 20), "\r\x1b[J");
     }
 
     #[test]
