@@ -132,7 +132,7 @@ fn editing_keys_shape_what_is_sent() {
 }
 
 /// A window made narrower than a long input line leaves one clean input
-/// line, scrolled to the cursor, and no wrapped pieces of the old one.
+/// line, scrolled to the cursor and marked, and no wrapped pieces of the old one.
 #[test]
 fn a_resize_leaves_one_clean_input_line() {
     let server = TestServer::start();
@@ -144,8 +144,9 @@ fn a_resize_leaves_one_clean_input_line() {
     tmux.type_text(&text);
     tmux.wait_for("the long line", |s| last_line(s) == format!("ann> {text}"));
     tmux.resize(50, 30);
-    // 50 columns: 5 for the prompt, the last one free, 44 for the text's end.
-    let want = format!("ann> {}", &text[text.len() - 44..]);
+    // 50 columns: 5 for the prompt, the last one free, 44 for `<` (the line
+    // goes on to the left) and the text's end.
+    let want = format!("ann> <{}", &text[text.len() - 43..]);
     let screen = tmux.wait_for("the line redrawn for 50 columns", |s| last_line(s) == want);
     let pieces = screen.lines().filter(|l| l.contains("56789")).count();
     assert_eq!(pieces, 1, "pieces of the old line are left:\n{screen}");

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
 
+use super::completion::ChatCompleter;
 use super::ending::{Ending, LastWord};
 use super::incoming::{read_lines, Ended};
 use super::names::{refusal, NameEvent, NameTracker};
+use super::people::People;
 use super::render::Painter;
 use super::screen::Screen;
 use crate::term::{Action, RawMode};
@@ -39,6 +41,8 @@ enum Flow {
     End(Stop),
     /// Ctrl-Z.
     Suspend,
+    /// Ctrl-L: draw the whole screen again.
+    Redraw,
 }
 
 /// Why one connection's loop stopped.
@@ -94,6 +98,7 @@ pub(crate) fn session(
         stream,
         tracker,
         last_word,
+        ..
     } = talk;
     let ending = last_word.ending(you_quit, failure);
     let mut out = screen.close(unsent_note(&ending))?;
@@ -163,11 +168,12 @@ fn spawn_key_reader(events_tx: Sender<Event>) -> io::Result<()> {
 }
 
 /// One connection, as the drawing thread follows it: where to send, your
-/// name on it, and the server's last word.
+/// name on it, the people on it (for Tab), and the server's last word.
 #[derive(Debug)]
 struct Conversation {
     stream: Arc<TcpStream>,
     tracker: NameTracker,
+    people: People,
     last_word: LastWord,
 }
 
@@ -182,6 +188,7 @@ impl Conversation {
         Ok(Conversation {
             stream,
             tracker,
+            people: People::default(),
             last_word: LastWord::default(),
         })
     }
@@ -236,13 +243,14 @@ impl Conversation {
             match flow {
                 Some(Flow::End(stop)) => return Ok(stop),
                 Some(Flow::Suspend) => screen.suspend()?,
+                Some(Flow::Redraw) => screen.redraw_all()?,
                 None => {}
             }
         }
     }
 
     /// Applies one event; lines to print above the input line go to `above`.
-    /// Keys typed after Ctrl-Z in the same read are dropped.
+    /// Keys typed after Ctrl-Z or Ctrl-L in the same read are dropped.
     fn handle(
         &mut self,
         screen: &mut Screen,
@@ -251,17 +259,23 @@ impl Conversation {
     ) -> Option<Flow> {
         match event {
             Event::Keys(bytes) => {
-                for action in screen.editor.feed(&bytes) {
+                let completer = ChatCompleter {
+                    people: &self.people,
+                    me: self.tracker.name(),
+                };
+                for action in screen.editor.feed(&bytes, &completer) {
                     match action {
                         Action::Send(line) => self.send(screen.painter, line, above),
                         Action::Quit => return Some(Flow::End(Stop::User)),
                         Action::Suspend => return Some(Flow::Suspend),
+                        Action::Redraw => return Some(Flow::Redraw),
                     }
                 }
             }
             Event::KeysEnded => return Some(Flow::End(Stop::User)),
             Event::Line(line) => {
                 self.last_word.line(&line);
+                self.people.line(&line);
                 let event = self.tracker.line(&line);
                 above.push(screen.painter.incoming(&line, self.tracker.name()));
                 match event {

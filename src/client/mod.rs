@@ -12,6 +12,8 @@ use crate::config::ClientConfig;
 // Parts of these serve only interactive mode, which exists only on Unix;
 // elsewhere those parts are compiled for their tests alone. The line editor,
 // the key decoder and the terminal itself are in `crate::term`.
+#[cfg_attr(not(unix), allow(dead_code))]
+mod completion;
 mod ending;
 mod error;
 mod exit;
@@ -20,6 +22,8 @@ mod incoming;
 mod interactive;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod names;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod people;
 mod plain;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod render;

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 
 use super::render::Painter;
-use crate::term::{Editor, RawMode, Width};
+use crate::term::{Editor, RawMode, Size};
 
 /// Everything on the screen, owned by the one thread that draws.
 #[derive(Debug)]
@@ -16,7 +16,7 @@ pub(crate) struct Screen {
     raw: RawMode,
     pub(crate) editor: Editor,
     pub(crate) painter: Painter,
-    width: Width,
+    size: Size,
     out: File,
 }
 
@@ -30,7 +30,7 @@ impl Screen {
             raw,
             editor: Editor::new(),
             painter,
-            width: Width::new(),
+            size: Size::new(),
             out: terminal_output()?,
         })
     }
@@ -46,7 +46,7 @@ impl Screen {
     /// # Errors
     /// Writing to the terminal failed.
     pub(crate) fn draw(&mut self, above: &[String]) -> io::Result<()> {
-        let width = self.width.get();
+        let width = self.size.columns();
         let bytes = if above.is_empty() {
             self.editor.draw(width)
         } else {
@@ -61,10 +61,23 @@ impl Screen {
     /// # Errors
     /// Writing to the terminal failed.
     pub(crate) fn check_resize(&mut self) -> io::Result<()> {
-        if self.width.read_now() {
+        if self.size.read_now() {
             self.draw(&[])?;
         }
         Ok(())
+    }
+
+    /// Ctrl-L: clears the screen and draws it again, the last lines printed
+    /// and the input line, for the size the terminal has now.
+    ///
+    /// # Errors
+    /// Writing to the terminal failed.
+    pub(crate) fn redraw_all(&mut self) -> io::Result<()> {
+        self.size.read_now();
+        let bytes = self
+            .editor
+            .redraw_screen(self.size.columns(), self.size.rows());
+        self.write(&bytes)
     }
 
     /// Ctrl-Z: erase the input line, stop until `fg`, then draw it again.
@@ -72,10 +85,10 @@ impl Screen {
     /// # Errors
     /// Writing to the terminal failed, or it cannot be switched again.
     pub(crate) fn suspend(&mut self) -> io::Result<()> {
-        let erase = self.editor.erase(self.width.get());
+        let erase = self.editor.erase(self.size.columns());
         self.out.write_all(erase.as_bytes())?;
         self.raw.suspend()?;
-        self.width.read_now();
+        self.size.read_now();
         self.draw(&[])
     }
 
@@ -91,10 +104,10 @@ impl Screen {
             raw,
             mut editor,
             painter,
-            mut width,
+            mut size,
             mut out,
         } = self;
-        let bytes = editor.keep(&painter.status(note), width.get());
+        let bytes = editor.keep(&painter.status(note), size.columns());
         let written = out.write_all(bytes.as_bytes()).and_then(|()| out.flush());
         drop(raw);
         written.map(|()| out)
