@@ -411,3 +411,127 @@ fn accept_within_timeout(listener: std::net::TcpListener) -> std::net::TcpStream
         .recv_timeout(TIMEOUT)
         .expect("the client connected")
 }
+
+/// Alt-b, Alt-f, Ctrl-Left, Ctrl-Right, Alt-d and Alt-Backspace move and
+/// delete by word (where Alt-b used to type `b`); Home on a line wider than
+/// the window shows `>` where it goes on.
+#[test]
+fn word_keys_move_and_delete_by_word() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("words", &server, &mut bob, "", false) else {
+        return;
+    };
+    tmux.type_text("one two three four");
+    tmux.keys(&["M-b", "C-Left"]);
+    tmux.type_text("2 ");
+    tmux.keys(&["M-f"]);
+    tmux.type_text("!");
+    tmux.keys(&["Home", "C-Right"]);
+    tmux.type_text(",");
+    tmux.wait_for("the words moved over", |s| {
+        last_line(s) == "ann> one, two 2 three! four" && tmux.cursor().0 == "ann> one,".len()
+    });
+    tmux.keys(&["M-d", "End", "M-BSpace"]);
+    tmux.wait_for("words deleted", |s| last_line(s) == "ann> one, 2 three!");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: one, 2 three!");
+
+    let long = "word ".repeat(30);
+    tmux.type_text(long.trim_end());
+    tmux.keys(&["Home"]);
+    tmux.wait_for("the start of a long line, marked", |s| {
+        let line = last_line(s);
+        line.starts_with("ann> word word") && line.ends_with('>') && line.chars().count() == 99
+    });
+}
+
+/// Tab completes a command after `/` and the names of people seen, and
+/// each further Tab offers the next choice.
+#[test]
+fn tab_completes_commands_and_names() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("tab", &server, &mut bob, "", false) else {
+        return;
+    };
+    // Ann has seen bob once he speaks, and bea when she arrives.
+    bob.send("hello");
+    tmux.wait_for("bob's line", |s| s.contains("> bob: hello"));
+    let mut bea = server.connect();
+    bea.send("/nick bea");
+    bea.expect("* you are now bea");
+    tmux.wait_for("bea's arrival", |s| s.contains("is now known as bea"));
+
+    // Most recently active first: bea, then bob.
+    tmux.type_text("b");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the first name", |s| last_line(s) == "ann> bea:");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the next name", |s| last_line(s) == "ann> bob:");
+    // The choice brought its `: `.
+    tmux.type_text("hi");
+    tmux.keys(&["Enter"]);
+    bob.wait_for("ann's line", |l| l == "> ann: bob: hi");
+
+    tmux.type_text("/ms");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("bo");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("psst");
+    tmux.wait_for("the private line", |s| last_line(s) == "ann> /msg bob psst");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann (private): psst");
+
+    // `/m` offers `/me`, then `/msg`, then `/me` again.
+    tmux.type_text("/m");
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.type_text("waves");
+    tmux.keys(&["Enter"]);
+    bob.expect("* ann waves");
+}
+
+/// Ctrl-L clears what another program scribbled on the terminal and draws
+/// the chat lines and the input line again.
+#[test]
+fn ctrl_l_redraws_the_screen() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    // The pane says which terminal it is, so the test can write to it as
+    // another program would.
+    let tty_file = std::env::temp_dir().join(format!("chatroom-tty-{}", std::process::id()));
+    let client = client_command(&server, "", &["--name", "ann"]);
+    let command = format!(
+        "tty > {}; exec {client}",
+        shell_quote(&tty_file.display().to_string())
+    );
+    let Some(tmux) = Tmux::start("ctrl-l", &command) else {
+        return;
+    };
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    let tty = std::fs::read_to_string(&tty_file).expect("the pane's tty");
+    let _ = std::fs::remove_file(&tty_file);
+    bob.send("before the mess");
+    tmux.type_text("half");
+    tmux.wait_for("bob's line and the half line", |s| {
+        s.contains("> bob: before the mess") && last_line(s) == "ann> half"
+    });
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(tty.trim())
+        .and_then(|mut tty| tty.write_all(b"\r\nSCRIBBLE SCRIBBLE\r\n"))
+        .expect("write to the pane's terminal");
+    tmux.wait_for("the scribble", |s| s.contains("SCRIBBLE"));
+    tmux.keys(&["C-l"]);
+    let screen = tmux.wait_for("the redrawn screen", |s| !s.contains("SCRIBBLE"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&["> bob: before the mess", "ann> half"]),
+        "{screen}"
+    );
+    tmux.type_text(" done");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: half done");
+}
