@@ -1,6 +1,6 @@
 //! The client: connects, asks for `--name`, then runs one of two modes:
 //! interactive (a line editor on a Unix terminal) or plain lines (pipes,
-//! files, Windows). The modes live in their own files; this one chooses.
+//! files, Windows), which return how the connection ended. This file chooses.
 
 use std::io::{self, BufRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
