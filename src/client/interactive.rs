@@ -88,11 +88,13 @@ pub(crate) fn session(
     // A client that reconnects would keep the screen (and the half-typed
     // line in it) and run a new conversation on the same channel.
     let mut talk = Conversation::start(stream, tracker, events_tx)?;
-    let stopped = talk.run(&mut screen, &events_rx, stop);
-    let you_quit = matches!(stopped, Ok(Stop::User));
-    let failure = match stopped {
-        Ok(Stop::Closed(Ended::Failed(e))) => Some(e),
-        _ => None,
+    let (you_quit, failure) = match talk.run(&mut screen, &events_rx, stop) {
+        Ok(Stop::User) => (true, None),
+        Ok(Stop::Closed(Ended::Failed(e))) => (false, Some(e)),
+        Ok(Stop::Closed(Ended::Closed | Ended::Stopped)) => (false, None),
+        // The terminal cannot be written: restore it (dropping the screen
+        // does) and say so, without trying to draw anything more.
+        Err(e) => return Err(e),
     };
     let Conversation {
         stream,
