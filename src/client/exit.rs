@@ -84,13 +84,14 @@ mod tests {
     /// `--help` lists every code with its meaning.
     #[test]
     fn help_lists_every_code() {
-        let listed: Vec<i32> = CLIENT_USAGE
+        let usage = CLIENT_USAGE.to_string();
+        let listed: Vec<i32> = usage
             .lines()
             .skip_while(|l| !l.starts_with("Exit codes:"))
             .skip(1)
             .map_while(|l| l.split_whitespace().next()?.parse().ok())
             .collect();
         let all: Vec<i32> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(listed, all, "{CLIENT_USAGE}");
+        assert_eq!(listed, all, "{usage}");
     }
 }
