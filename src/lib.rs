@@ -31,12 +31,15 @@
 //!   commands, and every line the server sends (pure)
 //! - `server/`: the [`Server`] and its threads (private; see `server/mod.rs`)
 //! - [`client`]: the client: a line editor on a Unix terminal, plain lines elsewhere
+//! - `term/`: the terminal without chat: the line editor, keys, widths, raw
+//!   mode (private; the client uses it, and the server's console may)
 
 pub mod client;
 pub mod config;
 pub mod log;
 pub mod protocol;
 mod server;
+mod term;
 
 pub use config::{ClientConfig, ConsoleMode, Framing, ServerConfig};
 pub use server::{Server, ServerError, ShutdownHandle};

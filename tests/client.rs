@@ -1,6 +1,6 @@
 //! The `client` binary in plain line mode (pipes, as scripts and Windows get
-//! it): bad flags, typed escape sequences, `--name` refusals, and a server
-//! that sends text without newlines.
+//! it): bad flags, typed escape sequences, `--name` refusals, a server that
+//! sends text without newlines, and the exit code for each way out.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{ChildGuard, Client, TestServer};
+use common::{server_binary, ChildGuard, Client, TestServer};
 
 fn client_binary(args: &[&str]) -> ChildGuard {
     let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
@@ -116,7 +116,9 @@ fn pieces_without_newlines_get_lines_of_their_own() {
     socket.write_all(b"* 1.2.3.4:5 left").unwrap();
     drop(socket);
     client.wait_for("stderr", "Disconnected from the server.");
-    assert_eq!(client.exit_code(), Some(0));
+    // The Node tutorial's server says no goodbye: to the client, the
+    // connection was lost.
+    assert_eq!(client.exit_code(), Some(3));
     let stdout: Vec<String> = client
         .rest()
         .into_iter()
@@ -126,4 +128,60 @@ fn pieces_without_newlines_get_lines_of_their_own() {
         stdout,
         ["> 1.2.3.4:5: hel", "> 1.2.3.4:5: lo", "* 1.2.3.4:5 left"]
     );
+}
+
+/// Waits until `observer` sees the client that asked for `name` arrive
+/// under it (announced under its name, or under its address and renamed).
+fn arrived(observer: &mut Client, name: &str) {
+    observer.wait_for(&format!("{name}'s arrival"), |l| {
+        l == format!("* {name} joined") || l.ends_with(&format!(" is now known as {name}"))
+    });
+}
+
+/// `/quit` exits 0; a kick from the teacher's console exits 5.
+#[test]
+fn quit_exits_0_and_a_kick_exits_5() {
+    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
+    let mut observer = Client::connect(addr);
+    let port = addr.port().to_string();
+    let mut quinn = client_binary(&["--port", &port, "--name", "quinn"]);
+    arrived(&mut observer, "quinn");
+    quinn.type_line("/quit");
+    quinn.wait_for("stdout", "* bye");
+    assert_eq!(quinn.exit_code(), Some(0));
+
+    let mut kim = client_binary(&["--port", &port, "--name", "kim"]);
+    arrived(&mut observer, "kim");
+    server.type_line("kick kim");
+    kim.wait_for("stdout", "! kicked by the server");
+    assert_eq!(kim.exit_code(), Some(5));
+}
+
+/// A server that is full refuses the client with one line: exit 5.
+#[test]
+fn a_full_server_exits_5() {
+    let server = TestServer::with(|c| c.max_clients = 1);
+    let _first = server.connect();
+    let port = server.addr.port().to_string();
+    let mut refused = client_binary(&["--port", &port]);
+    refused.wait_for("stdout", "! server full (1 clients)");
+    assert_eq!(refused.exit_code(), Some(5));
+}
+
+/// A connection reset by the server is a lost connection: the error is
+/// shown, and the exit code is 3.
+#[test]
+fn a_reset_exits_3() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = client_binary(&["--port", &port]);
+    let (socket, _) = listener.accept().unwrap();
+    client.type_line("never read");
+    // Closing a socket with unread data makes the kernel send a reset.
+    let mut peek = [0u8; 1];
+    socket.peek(&mut peek).expect("the client's line arrived");
+    drop(socket);
+    let said = client.wait_for("stderr", "Connection error: ");
+    assert!(said.contains("reset"), "not a reset: {said}");
+    assert_eq!(client.exit_code(), Some(3));
 }

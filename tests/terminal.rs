@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{shell_quote, Client, TestServer, Tmux};
+use std::io::Write;
+
+use common::{shell_quote, Client, TestServer, Tmux, TIMEOUT};
 
 /// The shell command that runs the client against `server` with `args`,
 /// colour as the environment `env` (for `env`) says. `TERM` is set because
@@ -130,7 +132,7 @@ fn editing_keys_shape_what_is_sent() {
 }
 
 /// A window made narrower than a long input line leaves one clean input
-/// line, scrolled to the cursor, and no wrapped pieces of the old one.
+/// line, scrolled to the cursor and marked, and no wrapped pieces of the old one.
 #[test]
 fn a_resize_leaves_one_clean_input_line() {
     let server = TestServer::start();
@@ -142,8 +144,9 @@ fn a_resize_leaves_one_clean_input_line() {
     tmux.type_text(&text);
     tmux.wait_for("the long line", |s| last_line(s) == format!("ann> {text}"));
     tmux.resize(50, 30);
-    // 50 columns: 5 for the prompt, the last one free, 44 for the text's end.
-    let want = format!("ann> {}", &text[text.len() - 44..]);
+    // 50 columns: 5 for the prompt, the last one free, 44 for `<` (the line
+    // goes on to the left) and the text's end.
+    let want = format!("ann> <{}", &text[text.len() - 43..]);
     let screen = tmux.wait_for("the line redrawn for 50 columns", |s| last_line(s) == want);
     let pieces = screen.lines().filter(|l| l.contains("56789")).count();
     assert_eq!(pieces, 1, "pieces of the old line are left:\n{screen}");
@@ -184,9 +187,16 @@ fn colour_on_a_terminal_and_none_with_no_color() {
 }
 
 /// Runs ann with `stty -g` printed before and after, makes her leave with
-/// `leave` (given the client's pid), and checks the terminal is exactly as it was: the same `stty -g`,
-/// and `stty -a` showing `icanon`, `echo` and `isig` switched on.
-fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32)) {
+/// `leave` (given the server and the client's pid), and checks that the
+/// client exited with `code` and the terminal is exactly as it was: the same
+/// `stty -g`, and `stty -a` showing `icanon`, `echo` and `isig` switched on.
+/// `leave` hands the server back unless it stopped it: the server must run
+/// until the client has exited, or its goodbye could race the key pressed.
+fn terminal_restored_after(
+    test: &str,
+    code: i32,
+    leave: impl FnOnce(&Tmux, TestServer, u32) -> Option<TestServer>,
+) {
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann(test, &server, &mut bob, "", true) else {
@@ -203,13 +213,19 @@ fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32
         .lines()
         .find_map(|l| l.strip_prefix("pid ")?.parse().ok())
         .expect("the client's pid on the screen");
-    leave(&tmux, server, pid);
-    let screen = tmux.wait_for("the client's exit", |s| s.contains("client exited"));
+    let _still_running = leave(&tmux, server, pid);
+    // The shell prints the exit code, then `stty -g`, then `stty -a`: wait
+    // for the last, which names the modes.
+    let screen = tmux.wait_for("the client's exit and the modes after it", |s| {
+        s.split("client exited")
+            .nth(1)
+            .is_some_and(|after| after.contains("icanon") && after.contains("isig"))
+    });
     let after: Vec<&str> = screen
         .lines()
         .skip_while(|l| !l.starts_with("client exited"))
         .collect();
-    assert_eq!(after[0], "client exited 0", "{screen}");
+    assert_eq!(after[0], format!("client exited {code}"), "{screen}");
     assert_eq!(after.get(1), Some(&before.as_str()), "{screen}");
     let words: Vec<&str> = after[2..]
         .iter()
@@ -226,45 +242,52 @@ fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32
 /// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
 #[test]
 fn ctrl_c_restores_the_terminal() {
-    terminal_restored_after("ctrl-c", |tmux, _server, _pid| {
+    terminal_restored_after("ctrl-c", 0, |tmux, server, _pid| {
         tmux.type_text("half a line");
         tmux.wait_for("the half line", |s| last_line(s) == "ann> half a line");
         tmux.keys(&["C-c"]);
+        Some(server)
     });
 }
 
 /// Ctrl-D on an empty line quits and restores the terminal.
 #[test]
 fn ctrl_d_restores_the_terminal() {
-    terminal_restored_after("ctrl-d", |tmux, _server, _pid| tmux.keys(&["C-d"]));
+    terminal_restored_after("ctrl-d", 0, |tmux, server, _pid| {
+        tmux.keys(&["C-d"]);
+        Some(server)
+    });
 }
 
 /// `/quit` (the server says `* bye` and closes) restores the terminal.
 #[test]
 fn quit_command_restores_the_terminal() {
-    terminal_restored_after("quit", |tmux, _server, _pid| {
+    terminal_restored_after("quit", 0, |tmux, server, _pid| {
         tmux.type_text("/quit");
         tmux.keys(&["Enter"]);
+        Some(server)
     });
 }
 
-/// The server going away restores the terminal.
+/// The server shutting down restores the terminal; the exit code says so (4).
 #[test]
 fn server_shutdown_restores_the_terminal() {
-    terminal_restored_after("server-gone", |_tmux, server, _pid| {
+    terminal_restored_after("server-gone", 4, |_tmux, server, _pid| {
         server.stop();
+        None
     });
 }
 
 /// SIGTERM (from `kill`, or a session manager) restores the terminal too.
 #[test]
 fn sigterm_restores_the_terminal() {
-    terminal_restored_after("sigterm", |_tmux, _server, pid| {
+    terminal_restored_after("sigterm", 0, |_tmux, server, pid| {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
+        Some(server)
     });
 }
 
@@ -296,4 +319,238 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.type_text("way");
     tmux.keys(&["Enter"]);
     bob.expect("> ann: halfway");
+}
+
+/// Starts ann's client in tmux as [`ann`] does, followed by its exit status.
+fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<Tmux> {
+    let client = client_command(server, "", &["--name", "ann"]);
+    let tmux = Tmux::start(test, &format!("{client}; echo \"client exited $?\""))?;
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    Some(tmux)
+}
+
+/// On Ctrl-C, the half-typed line stays on the screen, whole (a long line
+/// was scrolled sideways), with a note that it was not sent.
+#[test]
+fn ctrl_c_keeps_the_half_typed_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann_then_status("ctrl-c-keeps", &server, &mut bob) else {
+        return;
+    };
+    let long = "a long thought ".repeat(8);
+    let long = long.trim_end();
+    tmux.type_text(long);
+    tmux.wait_for("the scrolled line", |s| {
+        last_line(s).ends_with("long thought")
+    });
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    let lines = non_empty_lines(&screen);
+    let kept = format!("ann> {long} (not sent)");
+    assert!(lines.contains(&kept.as_str()), "{screen}");
+    assert!(
+        lines.ends_with(&["Disconnected from the server.", "client exited 0"]),
+        "{screen}"
+    );
+}
+
+/// When the server shuts down, the half-typed line stays with a note; the
+/// exit code is 4.
+#[test]
+fn a_shutdown_keeps_the_half_typed_line() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann_then_status("shutdown-keeps", &server, &mut bob) else {
+        return;
+    };
+    tmux.type_text("half a thought");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> half a thought");
+    server.stop();
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&[
+            "* server shutting down",
+            "ann> half a thought (not sent: the server shut down)",
+            "Disconnected from the server.",
+            "client exited 4",
+        ]),
+        "{screen}"
+    );
+}
+
+/// When the connection is lost (a server that closes with no goodbye), the
+/// half-typed line stays with a note; the exit code is 3.
+#[test]
+fn a_lost_connection_keeps_the_half_typed_line() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let client = format!(
+        "env -u NO_COLOR TERM=xterm-256color {} --port {port}",
+        shell_quote(env!("CARGO_BIN_EXE_client"))
+    );
+    let Some(tmux) = Tmux::start(
+        "lost-keeps",
+        &format!("{client}; echo \"client exited $?\""),
+    ) else {
+        return;
+    };
+    let mut socket = accept_within_timeout(listener);
+    socket
+        .write_all(b"* welcome ann, 0 others online, /help lists the commands\n")
+        .expect("write the welcome");
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    tmux.type_text("words in flight");
+    tmux.wait_for("the half line", |s| last_line(s) == "ann> words in flight");
+    drop(socket);
+    let screen = tmux.wait_for("the exit", |s| s.contains("client exited"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&[
+            "ann> words in flight (not sent: connection lost)",
+            "Disconnected from the server.",
+            "client exited 3",
+        ]),
+        "{screen}"
+    );
+}
+
+/// The first connection to `listener`, or a panic if none comes within
+/// [`TIMEOUT`] (a client that never connects must not hang the test).
+fn accept_within_timeout(listener: std::net::TcpListener) -> std::net::TcpStream {
+    let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((socket, _)) = listener.accept() {
+            let _ = accepted_tx.send(socket);
+        }
+    });
+    accepted_rx
+        .recv_timeout(TIMEOUT)
+        .expect("the client connected")
+}
+
+/// Alt-b, Alt-f, Ctrl-Left, Ctrl-Right, Alt-d and Alt-Backspace move and
+/// delete by word (where Alt-b used to type `b`); Home on a line wider than
+/// the window shows `>` where it goes on.
+#[test]
+fn word_keys_move_and_delete_by_word() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("words", &server, &mut bob, "", false) else {
+        return;
+    };
+    tmux.type_text("one two three four");
+    tmux.keys(&["M-b", "C-Left"]);
+    tmux.type_text("2 ");
+    tmux.keys(&["M-f"]);
+    tmux.type_text("!");
+    tmux.keys(&["Home", "C-Right"]);
+    tmux.type_text(",");
+    tmux.wait_for("the words moved over", |s| {
+        last_line(s) == "ann> one, two 2 three! four" && tmux.cursor().0 == "ann> one,".len()
+    });
+    tmux.keys(&["M-d", "End", "M-BSpace"]);
+    tmux.wait_for("words deleted", |s| last_line(s) == "ann> one, 2 three!");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: one, 2 three!");
+
+    let long = "word ".repeat(30);
+    tmux.type_text(long.trim_end());
+    tmux.keys(&["Home"]);
+    tmux.wait_for("the start of a long line, marked", |s| {
+        let line = last_line(s);
+        line.starts_with("ann> word word") && line.ends_with('>') && line.chars().count() == 99
+    });
+}
+
+/// Tab completes a command after `/` and the names of people seen, and
+/// each further Tab offers the next choice.
+#[test]
+fn tab_completes_commands_and_names() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    let Some(tmux) = ann("tab", &server, &mut bob, "", false) else {
+        return;
+    };
+    // Ann has seen bob once he speaks, and bea when she arrives.
+    bob.send("hello");
+    tmux.wait_for("bob's line", |s| s.contains("> bob: hello"));
+    let mut bea = server.connect();
+    bea.send("/nick bea");
+    bea.expect("* you are now bea");
+    tmux.wait_for("bea's arrival", |s| s.contains("is now known as bea"));
+
+    // Most recently active first: bea, then bob.
+    tmux.type_text("b");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the first name", |s| last_line(s) == "ann> bea:");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the next name", |s| last_line(s) == "ann> bob:");
+    // The choice brought its `: `.
+    tmux.type_text("hi");
+    tmux.keys(&["Enter"]);
+    bob.wait_for("ann's line", |l| l == "> ann: bob: hi");
+
+    tmux.type_text("/ms");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("bo");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("psst");
+    tmux.wait_for("the private line", |s| last_line(s) == "ann> /msg bob psst");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann (private): psst");
+
+    // `/m` offers `/me`, then `/msg`, then `/me` again.
+    tmux.type_text("/m");
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.type_text("waves");
+    tmux.keys(&["Enter"]);
+    bob.expect("* ann waves");
+}
+
+/// Ctrl-L clears what another program scribbled on the terminal and draws
+/// the chat lines and the input line again.
+#[test]
+fn ctrl_l_redraws_the_screen() {
+    let server = TestServer::start();
+    let mut bob = bob(&server);
+    // The pane says which terminal it is, so the test can write to it as
+    // another program would.
+    let tty_file = std::env::temp_dir().join(format!("chatroom-tty-{}", std::process::id()));
+    let client = client_command(&server, "", &["--name", "ann"]);
+    let command = format!(
+        "tty > {}; exec {client}",
+        shell_quote(&tty_file.display().to_string())
+    );
+    let Some(tmux) = Tmux::start("ctrl-l", &command) else {
+        return;
+    };
+    bob.wait_for("ann's arrival under her name", |l| {
+        l == "* ann joined" || l.ends_with(" is now known as ann")
+    });
+    tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
+    let tty = std::fs::read_to_string(&tty_file).expect("the pane's tty");
+    let _ = std::fs::remove_file(&tty_file);
+    bob.send("before the mess");
+    tmux.type_text("half");
+    tmux.wait_for("bob's line and the half line", |s| {
+        s.contains("> bob: before the mess") && last_line(s) == "ann> half"
+    });
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(tty.trim())
+        .and_then(|mut tty| tty.write_all(b"\r\nSCRIBBLE SCRIBBLE\r\n"))
+        .expect("write to the pane's terminal");
+    tmux.wait_for("the scribble", |s| s.contains("SCRIBBLE"));
+    tmux.keys(&["C-l"]);
+    let screen = tmux.wait_for("the redrawn screen", |s| !s.contains("SCRIBBLE"));
+    assert!(
+        non_empty_lines(&screen).ends_with(&["> bob: before the mess", "ann> half"]),
+        "{screen}"
+    );
+    tmux.type_text(" done");
+    tmux.keys(&["Enter"]);
+    bob.expect("> ann: half done");
 }

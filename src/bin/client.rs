@@ -1,11 +1,11 @@
 //! The `client` binary: parse flags, then chat with a line editor on a Unix
 //! terminal, or in plain lines on stdin/stdout. Status lines go to stderr.
-//! Exit codes: 0 when the session ends, 1 if it cannot connect, 2 for bad flags.
+//! The exit code says how the session ended (`client::Exit` has the table).
 
 use std::io;
 use std::process::exit;
 
-use chatroom::client::{self, ClientError};
+use chatroom::client::{self, ClientError, Ending, Exit};
 use chatroom::config::{parse_client_args, Parsed, CLIENT_USAGE};
 
 fn main() {
@@ -21,7 +21,7 @@ fn main() {
         }
         Err(e) => {
             eprintln!("client: {e}\ntry 'client --help'");
-            exit(2);
+            exit(Exit::Usage.code());
         }
     };
     #[cfg(unix)]
@@ -48,16 +48,11 @@ fn main() {
 /// Exits with the code that matches how the session ended. The stdin thread
 /// may still be blocked waiting for a line; exiting ends it, so the client
 /// quits as soon as the server has gone.
-fn finish(result: Result<(), ClientError>) -> ! {
-    match result {
-        Ok(()) => exit(0),
-        Err(e @ ClientError::Connect { .. }) => {
-            eprintln!("Connection error: {e}");
-            exit(1);
-        }
-        Err(e) => {
-            eprintln!("client: {e}");
-            exit(1);
-        }
+fn finish(result: Result<Ending, ClientError>) -> ! {
+    match &result {
+        Ok(_) => {}
+        Err(e @ ClientError::Connect { .. }) => eprintln!("Connection error: {e}"),
+        Err(e) => eprintln!("client: {e}"),
     }
+    exit(Exit::of_result(&result).code());
 }

@@ -1,13 +1,13 @@
 //! What the server sends, as lines: [`LineAssembler`] (pure) cuts the byte
 //! stream at newlines and ends text that stops without one, and [`read_lines`]
-//! feeds it from the socket. Both client modes print what comes out.
+//! feeds it from the socket and strips escape sequences. Both modes print it.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use crate::protocol::strip_for_terminal;
+use crate::term::EscapeStripper;
 
 /// How long unterminated text waits for more before it is shown as a line.
 ///
@@ -23,6 +23,17 @@ pub(crate) const IDLE: Duration = Duration::from_millis(150);
 /// server that never sends a newline cannot grow the client's memory.
 const MAX_PENDING: usize = 64 * 1024;
 
+/// A line of text from the server, or a piece of one shown as a line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Received {
+    /// The text, without its `\n`.
+    pub(crate) text: String,
+    /// True if a `\n` ended it; false for text shown before its line ended
+    /// (nothing more came for a moment, or too much came without a `\n`).
+    /// An escape sequence may go on from such a piece into the next.
+    pub(crate) ended: bool,
+}
+
 /// Reassembles the server's lines from what TCP delivers.
 #[derive(Debug, Default)]
 pub(crate) struct LineAssembler {
@@ -30,20 +41,26 @@ pub(crate) struct LineAssembler {
 }
 
 impl LineAssembler {
-    /// Feeds bytes just read; appends every line they complete to `lines`,
-    /// without its `\n`. Invalid UTF-8 becomes U+FFFD, as on the server.
-    pub(crate) fn push(&mut self, data: &[u8], lines: &mut Vec<String>) {
+    /// Feeds bytes just read; appends every line they complete to `lines`.
+    /// Invalid UTF-8 becomes U+FFFD, as on the server.
+    pub(crate) fn push(&mut self, data: &[u8], lines: &mut Vec<Received>) {
         let mut rest = data;
         while let Some(at) = rest.iter().position(|&b| b == b'\n') {
             self.partial.extend_from_slice(&rest[..at]);
-            lines.push(String::from_utf8_lossy(&self.partial).into_owned());
+            lines.push(Received {
+                text: String::from_utf8_lossy(&self.partial).into_owned(),
+                ended: true,
+            });
             self.partial.clear();
             rest = &rest[at + 1..];
         }
         self.partial.extend_from_slice(rest);
         if self.partial.len() > MAX_PENDING {
             let cut = complete_utf8_len(&self.partial);
-            lines.push(String::from_utf8_lossy(&self.partial[..cut]).into_owned());
+            lines.push(Received {
+                text: String::from_utf8_lossy(&self.partial[..cut]).into_owned(),
+                ended: false,
+            });
             self.partial.drain(..cut);
         }
     }
@@ -56,13 +73,13 @@ impl LineAssembler {
     /// The unterminated text, as a line of its own: called when nothing more
     /// came within [`IDLE`], or when the connection ends. An unfinished UTF-8
     /// character in it becomes U+FFFD, as the Node tutorial's client shows it.
-    pub(crate) fn flush(&mut self) -> Option<String> {
+    pub(crate) fn flush(&mut self) -> Option<Received> {
         if self.partial.is_empty() {
             return None;
         }
-        let line = String::from_utf8_lossy(&self.partial).into_owned();
+        let text = String::from_utf8_lossy(&self.partial).into_owned();
         self.partial.clear();
-        Some(line)
+        Some(Received { text, ended: false })
     }
 }
 
@@ -102,8 +119,10 @@ pub(crate) enum Ended {
 }
 
 /// Reads the server's lines until it closes, calling `on_line` with each,
-/// cleaned with [`strip_for_terminal`] (no control character survives, so a
-/// hostile server cannot drive the terminal), until `on_line` breaks.
+/// until `on_line` breaks. Each line is cleaned by an [`EscapeStripper`]:
+/// escape sequences go whole, and no control character survives, so a
+/// hostile server can neither drive the terminal nor litter it with
+/// `[31m`. A line that held nothing but sequences is not passed on.
 ///
 /// The socket blocks with no timeout while no text waits, and with [`IDLE`]
 /// as its timeout while some does: a timeout means the text is complete.
@@ -112,10 +131,22 @@ pub(crate) fn read_lines(
     mut on_line: impl FnMut(String) -> ControlFlow<()>,
 ) -> Ended {
     let mut assembler = LineAssembler::default();
+    let mut stripper = EscapeStripper::new();
     let mut lines = Vec::new();
     let mut buf = [0u8; 8192];
     let mut timeout_set = false;
     let mut reader = stream;
+    let mut pass_on = |received: Received| {
+        let mut clean = String::with_capacity(received.text.len());
+        stripper.push(&received.text, &mut clean);
+        if received.ended {
+            stripper.end_line();
+        }
+        if clean.is_empty() && !received.text.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        on_line(clean)
+    };
     let ended = loop {
         if assembler.waiting() != timeout_set {
             timeout_set = assembler.waiting();
@@ -138,14 +169,14 @@ pub(crate) fn read_lines(
             }
             Err(e) => break Ended::Failed(e),
         }
-        for line in lines.drain(..) {
-            if on_line(strip_for_terminal(&line).into_owned()).is_break() {
+        for received in lines.drain(..) {
+            if pass_on(received).is_break() {
                 return Ended::Stopped;
             }
         }
     };
-    if let Some(line) = assembler.flush() {
-        if on_line(strip_for_terminal(&line).into_owned()).is_break() {
+    if let Some(received) = assembler.flush() {
+        if pass_on(received).is_break() {
             return Ended::Stopped;
         }
     }
@@ -156,10 +187,18 @@ pub(crate) fn read_lines(
 mod tests {
     use super::*;
 
+    /// The texts of the lines `data` completes (all ended by a newline, or
+    /// the test says otherwise).
     fn push(assembler: &mut LineAssembler, data: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
         assembler.push(data, &mut lines);
-        lines
+        lines.into_iter().map(|l| l.text).collect()
+    }
+
+    fn flush(assembler: &mut LineAssembler) -> Option<String> {
+        let piece = assembler.flush()?;
+        assert!(!piece.ended);
+        Some(piece.text)
     }
 
     #[test]
@@ -173,7 +212,7 @@ mod tests {
         );
         assert_eq!(push(&mut a, b"ob: x\n"), ["> bob: x"]);
         assert!(!a.waiting());
-        assert_eq!(a.flush(), None);
+        assert_eq!(flush(&mut a), None);
     }
 
     #[test]
@@ -188,11 +227,11 @@ mod tests {
     fn unterminated_text_is_flushed_as_a_line() {
         let mut a = LineAssembler::default();
         push(&mut a, "> 1.2.3.4:5: caf\u{e9}".as_bytes());
-        assert_eq!(a.flush().as_deref(), Some("> 1.2.3.4:5: café"));
+        assert_eq!(flush(&mut a).as_deref(), Some("> 1.2.3.4:5: café"));
         assert!(!a.waiting());
         // Half a character at a flush is shown as U+FFFD, not kept.
         push(&mut a, &"é".as_bytes()[..1]);
-        assert_eq!(a.flush().as_deref(), Some("\u{fffd}"));
+        assert_eq!(flush(&mut a).as_deref(), Some("\u{fffd}"));
     }
 
     #[test]
@@ -207,7 +246,9 @@ mod tests {
         // Every piece was cut between characters.
         let mut lines = Vec::new();
         a.push(&[b'x'; MAX_PENDING], &mut lines);
-        assert!(lines.iter().all(|l| !l.contains('\u{fffd}')));
+        assert!(lines
+            .iter()
+            .all(|l| !l.text.contains('\u{fffd}') && !l.ended));
     }
 
     #[test]

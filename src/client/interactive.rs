@@ -1,23 +1,25 @@
 //! Interactive mode (Unix, a terminal on both sides): a `keys` thread and a
-//! `socket` thread feed this one, which alone draws: the editor's input line,
-//! incoming lines above it, and your own lines echoed.
+//! `socket` thread feed this one, which alone draws on the [`Screen`]. One
+//! connection's loop returns how it ended; the screen outlives it.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::ops::ControlFlow;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
 
-use super::editor::{Action, Editor};
+use super::completion::ChatCompleter;
+use super::ending::{Ending, LastWord};
 use super::incoming::{read_lines, Ended};
 use super::names::{refusal, NameEvent, NameTracker};
+use super::people::People;
 use super::render::Painter;
-use super::terminal::{RawMode, Width};
+use super::screen::Screen;
+use crate::term::{Action, RawMode};
 
 /// What the `keys` and `socket` threads tell the drawing thread.
 #[derive(Debug)]
@@ -35,17 +37,19 @@ enum Event {
 /// What a batch of events asks of the drawing loop, beyond drawing.
 #[derive(Debug)]
 enum Flow {
-    /// The session is over.
-    End(Ending),
+    /// The connection's loop is over.
+    End(Stop),
     /// Ctrl-Z.
     Suspend,
+    /// Ctrl-L: draw the whole screen again.
+    Redraw,
 }
 
-/// Why the drawing loop stopped.
+/// Why one connection's loop stopped.
 #[derive(Debug)]
-enum Ending {
+enum Stop {
     /// The server closed the connection, or it failed.
-    Server(Ended),
+    Closed(Ended),
     /// Ctrl-D, Ctrl-C, a closed terminal, or SIGTERM.
     User,
 }
@@ -62,9 +66,12 @@ const RESIZE_CHECK: Duration = Duration::from_secs(1);
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs an interactive session on a connected `stream` until the server
-/// closes or the user quits. `raw` is the switched terminal: it is restored
-/// before this returns, on every path (it is dropped), and also on a panic.
-/// `stop` receives a message on SIGTERM, SIGHUP or a SIGINT sent by `kill`.
+/// closes or the user quits, and returns how it ended. `raw` is the switched
+/// terminal: it is restored before this returns, on every path (it is
+/// dropped), and also on a panic. `stop` receives a message on SIGTERM,
+/// SIGHUP or a SIGINT sent by `kill`.
+///
+/// A line typed and not sent stays on the screen at the end, with a note.
 ///
 /// # Errors
 /// Writing to the terminal failed.
@@ -74,54 +81,50 @@ pub(crate) fn session(
     stop: Receiver<()>,
     painter: Painter,
     tracker: NameTracker,
-) -> io::Result<()> {
+) -> io::Result<Ending> {
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENTS_CAPACITY);
-    spawn_socket_reader(stream.clone(), events_tx.clone())?;
-    spawn_key_reader(events_tx)?;
-    let mut screen = Screen {
-        raw,
-        editor: Editor::new(),
-        tracker,
-        painter,
-        width: Width::new(),
-        out: terminal_output()?,
-        stream: stream.clone(),
+    spawn_key_reader(events_tx.clone())?;
+    let mut screen = Screen::new(raw, painter)?;
+    // A client that reconnects would keep the screen (and the half-typed
+    // line in it) and run a new conversation on the same channel.
+    let mut talk = Conversation::start(stream, tracker, events_tx)?;
+    let (you_quit, failure) = match talk.run(&mut screen, &events_rx, stop) {
+        Ok(Stop::User) => (true, None),
+        Ok(Stop::Closed(Ended::Failed(e))) => (false, Some(e)),
+        Ok(Stop::Closed(Ended::Closed | Ended::Stopped)) => (false, None),
+        // The terminal cannot be written: restore it (dropping the screen
+        // does) and say so, without trying to draw anything more.
+        Err(e) => return Err(e),
     };
-    let ending = screen.run(&events_rx, stop);
-    // Leave the row the input line was on empty, for the shell's prompt.
-    let width = screen.width.get();
-    let erase = screen.editor.erase(width);
-    let Screen {
-        raw,
+    let Conversation {
+        stream,
         tracker,
-        mut out,
+        last_word,
         ..
-    } = screen;
-    let cleared = out.write_all(erase.as_bytes()).and_then(|()| out.flush());
-    drop(raw);
-    let ended = match ending? {
-        Ending::Server(ended) => Some(ended),
-        Ending::User => {
-            // Like plain mode at the end of input: half-close, so the server
-            // says goodbye to the others, and show what it still sends.
-            let _ = stream.shutdown(Shutdown::Write);
-            wait_for_close(&events_rx, painter, &tracker, &mut out)?
-        }
-    };
-    cleared?;
-    if let Some(Ended::Failed(e)) = ended {
+    } = talk;
+    let ending = last_word.ending(you_quit, failure);
+    let mut out = screen.close(unsent_note(&ending))?;
+    if you_quit {
+        // Like plain mode at the end of input: half-close, so the server
+        // says goodbye to the others, and show what it still sends.
+        let _ = stream.shutdown(Shutdown::Write);
+        wait_for_close(&events_rx, painter, &tracker, &mut out)?;
+    }
+    if let Ending::Lost(Some(e)) = &ending {
         eprintln!("Connection error: {e}");
     }
     eprintln!("Disconnected from the server.");
-    Ok(())
+    Ok(ending)
 }
 
-/// The terminal, written directly. `io::stdout()` is line-buffered: it
-/// would write a message and the redraw after it in two pieces, and the
-/// terminal could show the moment in between. A `File` on the same descriptor
-/// writes each frame whole, in one system call.
-fn terminal_output() -> io::Result<File> {
-    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
+/// The note after a line that was typed and not sent, for each ending.
+fn unsent_note(ending: &Ending) -> &'static str {
+    match ending {
+        Ending::Quit => "(not sent)",
+        Ending::ServerShutdown => "(not sent: the server shut down)",
+        Ending::SentAway(_) => "(not sent: disconnected by the server)",
+        Ending::Lost(_) => "(not sent: connection lost)",
+    }
 }
 
 /// The socket thread: the server's lines, then `Closed`.
@@ -166,29 +169,48 @@ fn spawn_key_reader(events_tx: Sender<Event>) -> io::Result<()> {
     Ok(())
 }
 
-/// Everything the drawing thread owns.
+/// One connection, as the drawing thread follows it: where to send, your
+/// name on it, the people on it (for Tab), and the server's last word.
 #[derive(Debug)]
-struct Screen {
-    /// The switched terminal; restored when this is dropped.
-    raw: RawMode,
-    editor: Editor,
-    tracker: NameTracker,
-    painter: Painter,
-    width: Width,
-    out: File,
+struct Conversation {
     stream: Arc<TcpStream>,
+    tracker: NameTracker,
+    people: People,
+    last_word: LastWord,
 }
 
-impl Screen {
-    fn run(&mut self, events: &Receiver<Event>, stop: Receiver<()>) -> io::Result<Ending> {
+impl Conversation {
+    /// Starts the socket thread for `stream`, sending on `events_tx`.
+    fn start(
+        stream: Arc<TcpStream>,
+        tracker: NameTracker,
+        events_tx: Sender<Event>,
+    ) -> io::Result<Conversation> {
+        spawn_socket_reader(stream.clone(), events_tx)?;
+        Ok(Conversation {
+            stream,
+            tracker,
+            people: People::default(),
+            last_word: LastWord::default(),
+        })
+    }
+
+    /// Draws and handles events until the connection closes or the user
+    /// quits; says which.
+    fn run(
+        &mut self,
+        screen: &mut Screen,
+        events: &Receiver<Event>,
+        stop: Receiver<()>,
+    ) -> io::Result<Stop> {
         let mut stop = stop;
-        self.redraw(&[])?;
+        screen.draw(&[])?;
         loop {
             let mut stop_gone = false;
             let first = select! {
                 recv(events) -> event => event.ok(),
                 recv(stop) -> signal => match signal {
-                    Ok(()) => return Ok(Ending::User),
+                    Ok(()) => return Ok(Stop::User),
                     Err(_) => {
                         // No signal handler (installing it failed): stop
                         // listening rather than reading a closed channel forever.
@@ -197,9 +219,7 @@ impl Screen {
                     }
                 },
                 default(RESIZE_CHECK) => {
-                    if self.width.read_now() {
-                        self.redraw(&[])?;
-                    }
+                    screen.check_resize()?;
                     continue;
                 }
             };
@@ -207,90 +227,79 @@ impl Screen {
                 stop = crossbeam_channel::never();
                 continue;
             }
-            // Both threads hold a sender until they send their last event,
-            // so a closed channel cannot happen before `Closed`; if it did,
-            // the connection is gone all the same.
+            // The keys thread holds a sender for good, and the socket thread
+            // until it sends `Closed`; if the channel closed all the same,
+            // the connection is gone.
             let Some(first) = first else {
-                return Ok(Ending::Server(Ended::Closed));
+                return Ok(Stop::Closed(Ended::Closed));
             };
             let mut above = Vec::new();
-            let mut flow = self.handle(first, &mut above);
+            let mut flow = self.handle(screen, first, &mut above);
             while flow.is_none() && above.len() < BATCH {
                 match events.try_recv() {
-                    Ok(event) => flow = self.handle(event, &mut above),
+                    Ok(event) => flow = self.handle(screen, event, &mut above),
                     Err(_) => break,
                 }
             }
-            self.redraw(&above)?;
+            screen.draw(&above)?;
             match flow {
-                Some(Flow::End(ending)) => return Ok(ending),
-                Some(Flow::Suspend) => self.suspend()?,
+                Some(Flow::End(stop)) => return Ok(stop),
+                Some(Flow::Suspend) => screen.suspend()?,
+                Some(Flow::Redraw) => screen.redraw_all()?,
                 None => {}
             }
         }
     }
 
     /// Applies one event; lines to print above the input line go to `above`.
-    /// Keys typed after Ctrl-Z in the same read are dropped.
-    fn handle(&mut self, event: Event, above: &mut Vec<String>) -> Option<Flow> {
+    /// Keys typed after Ctrl-Z or Ctrl-L in the same read are dropped.
+    fn handle(
+        &mut self,
+        screen: &mut Screen,
+        event: Event,
+        above: &mut Vec<String>,
+    ) -> Option<Flow> {
         match event {
             Event::Keys(bytes) => {
-                for action in self.editor.feed(&bytes) {
+                let completer = ChatCompleter {
+                    people: &self.people,
+                    me: self.tracker.name(),
+                };
+                for action in screen.editor.feed(&bytes, &completer) {
                     match action {
-                        Action::Send(line) => self.send(line, above),
-                        Action::Quit => return Some(Flow::End(Ending::User)),
+                        Action::Send(line) => self.send(screen.painter, line, above),
+                        Action::Quit => return Some(Flow::End(Stop::User)),
                         Action::Suspend => return Some(Flow::Suspend),
+                        Action::Redraw => return Some(Flow::Redraw),
                     }
                 }
             }
-            Event::KeysEnded => return Some(Flow::End(Ending::User)),
+            Event::KeysEnded => return Some(Flow::End(Stop::User)),
             Event::Line(line) => {
+                self.last_word.line(&line);
+                self.people.line(&line);
                 let event = self.tracker.line(&line);
-                above.push(self.painter.incoming(&line, self.tracker.name()));
+                above.push(screen.painter.incoming(&line, self.tracker.name()));
                 match event {
-                    Some(NameEvent::Changed(name)) => {
-                        let (plain, styled) = self.painter.prompt(&name);
-                        self.editor.set_prompt(&plain, &styled);
-                    }
+                    Some(NameEvent::Changed(name)) => screen.set_name(&name),
                     Some(NameEvent::Refused { name, reason }) => {
-                        above.push(self.painter.status(&refusal(&name, &reason)))
+                        above.push(screen.painter.status(&refusal(&name, &reason)))
                     }
                     None => {}
                 }
             }
-            Event::Closed(ended) => return Some(Flow::End(Ending::Server(ended))),
+            Event::Closed(ended) => return Some(Flow::End(Stop::Closed(ended))),
         }
         None
     }
 
     /// Sends a line and echoes it. A failed write is not reported here: the
-    /// socket thread sees the connection end and the session ends with it.
-    fn send(&mut self, line: String, above: &mut Vec<String>) {
+    /// socket thread sees the connection end and the loop ends with it.
+    fn send(&mut self, painter: Painter, line: String, above: &mut Vec<String>) {
         let _ = (&*self.stream).write_all(format!("{line}\n").as_bytes());
         self.tracker.sent(&line);
         let me = self.tracker.name().unwrap_or("you");
-        above.push(self.painter.echo(&line, me));
-    }
-
-    /// Ctrl-Z: erase the input line, stop until `fg`, then draw it again.
-    /// Lines that arrive meanwhile wait in the channel (and then in TCP).
-    fn suspend(&mut self) -> io::Result<()> {
-        let erase = self.editor.erase(self.width.get());
-        self.out.write_all(erase.as_bytes())?;
-        self.raw.suspend()?;
-        self.width.read_now();
-        self.redraw(&[])
-    }
-
-    fn redraw(&mut self, above: &[String]) -> io::Result<()> {
-        let width = self.width.get();
-        let bytes = if above.is_empty() {
-            self.editor.draw(width)
-        } else {
-            self.editor.print_above(above, width)
-        };
-        self.out.write_all(bytes.as_bytes())?;
-        self.out.flush()
+        above.push(painter.echo(&line, me));
     }
 }
 
@@ -301,16 +310,16 @@ fn wait_for_close(
     painter: Painter,
     tracker: &NameTracker,
     out: &mut File,
-) -> io::Result<Option<Ended>> {
+) -> io::Result<()> {
     let deadline = Instant::now() + CLOSE_WAIT;
     loop {
         match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Event::Line(line)) => {
                 writeln!(out, "{}", painter.incoming(&line, tracker.name()))?;
             }
-            Ok(Event::Closed(ended)) => return Ok(Some(ended)),
+            Ok(Event::Closed(_)) => return Ok(()),
             Ok(Event::Keys(_) | Event::KeysEnded) => {}
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Ok(()),
         }
     }
 }

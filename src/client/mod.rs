@@ -1,8 +1,7 @@
 //! The client: connects, asks for `--name`, then runs one of two modes:
 //! interactive (a line editor on a Unix terminal) or plain lines (pipes,
-//! files, Windows). The modes live in their own files; this one chooses.
+//! files, Windows), which return how the connection ended. This file chooses.
 
-use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -10,55 +9,32 @@ use std::time::Duration;
 
 use crate::config::ClientConfig;
 
-// The line editor, its key decoder and parts of the others serve only
-// interactive mode, which exists only on Unix; elsewhere those parts are
-// compiled for their tests alone.
+// Parts of these serve only interactive mode, which exists only on Unix;
+// elsewhere those parts are compiled for their tests alone. The line editor,
+// the key decoder and the terminal itself are in `crate::term`.
 #[cfg_attr(not(unix), allow(dead_code))]
-mod editor;
+mod completion;
+mod ending;
+mod error;
+mod exit;
 mod incoming;
 #[cfg(unix)]
 mod interactive;
 #[cfg_attr(not(unix), allow(dead_code))]
-mod keys;
-#[cfg_attr(not(unix), allow(dead_code))]
 mod names;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod people;
 mod plain;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod render;
 #[cfg(unix)]
-mod terminal;
-#[cfg_attr(not(unix), allow(dead_code))]
-mod width;
+mod screen;
 
+pub use ending::Ending;
+pub use error::ClientError;
+pub use exit::Exit;
 use names::NameTracker;
 use render::{colour_wanted, Painter};
-
-/// Why the client stopped with an error.
-#[derive(Debug)]
-pub enum ClientError {
-    /// The server could not be reached.
-    Connect {
-        /// `HOST:PORT` as given.
-        addr: String,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// Printing to the output failed.
-    Output(io::Error),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Connect { addr, source } => {
-                write!(f, "cannot connect to {addr}: {source}")
-            }
-            ClientError::Output(source) => write!(f, "cannot write output: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
 
 /// Connects to `HOST:PORT`, trying every address the name resolves to.
 ///
@@ -85,8 +61,9 @@ pub fn connect(host: &str, port: u16) -> Result<TcpStream, ClientError> {
 
 /// Runs a chat session in plain line mode: connects, sends every line of
 /// `input`, prints what arrives to `output` and status lines to `status`.
-/// Returns when the server closes the connection, even if the input thread is
-/// still waiting for a line (the caller then exits, which ends that thread).
+/// Returns how the connection ended ([`Exit::of`] gives the exit code) when
+/// the server closes it, even if the input thread is still waiting for a
+/// line (the caller then exits, which ends that thread).
 ///
 /// When `input` runs dry (Ctrl-D, or the end of a pipe), the client half-closes
 /// its side and keeps printing until the server closes. Lines are printed
@@ -102,7 +79,7 @@ pub fn run<R>(
     input: R,
     output: &mut dyn Write,
     status: &mut dyn Write,
-) -> Result<(), ClientError>
+) -> Result<Ending, ClientError>
 where
     R: BufRead + Send + 'static,
 {
@@ -117,7 +94,7 @@ where
 /// terminals.
 #[cfg(unix)]
 pub fn interactive() -> bool {
-    terminal::is_interactive()
+    crate::term::is_interactive()
 }
 
 /// Runs a chat session on this process's terminal, with a line editor: what
@@ -126,7 +103,8 @@ pub fn interactive() -> bool {
 /// cannot be switched (no `stty`), it says so and runs in plain mode instead.
 ///
 /// A message on `stop` ends the session as Ctrl-C does; the binary sends one
-/// from its signal handler, so SIGTERM restores the terminal too.
+/// from its signal handler, so SIGTERM restores the terminal too. Returns
+/// how the connection ended.
 ///
 /// # Errors
 /// The connection cannot be made, or the terminal cannot be written.
@@ -134,7 +112,7 @@ pub fn interactive() -> bool {
 pub fn run_interactive(
     config: &ClientConfig,
     stop: crossbeam_channel::Receiver<()>,
-) -> Result<(), ClientError> {
+) -> Result<Ending, ClientError> {
     let (stream, tracker) = open(config, &mut io::stderr())?;
     let painter = Painter {
         colour: colour_wanted(
@@ -144,7 +122,7 @@ pub fn run_interactive(
             std::env::var_os("TERM").as_deref(),
         ),
     };
-    let ended = match terminal::RawMode::enable() {
+    let ended = match crate::term::RawMode::enable() {
         Ok(raw) => interactive::session(stream, raw, stop, painter, tracker),
         Err(e) => {
             eprintln!("No line editing ({e}); using plain line mode.");

@@ -47,9 +47,9 @@ pub(crate) struct Painter {
 }
 
 impl Painter {
-    /// A line from the server, already cleaned with
-    /// [`crate::protocol::strip_for_terminal`] (so it holds no escape
-    /// character of its own: every code in the result is ours). `me` is your
+    /// A line from the server, already cleaned by `incoming::read_lines` (so
+    /// it holds no escape character of its own: every code in the result is
+    /// ours). `me` is your
     /// current name, for highlighting lines that mention you.
     pub(crate) fn incoming(self, line: &str, me: Option<&str>) -> String {
         if !self.colour {

@@ -113,9 +113,11 @@ Usage: client [OPTIONS]
 
 Connects to a chat server: sends what you type, prints what others say.
 On a terminal (Unix), you type on an input line that incoming messages never
-disturb: arrows, Home/End, Backspace/Delete, Ctrl-W, Ctrl-U, Up/Down for the
-lines you sent; Enter sends; Ctrl-D on an empty line or Ctrl-C quits.
-Ctrl-Z suspends as usual.
+disturb: arrows, Home/End, Backspace/Delete, Alt-b/Alt-f or Ctrl-Left/Right
+(a word), Alt-d and Alt-Backspace (delete a word), Ctrl-W, Ctrl-U, Up/Down for
+the lines you sent; Tab completes /commands and names (Tab again: the next);
+Ctrl-L redraws; Enter sends; Ctrl-D on an empty line or Ctrl-C quits (a line
+not sent stays on the screen). Ctrl-Z suspends as usual.
 Otherwise (pipes, files, Windows) it reads and prints plain lines; status
 lines go to stderr, so `client < in.txt > out.txt` keeps only the chat.
 
@@ -128,6 +130,14 @@ Options:
                    or TERM is dumb [default: {color}]
   -h, --help       print this help
   -V, --version    print the version
+
+Exit codes:
+  0  you quit: /quit, Ctrl-D, Ctrl-C, or the end of the input
+  1  cannot connect, or cannot write to the terminal or the output
+  2  bad flags
+  3  the connection was lost (closed without a goodbye, or reset)
+  4  the server shut down
+  5  the server sent you away (kicked, full, busy, too many connections)
 "
     )
 }

@@ -19,6 +19,10 @@ pub(crate) enum Key {
     Left,
     /// Right arrow or Ctrl-F.
     Right,
+    /// Alt-b, Ctrl-Left or Alt-Left: to the start of the word before.
+    WordLeft,
+    /// Alt-f, Ctrl-Right or Alt-Right: to the end of the word after.
+    WordRight,
     /// Home or Ctrl-A.
     Home,
     /// End or Ctrl-E.
@@ -29,8 +33,18 @@ pub(crate) enum Key {
     Down,
     /// Ctrl-U: clear the line.
     ClearLine,
-    /// Ctrl-W: delete the word before the cursor.
-    DeleteWord,
+    /// Ctrl-W: delete back to the previous space, as a shell does.
+    DeleteSpaceWord,
+    /// Alt-Backspace: delete the word before the cursor.
+    DeleteWordBefore,
+    /// Alt-d, Ctrl-Delete or Alt-Delete: delete the word after the cursor.
+    DeleteWordAfter,
+    /// Tab: complete the word before the cursor, or the next choice.
+    Tab,
+    /// Shift-Tab (`ESC [ Z`): the previous choice.
+    BackTab,
+    /// Ctrl-L: draw the screen again.
+    Redraw,
     /// Ctrl-D: quit on an empty line, otherwise Delete.
     EndOfInput,
     /// Ctrl-C: quit.
@@ -87,8 +101,17 @@ impl KeyDecoder {
                 b'[' => self.state = State::Csi(Vec::new()),
                 b'O' => self.state = State::Ss3,
                 0x1b => self.state = State::Escape,
-                // Alt+key, or Escape pressed on its own and then a key: the
-                // ESC is dropped and the key counts, so nothing typed is lost.
+                // Alt+key arrives as ESC and the key (a terminal's "meta
+                // sends escape", the usual setting). Escape pressed just
+                // before b, f or d reads the same, as in every readline
+                // program.
+                b'b' | b'B' => keys.push(Key::WordLeft),
+                b'f' | b'F' => keys.push(Key::WordRight),
+                b'd' | b'D' => keys.push(Key::DeleteWordAfter),
+                0x7f | 0x08 => keys.push(Key::DeleteWordBefore),
+                // Any other Alt+key, or Escape pressed on its own and then a
+                // key: the ESC is dropped and the key counts, so nothing
+                // typed is lost.
                 _ => self.ground(b, keys),
             },
             State::Csi(mut params) => match b {
@@ -105,6 +128,9 @@ impl KeyDecoder {
                 _ => self.ground(b, keys),
             },
             State::Ss3 => match b {
+                // rxvt's Ctrl-Right and Ctrl-Left.
+                b'c' => keys.push(Key::WordRight),
+                b'd' => keys.push(Key::WordLeft),
                 0x40..=0x7e => keys.extend(csi_key(b"", b)),
                 _ => self.ground(b, keys),
             },
@@ -145,9 +171,10 @@ impl KeyDecoder {
                 return;
             }
             0x20..=0x7e => Key::Char(b as char),
-            // A tab would move the terminal's cursor to a tab stop the editor
-            // cannot predict; a space keeps the screen and the line in step.
-            b'\t' => Key::Char(' '),
+            // Never a character in the line: a tab would move the terminal's
+            // cursor to a tab stop the editor cannot predict.
+            b'\t' => Key::Tab,
+            0x0c => Key::Redraw,
             b'\r' | b'\n' => Key::Enter,
             0x7f | 0x08 => Key::Backspace,
             0x01 => Key::Home,
@@ -157,7 +184,7 @@ impl KeyDecoder {
             0x10 => Key::Up,
             0x0e => Key::Down,
             0x15 => Key::ClearLine,
-            0x17 => Key::DeleteWord,
+            0x17 => Key::DeleteSpaceWord,
             0x04 => Key::EndOfInput,
             0x03 => Key::Interrupt,
             0x1a => Key::Suspend,
@@ -168,18 +195,30 @@ impl KeyDecoder {
 }
 
 /// The key a complete `ESC [ PARAMS FINAL` (or `ESC O FINAL`) sequence means.
-/// Modifiers (`ESC [ 1 ; 5 C` is Ctrl-Right) are ignored: the plain key is meant.
+/// A modifier (`ESC [ 1 ; 5 C` is Ctrl-Right) turns an arrow or Delete into
+/// its word-sized version if it holds Ctrl or Alt; Shift alone is ignored.
 fn csi_key(params: &[u8], final_byte: u8) -> Option<Key> {
-    let first = params.split(|&b| b == b';').next().unwrap_or(b"");
+    let mut fields = params.split(|&b| b == b';');
+    let first = fields.next().unwrap_or(b"");
+    // xterm's modifier parameter is 1 plus a bit mask: Shift 1, Alt 2, Ctrl 4.
+    let modifiers = fields
+        .next()
+        .and_then(|m| std::str::from_utf8(m).ok()?.parse::<u8>().ok())
+        .map_or(0, |m| m.saturating_sub(1));
+    let by_word = modifiers & 0b110 != 0;
     match (final_byte, first) {
         (b'A', _) => Some(Key::Up),
         (b'B', _) => Some(Key::Down),
+        (b'C', _) if by_word => Some(Key::WordRight),
         (b'C', _) => Some(Key::Right),
+        (b'D', _) if by_word => Some(Key::WordLeft),
         (b'D', _) => Some(Key::Left),
         (b'H', _) => Some(Key::Home),
         (b'F', _) => Some(Key::End),
+        (b'Z', _) => Some(Key::BackTab),
         (b'~', b"1" | b"7") => Some(Key::Home),
         (b'~', b"4" | b"8") => Some(Key::End),
+        (b'~', b"3") if by_word => Some(Key::DeleteWordAfter),
         (b'~', b"3") => Some(Key::Delete),
         _ => None,
     }
@@ -249,7 +288,7 @@ mod tests {
                 Char(' '),
                 Char('Z'),
                 Char('~'),
-                Char(' '),
+                Tab,
                 Enter,
                 Enter,
                 Backspace,
@@ -261,14 +300,14 @@ mod tests {
                 Up,
                 Down,
                 ClearLine,
-                DeleteWord,
+                DeleteSpaceWord,
                 EndOfInput,
                 Interrupt
             ]
         );
-        assert_eq!(keys(&[b"\x1a"]), [Suspend]);
+        assert_eq!(keys(&[b"\x1a\x0c"]), [Suspend, Redraw]);
         // Other control characters mean nothing.
-        assert_eq!(keys(&[b"\x00\x07\x0b\x0c\x1c"]), []);
+        assert_eq!(keys(&[b"\x00\x07\x0b\x1c"]), []);
     }
 
     #[test]
@@ -282,10 +321,44 @@ mod tests {
             keys(&[b"\x1b[H\x1b[F\x1bOH\x1bOF\x1b[1~\x1b[4~\x1b[7~\x1b[8~\x1b[3~"]),
             [Home, End, Home, End, Home, End, Home, End, Delete]
         );
-        // Ctrl-Right and Shift-Delete still move and delete.
-        assert_eq!(keys(&[b"\x1b[1;5C\x1b[3;2~"]), [Right, Delete]);
+        // Shift alone changes nothing.
+        assert_eq!(keys(&[b"\x1b[1;2C\x1b[3;2~"]), [Right, Delete]);
         // Unknown sequences (F5, Page Up, bracketed paste marks) are dropped whole.
         assert_eq!(keys(&[b"\x1b[15~\x1b[5~\x1b[200~x"]), [Char('x')]);
+    }
+
+    #[test]
+    fn word_keys_in_every_spelling() {
+        use Key::*;
+        // Alt-b, Alt-f, Alt-d, Alt-Backspace (both Backspace bytes).
+        assert_eq!(
+            keys(&[b"\x1bb\x1bf\x1bd\x1b\x7f\x1b\x08\x1bB\x1bF\x1bD"]),
+            [
+                WordLeft,
+                WordRight,
+                DeleteWordAfter,
+                DeleteWordBefore,
+                DeleteWordBefore,
+                WordLeft,
+                WordRight,
+                DeleteWordAfter
+            ]
+        );
+        // Ctrl and Alt (and with Shift) on the arrows and Delete, as xterm
+        // and tmux send them; rxvt's Ctrl-arrows.
+        assert_eq!(
+            keys(&[b"\x1b[1;5D\x1b[1;5C\x1b[1;3D\x1b[1;3C\x1b[1;6D\x1b[1;7C"]),
+            [WordLeft, WordRight, WordLeft, WordRight, WordLeft, WordRight]
+        );
+        assert_eq!(
+            keys(&[b"\x1b[3;5~\x1b[3;3~\x1bOd\x1bOc"]),
+            [DeleteWordAfter, DeleteWordAfter, WordLeft, WordRight]
+        );
+        // Shift-Tab.
+        assert_eq!(keys(&[b"\x1b[Z"]), [BackTab]);
+        // Split across reads like any key.
+        assert_eq!(keys(&[b"\x1b", b"b"]), [WordLeft]);
+        assert_eq!(keys(&[b"\x1b[1;", b"5D"]), [WordLeft]);
     }
 
     #[test]
@@ -300,7 +373,8 @@ mod tests {
 
     #[test]
     fn a_lone_escape_loses_nothing() {
-        // Escape, then a key: the key counts. Alt-b arrives the same way.
+        // Escape, then a key: the key counts (unless it is b, f or d, which
+        // make the Alt keys).
         assert_eq!(keys(&[b"\x1b", b"h"]), [Key::Char('h')]);
         assert_eq!(keys(&[b"\x1b\x1b[C"]), [Key::Right]);
         // A sequence cut short by a control key: the control key counts.

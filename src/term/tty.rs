@@ -1,5 +1,5 @@
 //! The Unix terminal, switched without a crate: `stty` run with the terminal
-//! as its stdin saves, changes and restores the mode; it also gives the width.
+//! as its stdin saves, changes and restores the mode; it also gives the size.
 //! [`RawMode`] guarantees the restore, on every way out, panics included.
 
 use std::io::{self, IsTerminal, Write};
@@ -130,59 +130,69 @@ fn stty(args: &[&str]) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// How often the width is read again at most. Reading it runs a process, so
+/// How often the size is read again at most. Reading it runs a process, so
 /// not on every key; often enough that a resized window is redrawn right
 /// almost at once (the interactive loop also wakes up to check).
-const WIDTH_MAX_AGE: Duration = Duration::from_millis(250);
+const SIZE_MAX_AGE: Duration = Duration::from_millis(250);
 
-/// The terminal's width in columns, re-read when it may have changed. (A
-/// resize is announced by the signal SIGWINCH, which std cannot catch
-/// without `libc`; reading the size now and then is the crate-free way.)
+/// The terminal's size, re-read when it may have changed. (A resize is
+/// announced by the signal SIGWINCH, which std cannot catch without `libc`;
+/// reading the size now and then is the crate-free way.)
 #[derive(Debug)]
-pub(crate) struct Width {
+pub(crate) struct Size {
     columns: usize,
+    rows: usize,
     read_at: Option<Instant>,
 }
 
-impl Width {
+impl Size {
     pub(crate) fn new() -> Self {
-        Width {
+        Size {
             columns: 80,
+            rows: 24,
             read_at: None,
         }
     }
 
-    /// The width, read again if the last reading is older than a moment.
-    pub(crate) fn get(&mut self) -> usize {
-        if self
-            .read_at
-            .map_or(true, |at| at.elapsed() >= WIDTH_MAX_AGE)
-        {
+    /// The width in columns, read again if the last reading is older than a
+    /// moment.
+    pub(crate) fn columns(&mut self) -> usize {
+        if self.read_at.map_or(true, |at| at.elapsed() >= SIZE_MAX_AGE) {
             self.read_now();
         }
         self.columns
     }
 
-    /// Reads the width now; true if it changed.
+    /// The height in rows, as last read.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Reads the size now; true if the width changed (all the input line
+    /// cares about).
     pub(crate) fn read_now(&mut self) -> bool {
-        let columns = stty(&["size"])
-            .ok()
-            .and_then(|size| parse_stty_size(&size))
-            .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
-            .filter(|&c| c > 0)
-            .unwrap_or(80);
+        let from_env = |name: &str| std::env::var(name).ok()?.trim().parse().ok();
+        let (rows, columns) = match stty(&["size"]).ok().and_then(|s| parse_stty_size(&s)) {
+            Some(size) => size,
+            None => (
+                from_env("LINES").filter(|&r| r > 0).unwrap_or(24),
+                from_env("COLUMNS").filter(|&c| c > 0).unwrap_or(80),
+            ),
+        };
         self.read_at = Some(Instant::now());
         let changed = columns != self.columns;
         self.columns = columns;
+        self.rows = rows;
         changed
     }
 }
 
-/// The columns in `stty size`'s answer, `ROWS COLUMNS`; `None` for a terminal
-/// that does not know its size (it says `0 0`).
-fn parse_stty_size(text: &str) -> Option<usize> {
-    let columns: usize = text.split_whitespace().nth(1)?.parse().ok()?;
-    (columns > 0).then_some(columns)
+/// The rows and columns in `stty size`'s answer, `ROWS COLUMNS`; `None` for
+/// a terminal that does not know its size (it says `0 0`).
+fn parse_stty_size(text: &str) -> Option<(usize, usize)> {
+    let mut numbers = text.split_whitespace().map(|n| n.parse::<usize>().ok());
+    let (rows, columns) = (numbers.next()??, numbers.next()??);
+    (rows > 0 && columns > 0).then_some((rows, columns))
 }
 
 #[cfg(test)]
@@ -191,7 +201,7 @@ mod tests {
 
     #[test]
     fn stty_size_answers() {
-        assert_eq!(parse_stty_size("30 100\n"), Some(100));
+        assert_eq!(parse_stty_size("30 100\n"), Some((30, 100)));
         assert_eq!(parse_stty_size("0 0\n"), None);
         assert_eq!(parse_stty_size("stty: not a tty"), None);
     }
