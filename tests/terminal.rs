@@ -1,9 +1,12 @@
 //! The real `client` binary in a real pseudo-terminal (tmux): the line editor,
 //! incoming lines above the input line, colour, and a terminal left exactly
 //! as it was found on every way out. Unix only: Windows has plain mode alone.
+//! Without tmux each test fails with the command that installs it, unless
+//! `SKIP_TMUX=1` says to skip it.
 #![cfg(unix)]
 
 mod common;
+mod tools;
 
 use common::{shell_quote, Client, TestServer, Tmux};
 
@@ -21,6 +24,17 @@ fn client_command(server: &TestServer, env: &str, args: &[&str]) -> String {
         command.push_str(&shell_quote(arg));
     }
     command
+}
+
+/// True if the test may run: tmux is there, or the test fails saying how to
+/// install it, unless `SKIP_TMUX` is set.
+fn ready(test: &str) -> bool {
+    tools::ready(
+        test,
+        tools::tmux_missing(),
+        "SKIP_TMUX",
+        tools::INSTALL_TMUX,
+    )
 }
 
 /// A raw client named bob, in the room before ann arrives.
@@ -69,6 +83,9 @@ fn last_line(screen: &str) -> &str {
 /// was, and is then sent whole; the sent line is echoed as `ann> …`.
 #[test]
 fn half_typed_line_survives_an_incoming_message() {
+    if !ready("half_typed_line_survives_an_incoming_message") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("survives", &server, &mut bob, "", false) else {
@@ -96,6 +113,9 @@ fn half_typed_line_survives_an_incoming_message() {
 /// included.
 #[test]
 fn editing_keys_shape_what_is_sent() {
+    if !ready("editing_keys_shape_what_is_sent") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("editing", &server, &mut bob, "", false) else {
@@ -133,6 +153,9 @@ fn editing_keys_shape_what_is_sent() {
 /// line, scrolled to the cursor, and no wrapped pieces of the old one.
 #[test]
 fn a_resize_leaves_one_clean_input_line() {
+    if !ready("a_resize_leaves_one_clean_input_line") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("resize", &server, &mut bob, "", false) else {
@@ -155,6 +178,9 @@ fn a_resize_leaves_one_clean_input_line() {
 /// the same screen has no colour codes at all.
 #[test]
 fn colour_on_a_terminal_and_none_with_no_color() {
+    if !ready("colour_on_a_terminal_and_none_with_no_color") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("colour", &server, &mut bob, "", false) else {
@@ -226,6 +252,9 @@ fn terminal_restored_after(test: &str, leave: impl FnOnce(&Tmux, TestServer, u32
 /// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
 #[test]
 fn ctrl_c_restores_the_terminal() {
+    if !ready("ctrl_c_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("ctrl-c", |tmux, _server, _pid| {
         tmux.type_text("half a line");
         tmux.wait_for("the half line", |s| last_line(s) == "ann> half a line");
@@ -236,12 +265,18 @@ fn ctrl_c_restores_the_terminal() {
 /// Ctrl-D on an empty line quits and restores the terminal.
 #[test]
 fn ctrl_d_restores_the_terminal() {
+    if !ready("ctrl_d_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("ctrl-d", |tmux, _server, _pid| tmux.keys(&["C-d"]));
 }
 
 /// `/quit` (the server says `* bye` and closes) restores the terminal.
 #[test]
 fn quit_command_restores_the_terminal() {
+    if !ready("quit_command_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("quit", |tmux, _server, _pid| {
         tmux.type_text("/quit");
         tmux.keys(&["Enter"]);
@@ -251,6 +286,9 @@ fn quit_command_restores_the_terminal() {
 /// The server going away restores the terminal.
 #[test]
 fn server_shutdown_restores_the_terminal() {
+    if !ready("server_shutdown_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("server-gone", |_tmux, server, _pid| {
         server.stop();
     });
@@ -259,6 +297,9 @@ fn server_shutdown_restores_the_terminal() {
 /// SIGTERM (from `kill`, or a session manager) restores the terminal too.
 #[test]
 fn sigterm_restores_the_terminal() {
+    if !ready("sigterm_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("sigterm", |_tmux, _server, pid| {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -272,6 +313,9 @@ fn sigterm_restores_the_terminal() {
 /// and `fg` brings it back with the half-typed line, which is then sent whole.
 #[test]
 fn ctrl_z_suspends_and_fg_resumes() {
+    if !ready("ctrl_z_suspends_and_fg_resumes") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     // An interactive shell, for job control; no rc files, a plain prompt.

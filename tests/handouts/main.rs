@@ -15,6 +15,8 @@ mod prose;
 mod script;
 mod shim;
 mod terminal;
+#[path = "../tools/mod.rs"]
+mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,6 +123,15 @@ fn main() {
     println!("\nrunning {} handouts", chosen.len());
     if chosen.is_empty() {
         println!("\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n");
+        return;
+    }
+    if !tools::ready(
+        "handouts",
+        tools::tmux_missing(),
+        "SKIP_TMUX",
+        tools::INSTALL_TMUX,
+    ) {
+        println!("\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n", chosen.len());
         return;
     }
     let (misbehave, fanout) = match build_extras(&root) {
