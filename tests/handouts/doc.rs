@@ -32,6 +32,9 @@ pub(crate) struct Compare {
     pub(crate) output: bool,
     /// `sorted`: the lines in any order (tables a kernel prints in hash order).
     pub(crate) sorted: bool,
+    /// `trimmed`: other lines may come between the quoted ones (a log
+    /// interleaved with a program's output, cut from the quote).
+    pub(crate) trimmed: bool,
     /// `sub \`A\` \`B\``: A in the quote stands for B on the screen.
     pub(crate) subs: Vec<(String, String)>,
     pub(crate) within: Option<Duration>,
@@ -457,6 +460,7 @@ fn directive_to(
                     "spacing" => compare.spacing = true,
                     "output" => compare.output = true,
                     "sorted" => compare.sorted = true,
+                    "trimmed" => compare.trimmed = true,
                     "within" => compare.within = Some(seconds(rest.next())?),
                     "sub" => compare.subs.push((
                         quoted(rest.next(), "the text")?,

@@ -398,6 +398,18 @@ impl Run<'_> {
                 self.placeholders.normalise(&l, compare)
             })
             .collect();
+        let quote: Vec<String> = if compare.trimmed {
+            let mut gaps = Vec::new();
+            for line in quote {
+                if !gaps.is_empty() {
+                    gaps.push("...".to_string());
+                }
+                gaps.push(line);
+            }
+            gaps
+        } else {
+            quote
+        };
         let limit = compare.within.unwrap_or(WAIT);
         let deadline = Instant::now() + limit;
         loop {
