@@ -46,6 +46,8 @@ impl Placeholders {
                 rule(r"pid=\d+", "pid=[PID]"),
                 // A shell prompt such as `root@vm:/work/main# `.
                 rule(r"[\w.-]+@[\w.-]+:[^\s#$]*[#$] ", "$$ "),
+                // How long a test run took.
+                rule(r"finished in \d+\.\d+s", "finished in [SECS]"),
                 // Cargo's hash in a test binary's name.
                 rule(r"-[0-9a-f]{16}\b", "-[HASH]"),
             ],
@@ -215,28 +217,24 @@ pub(crate) fn find_sorted(expected: &[String], actual: &[String]) -> Result<(), 
     }
 }
 
+/// A quote's line as the handout wrote it, with its line number (`None`
+/// for a `...` the checker put between the lines of a `trimmed` quote).
+pub(crate) type Quoted = (Option<usize>, String);
+
 /// The diff as a report: the handout's lines (`-`, with their line numbers)
 /// against the terminal's (`+`), both as written, not as compared.
-pub(crate) fn render(
-    diff: &[Diff],
-    expected: &[String],
-    first_line: usize,
-    actual: &[String],
-) -> String {
+pub(crate) fn render(diff: &[Diff], quote: &[Quoted], actual: &[String]) -> String {
+    let number = |e: usize| quote[e].0.map_or(String::new(), |n| n.to_string());
     let mut out = String::new();
     let mut cut_shown = false;
     for d in diff {
         match *d {
-            Diff::Same(e, _) => {
-                out.push_str(&format!("  {:>4}   {}\n", first_line + e, expected[e]))
-            }
-            Diff::Missing(e) => {
-                out.push_str(&format!("  {:>4} - {}\n", first_line + e, expected[e]))
-            }
+            Diff::Same(e, _) => out.push_str(&format!("  {:>4}   {}\n", number(e), quote[e].1)),
+            Diff::Missing(e) => out.push_str(&format!("  {:>4} - {}\n", number(e), quote[e].1)),
             Diff::Extra(a) => out.push_str(&format!("       + {}\n", actual[a])),
             Diff::Cut(e, _) if !cut_shown => {
                 cut_shown = true;
-                out.push_str(&format!("  {:>4}   ...\n", first_line + e));
+                out.push_str(&format!("  {:>4}   ...\n", number(e)));
             }
             Diff::Cut(..) => {}
         }
@@ -249,19 +247,23 @@ pub(crate) fn render(
 
 /// The quote rewritten from the diff: the lines that matched stay as the
 /// handout wrote them, the rest become what the terminal showed.
-pub(crate) fn rewrite(diff: &[Diff], expected: &[String], actual: &[String]) -> Vec<String> {
+pub(crate) fn rewrite(diff: &[Diff], quote: &[Quoted], actual: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut last_cut = None;
     for d in diff {
         match *d {
-            Diff::Same(e, _) => out.push(expected[e].clone()),
+            Diff::Same(e, _) => out.push(quote[e].1.clone()),
             Diff::Missing(_) => {}
             Diff::Extra(a) => out.push(actual[a].clone()),
             Diff::Cut(e, _) => {
-                if out.last().map(String::as_str) != Some(expected[e].as_str()) {
-                    out.push(expected[e].clone());
+                if quote[e].0.is_some() && last_cut != Some(e) {
+                    out.push(quote[e].1.clone());
                 }
+                last_cut = Some(e);
+                continue;
             }
         }
+        last_cut = None;
     }
     out
 }

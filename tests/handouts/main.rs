@@ -156,7 +156,11 @@ fn main() {
                 (done_tx.clone(), &root, &programs, &placeholders);
             scope.spawn(move || {
                 let began = Instant::now();
-                let report = check(path, root, programs, placeholders);
+                let report = std::panic::catch_unwind(|| check(path, root, programs, placeholders))
+                    .unwrap_or_else(|_| Report {
+                        failures: vec![format!("{path}: the checker panicked (see above)")],
+                        ..Report::default()
+                    });
                 let _ = done_tx.send((path.clone(), report, began.elapsed()));
             });
         }

@@ -387,10 +387,17 @@ impl Run<'_> {
     }
 
     fn shows(&mut self, term: u32, block: &Block, compare: &Compare) -> Result<(), Stop> {
-        let quote: Vec<String> = block
-            .lines
+        // The quote as written, each line with its number in the handout.
+        let mut written: Vec<compare::Quoted> = Vec::new();
+        for (i, line) in block.lines.iter().enumerate() {
+            if compare.trimmed && i > 0 {
+                written.push((None, "...".to_string()));
+            }
+            written.push((Some(block.first_line + i), line.clone()));
+        }
+        let quote: Vec<String> = written
             .iter()
-            .map(|l| {
+            .map(|(_, l)| {
                 let mut l = l.clone();
                 for (from, to) in &compare.subs {
                     l = l.replace(from, to);
@@ -398,18 +405,6 @@ impl Run<'_> {
                 self.placeholders.normalise(&l, compare)
             })
             .collect();
-        let quote: Vec<String> = if compare.trimmed {
-            let mut gaps = Vec::new();
-            for line in quote {
-                if !gaps.is_empty() {
-                    gaps.push("...".to_string());
-                }
-                gaps.push(line);
-            }
-            gaps
-        } else {
-            quote
-        };
         let limit = compare.within.unwrap_or(WAIT);
         let deadline = Instant::now() + limit;
         loop {
@@ -441,7 +436,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 Err(diff) if compare.output || Instant::now() > deadline => {
-                    let text = self.mismatch(term, block, &diff, window, compare, limit);
+                    let text = self.mismatch(term, block, &written, &diff, window, compare, limit);
                     return Err(Stop::Mismatch(text));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
@@ -449,10 +444,12 @@ impl Run<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn mismatch(
         &mut self,
         term: u32,
         block: &Block,
+        written: &[compare::Quoted],
         diff: &[Diff],
         window: &[String],
         compare: &Compare,
@@ -473,7 +470,7 @@ impl Run<'_> {
             "{}:{}: the quoted output (-) differs from {what} (+):\n{}",
             self.doc.path,
             block.first_line,
-            compare::render(diff, &block.lines, block.first_line, &shown)
+            compare::render(diff, written, &shown)
         );
         if !diff.iter().any(|d| matches!(d, Diff::Same(..))) {
             text.push_str(&self.tail(term));
@@ -481,7 +478,7 @@ impl Run<'_> {
         let lines = if compare.output {
             shown.clone()
         } else {
-            compare::rewrite(diff, &block.lines, &shown)
+            compare::rewrite(diff, written, &shown)
         };
         self.report.edits.push(Edit {
             first_line: block.first_line,
