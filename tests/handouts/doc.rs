@@ -35,6 +35,9 @@ pub(crate) struct Compare {
     /// `trimmed`: other lines may come between the quoted ones (a log
     /// interleaved with a program's output, cut from the quote).
     pub(crate) trimmed: bool,
+    /// `again` (with `output`): the command is run again until its output
+    /// matches, for a state that takes a moment to be reached (`ss`).
+    pub(crate) again: bool,
     /// `sub \`A\` \`B\``: A in the quote stands for B on the screen.
     pub(crate) subs: Vec<(String, String)>,
     pub(crate) within: Option<Duration>,
@@ -461,6 +464,7 @@ fn directive_to(
                     "output" => compare.output = true,
                     "sorted" => compare.sorted = true,
                     "trimmed" => compare.trimmed = true,
+                    "again" => compare.again = true,
                     "within" => compare.within = Some(seconds(rest.next())?),
                     "sub" => compare.subs.push((
                         quoted(rest.next(), "the text")?,

@@ -44,8 +44,9 @@ struct Term {
     cursor: usize,
     /// The last line when the checker last typed here: `wait` looks from it.
     mark: usize,
-    /// The last command typed at the prompt, as typed.
+    /// The last command typed at the prompt, as shown, and as typed.
     last_command: String,
+    last_typed: String,
 }
 
 struct Run<'a> {
@@ -299,7 +300,9 @@ impl Run<'_> {
         let typed = self.as_typed(&text);
         self.set_mark(term)?;
         let shown = self.as_in_handout(typed.lines().next().unwrap_or(""));
-        self.terms.entry(term).or_default().last_command = shown;
+        let state = self.terms.entry(term).or_default();
+        state.last_command = shown;
+        state.last_typed = typed.clone();
         self.terminals.command(term, &typed).map_err(Stop::Broken)?;
         if typed.contains("--bin server") {
             self.server_started(term, &typed)
@@ -434,6 +437,16 @@ impl Run<'_> {
                         self.terms.entry(term).or_default().cursor = (from + end).min(last);
                     }
                     return Ok(());
+                }
+                Err(_) if compare.again && Instant::now() < deadline => {
+                    // A poll interval between two runs, not a synchronisation.
+                    std::thread::sleep(Duration::from_millis(200));
+                    let typed = self.terms.entry(term).or_default().last_typed.clone();
+                    self.terminals.command(term, &typed).map_err(Stop::Broken)?;
+                    let terminals = &self.terminals;
+                    terminals
+                        .wait_until(RUN, || Ok(terminals.idle(term)))
+                        .map_err(|_| Stop::Broken(format!("`{typed}` did not end")))?;
                 }
                 Err(diff) if compare.output || Instant::now() > deadline => {
                     let text = self.mismatch(term, block, &written, &diff, window, compare, limit);

@@ -22,6 +22,8 @@ pub(crate) struct Terminals {
     env: Vec<(String, String)>,
     open: HashMap<u32, Terminal>,
     started: bool,
+    /// The server's socket file, removed with it (tmux leaves it behind).
+    socket_path: Option<String>,
 }
 
 /// What the checker knows about one terminal.
@@ -53,6 +55,7 @@ impl Terminals {
             env,
             open: HashMap::new(),
             started: false,
+            socket_path: None,
         }
     }
 
@@ -120,6 +123,8 @@ impl Terminals {
                     &shell,
                 ])?;
                 self.started = true;
+                let path = self.tmux(&["display-message", "-p", "#{socket_path}"])?;
+                self.socket_path = Some(path.trim().to_string());
             }
             let pid = self.tmux(&[
                 "display-message",
@@ -241,6 +246,9 @@ impl Drop for Terminals {
         } else if self.started {
             // Every program in every terminal gets SIGHUP with its terminal.
             let _ = self.tmux(&["kill-server"]);
+            if let Some(path) = &self.socket_path {
+                let _ = fs::remove_file(path);
+            }
         }
     }
 }
