@@ -45,7 +45,8 @@ impl Placeholders {
                 ),
                 rule(r"pid=\d+", "pid=[PID]"),
                 // A shell prompt such as `root@vm:/work/main# `.
-                rule(r"[\w.-]+@[\w.-]+:[^\s#$]*[#$] ", "$$ "),
+                // (after a `^C` echo too: the C is not the user's name).
+                rule(r"(\^C)?[\w.-]+@[\w.-]+:[^\s#$]*[#$] ", "${1}$$ "),
                 // How long a test run took.
                 rule(r"finished in \d+\.\d+s", "finished in [SECS]"),
                 // Cargo's hash in a test binary's name.

@@ -423,7 +423,24 @@ impl Run<'_> {
                 .iter()
                 .map(|l| self.placeholders.normalise(l, compare))
                 .collect();
-            let found = if compare.sorted {
+            let found = if compare.sorted && !compare.output {
+                // Lines printed by threads in any order: some run of as
+                // many lines must hold the same lines.
+                let n = quote.len();
+                let mut want = quote.clone();
+                want.sort();
+                (0..=seen.len().saturating_sub(n))
+                    .find(|&at| {
+                        let mut run = seen
+                            .get(at..at + n)
+                            .map(<[String]>::to_vec)
+                            .unwrap_or_default();
+                        run.sort();
+                        run == want
+                    })
+                    .map(|at| at + n)
+                    .ok_or_else(|| compare::find(&quote, &seen).err().unwrap_or_default())
+            } else if compare.sorted {
                 compare::find_sorted(&quote, &seen).map(|()| seen.len())
             } else {
                 compare::find(&quote, &seen)
