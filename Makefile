@@ -1,6 +1,18 @@
 # The commands a user and CI need; `make test` is what CI runs.
 .PHONY: all run-server run-client test lint fmt doc bench check-targets
 
+# bash, for pipefail: `cargo test | tee` fails when cargo test fails.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
+# Tests that drive programs cargo does not install fail without them, with
+# the command that installs them, unless skipped by name: SKIP_TMUX=1 (the
+# terminal client's tests, the console's background test, the handout
+# checker), SKIP_BROWSER=1 (the dashboard in headless Chromium). The
+# skipped ones are listed here, and counted in the summary.
+SKIPPED := target/tmp/skipped-tests.txt
+TEST_LOG := target/tmp/test-output.txt
+
 all: test
 
 run-server:
@@ -19,9 +31,23 @@ fmt:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
-test: lint
-	cargo test
+# What needs no root is set up here: the browser tests' Node modules.
+tests/browser/node_modules: tests/browser/package-lock.json
+	@if [ -n "$$SKIP_BROWSER" ]; then \
+		echo "SKIP_BROWSER is set: not installing tests/browser's modules"; \
+	elif command -v npm >/dev/null 2>&1; then \
+		cd tests/browser && npm ci --no-audit --no-fund; \
+	else \
+		echo "npm is missing: the browser tests will fail (sudo apt-get install nodejs npm, or SKIP_BROWSER=1)"; \
+	fi
+
+test: lint tests/browser/node_modules
+	@mkdir -p target/tmp && rm -f $(SKIPPED)
+	cargo test 2>&1 | tee $(TEST_LOG)
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+	@skipped=0; [ -f $(SKIPPED) ] && skipped=$$(wc -l < $(SKIPPED)); \
+	if [ "$$skipped" -gt 0 ]; then echo "skipped, by request:"; sed 's/^/  /' $(SKIPPED); fi; \
+	awk -v s="$$skipped" '/^test result:/ { p += $$4; f += $$6 } END { printf "summary: %d passed, %d failed, %d skipped\n", p - s, f, s }' $(TEST_LOG)
 
 bench:
 	cargo bench --bench fanout -- --suite --write docs/BENCHMARKS.md

@@ -1,9 +1,9 @@
 //! The dashboard page in a real browser: headless Chromium (Debian's
 //! `chromium`), driven over the DevTools protocol by `tests/browser/check.mjs`
 //! (puppeteer-core, installed by `npm ci` in `tests/browser`; `.ci/run` does
-//! both). Skips, saying why, where one of them is missing.
+//! both). A missing one fails the test with the command that installs it,
+//! unless `SKIP_BROWSER=1` says to skip it.
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
+mod tools;
 use common::TestServer;
 
 /// The browser's executable: `$CHROMIUM`, or Debian's.
@@ -25,32 +26,29 @@ fn browser_dir() -> PathBuf {
 /// Why the browser cannot be driven here, if it cannot.
 fn missing_tool() -> Option<String> {
     if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed (`apt-get install nodejs npm`)".into());
+        return Some("node is not installed".into());
     }
     if !browser_dir().join("node_modules/puppeteer-core").is_dir() {
-        return Some("puppeteer-core is not installed (`npm ci` in tests/browser)".into());
+        return Some("puppeteer-core is not installed in tests/browser".into());
     }
     if !chromium().exists() {
         return Some(format!(
-            "{} does not exist (`apt-get install chromium`, or set CHROMIUM)",
+            "{} does not exist (or set CHROMIUM)",
             chromium().display()
         ));
     }
     None
 }
 
-/// Prints the skip notice past the test harness's capture, so it always shows.
-fn skipped(test: &str) -> bool {
-    match missing_tool() {
-        Some(reason) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: {reason}; .ci/run installs what is missing"
-            );
-            true
-        }
-        None => false,
-    }
+/// True if the browser test may run; it fails, naming the install command,
+/// when something is missing, unless `SKIP_BROWSER` is set.
+fn ready(test: &str) -> bool {
+    tools::ready(
+        test,
+        missing_tool(),
+        "SKIP_BROWSER",
+        "sudo apt-get install chromium nodejs npm && (cd tests/browser && npm ci)",
+    )
 }
 
 /// Loads the dashboard and waits (up to 15 s) until its text matches
@@ -90,7 +88,7 @@ fn assert_clean(report: &Value) {
 /// live stream is up, and the page logged no script error.
 #[test]
 fn the_page_shows_a_connected_client() {
-    if skipped("the_page_shows_a_connected_client") {
+    if !ready("the_page_shows_a_connected_client") {
         return;
     }
     let server = TestServer::with_dashboard(|_| {});
@@ -112,7 +110,7 @@ fn the_page_shows_a_connected_client() {
 /// and keeps up with the stream without a script error.
 #[test]
 fn the_page_stays_usable_with_500_clients() {
-    if skipped("the_page_stays_usable_with_500_clients") {
+    if !ready("the_page_stays_usable_with_500_clients") {
         return;
     }
     let server = TestServer::with_dashboard(|_| {});

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 mod common;
+mod tools;
 use common::{console_server_with_bob, retry, server_binary, wait_until, Client, TIMEOUT};
 
 /// `say` reaches everyone as `* [server] TEXT`; the console confirms on stdout.
@@ -202,10 +203,13 @@ fn history_for_late_joiners() {
 fn a_background_server_is_not_stopped_by_its_console() {
     use std::process::Command;
 
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!(
-            "SKIPPED a_background_server_is_not_stopped_by_its_console: tmux is not installed"
-        );
+    let test = "a_background_server_is_not_stopped_by_its_console";
+    if !tools::ready(
+        test,
+        tools::tmux_missing(),
+        "SKIP_TMUX",
+        tools::INSTALL_TMUX,
+    ) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("chatroom-bg-{}", std::process::id()));

@@ -3,6 +3,7 @@
 //! (pipes) and in interactive mode (a real terminal, in tmux).
 
 mod common;
+mod tools;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -118,6 +119,16 @@ fn plain_mode_removes_every_sequence_whole() {
 #[test]
 fn interactive_mode_removes_every_sequence_whole() {
     use common::{shell_quote, Tmux};
+
+    let test = "interactive_mode_removes_every_sequence_whole";
+    if !tools::ready(
+        test,
+        tools::tmux_missing(),
+        "SKIP_TMUX",
+        tools::INSTALL_TMUX,
+    ) {
+        return;
+    }
 
     let (port, accepted) = fake_server();
     let client = format!(

@@ -1,9 +1,12 @@
 //! The real `client` binary in a real pseudo-terminal (tmux): the line editor,
 //! incoming lines above the input line, colour, and a terminal left exactly
 //! as it was found on every way out. Unix only: Windows has plain mode alone.
+//! Without tmux each test fails with the command that installs it, unless
+//! `SKIP_TMUX=1` says to skip it.
 #![cfg(unix)]
 
 mod common;
+mod tools;
 
 use std::io::Write;
 
@@ -23,6 +26,17 @@ fn client_command(server: &TestServer, env: &str, args: &[&str]) -> String {
         command.push_str(&shell_quote(arg));
     }
     command
+}
+
+/// True if the test may run: tmux is there, or the test fails saying how to
+/// install it, unless `SKIP_TMUX` is set.
+fn ready(test: &str) -> bool {
+    tools::ready(
+        test,
+        tools::tmux_missing(),
+        "SKIP_TMUX",
+        tools::INSTALL_TMUX,
+    )
 }
 
 /// A raw client named bob, in the room before ann arrives.
@@ -71,6 +85,9 @@ fn last_line(screen: &str) -> &str {
 /// was, and is then sent whole; the sent line is echoed as `ann> …`.
 #[test]
 fn half_typed_line_survives_an_incoming_message() {
+    if !ready("half_typed_line_survives_an_incoming_message") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("survives", &server, &mut bob, "", false) else {
@@ -98,6 +115,9 @@ fn half_typed_line_survives_an_incoming_message() {
 /// included.
 #[test]
 fn editing_keys_shape_what_is_sent() {
+    if !ready("editing_keys_shape_what_is_sent") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("editing", &server, &mut bob, "", false) else {
@@ -135,6 +155,9 @@ fn editing_keys_shape_what_is_sent() {
 /// line, scrolled to the cursor and marked, and no wrapped pieces of the old one.
 #[test]
 fn a_resize_leaves_one_clean_input_line() {
+    if !ready("a_resize_leaves_one_clean_input_line") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("resize", &server, &mut bob, "", false) else {
@@ -158,6 +181,9 @@ fn a_resize_leaves_one_clean_input_line() {
 /// the same screen has no colour codes at all.
 #[test]
 fn colour_on_a_terminal_and_none_with_no_color() {
+    if !ready("colour_on_a_terminal_and_none_with_no_color") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("colour", &server, &mut bob, "", false) else {
@@ -242,6 +268,9 @@ fn terminal_restored_after(
 /// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
 #[test]
 fn ctrl_c_restores_the_terminal() {
+    if !ready("ctrl_c_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("ctrl-c", 0, |tmux, server, _pid| {
         tmux.type_text("half a line");
         tmux.wait_for("the half line", |s| last_line(s) == "ann> half a line");
@@ -253,6 +282,9 @@ fn ctrl_c_restores_the_terminal() {
 /// Ctrl-D on an empty line quits and restores the terminal.
 #[test]
 fn ctrl_d_restores_the_terminal() {
+    if !ready("ctrl_d_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("ctrl-d", 0, |tmux, server, _pid| {
         tmux.keys(&["C-d"]);
         Some(server)
@@ -262,6 +294,9 @@ fn ctrl_d_restores_the_terminal() {
 /// `/quit` (the server says `* bye` and closes) restores the terminal.
 #[test]
 fn quit_command_restores_the_terminal() {
+    if !ready("quit_command_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("quit", 0, |tmux, server, _pid| {
         tmux.type_text("/quit");
         tmux.keys(&["Enter"]);
@@ -272,6 +307,9 @@ fn quit_command_restores_the_terminal() {
 /// The server shutting down restores the terminal; the exit code says so (4).
 #[test]
 fn server_shutdown_restores_the_terminal() {
+    if !ready("server_shutdown_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("server-gone", 4, |_tmux, server, _pid| {
         server.stop();
         None
@@ -281,6 +319,9 @@ fn server_shutdown_restores_the_terminal() {
 /// SIGTERM (from `kill`, or a session manager) restores the terminal too.
 #[test]
 fn sigterm_restores_the_terminal() {
+    if !ready("sigterm_restores_the_terminal") {
+        return;
+    }
     terminal_restored_after("sigterm", 0, |_tmux, server, pid| {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -295,6 +336,9 @@ fn sigterm_restores_the_terminal() {
 /// and `fg` brings it back with the half-typed line, which is then sent whole.
 #[test]
 fn ctrl_z_suspends_and_fg_resumes() {
+    if !ready("ctrl_z_suspends_and_fg_resumes") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     // An interactive shell, for job control; no rc files, a plain prompt.
@@ -336,6 +380,9 @@ fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<
 /// was scrolled sideways), with a note that it was not sent.
 #[test]
 fn ctrl_c_keeps_the_half_typed_line() {
+    if !ready("ctrl_c_keeps_the_half_typed_line") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann_then_status("ctrl-c-keeps", &server, &mut bob) else {
@@ -362,6 +409,9 @@ fn ctrl_c_keeps_the_half_typed_line() {
 /// exit code is 4.
 #[test]
 fn a_shutdown_keeps_the_half_typed_line() {
+    if !ready("a_shutdown_keeps_the_half_typed_line") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann_then_status("shutdown-keeps", &server, &mut bob) else {
@@ -386,6 +436,9 @@ fn a_shutdown_keeps_the_half_typed_line() {
 /// half-typed line stays with a note; the exit code is 3.
 #[test]
 fn a_lost_connection_keeps_the_half_typed_line() {
+    if !ready("a_lost_connection_keeps_the_half_typed_line") {
+        return;
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
     let client = format!(
@@ -436,6 +489,9 @@ fn accept_within_timeout(listener: std::net::TcpListener) -> std::net::TcpStream
 /// the window shows `>` where it goes on.
 #[test]
 fn word_keys_move_and_delete_by_word() {
+    if !ready("word_keys_move_and_delete_by_word") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("words", &server, &mut bob, "", false) else {
@@ -469,6 +525,9 @@ fn word_keys_move_and_delete_by_word() {
 /// each further Tab offers the next choice.
 #[test]
 fn tab_completes_commands_and_names() {
+    if !ready("tab_completes_commands_and_names") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     let Some(tmux) = ann("tab", &server, &mut bob, "", false) else {
@@ -514,6 +573,9 @@ fn tab_completes_commands_and_names() {
 /// the chat lines and the input line again.
 #[test]
 fn ctrl_l_redraws_the_screen() {
+    if !ready("ctrl_l_redraws_the_screen") {
+        return;
+    }
     let server = TestServer::start();
     let mut bob = bob(&server);
     // The pane says which terminal it is, so the test can write to it as
