@@ -303,3 +303,83 @@ fn a_client_kicked_before_its_announcement_leaves_unseen() {
     // ann's next line is the late one's join: nothing about the kicked one.
     ann.expect("* late joined");
 }
+
+/// While muted, nothing a student chooses reaches the others: a rename is
+/// refused, a room move is silent in both rooms, a quit reason is dropped.
+#[test]
+fn a_muted_student_cannot_speak_through_names_rooms_or_quit_reasons() {
+    let (mut server, _addr, mut ann, mut bob) = console_server_with_bob();
+    server.type_line("mute bob 60");
+    server.wait_for("stdout", "ok: muted bob for 60 s");
+    bob.expect("! you are muted for 60 s");
+    bob.send("/nick insult_one");
+    let answer = bob.line();
+    assert!(answer.starts_with("! you are muted ("), "{answer}");
+    bob.send("/join go_away_idiot");
+    bob.expect("* you are now in go_away_idiot");
+    bob.send("/join lobby");
+    bob.expect("* you are now in lobby");
+    bob.send("/quit buy_my_stuff");
+    bob.expect("* bye");
+    // Nothing of it reached ann: no rename, no moves, a reasonless leave.
+    ann.expect("* bob left");
+    ann.send("/who");
+    let only_ann = format!("* online (1): {}", ann.name);
+    ann.wait_for("the who answer", |l| l == only_ann);
+}
+
+/// `ban NAME [MINUTES]` kicks the client with `! banned ...`, tells the
+/// room `* NAME left (banned)`, and refuses its address with the same line
+/// until `unban`; `who` lists the ban. (Linux: the banned client comes from
+/// 127.0.0.2, so the others, on 127.0.0.1, still get in.)
+#[cfg(target_os = "linux")]
+#[test]
+fn ban_refuses_an_address_until_unban() {
+    use socket2::{Domain, Socket, Type};
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+
+    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
+    let from = |last: u8| {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let local = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, last), 0);
+        socket.bind(&SocketAddr::from(local).into()).expect("bind");
+        socket.connect(&addr.into()).expect("connect");
+        Client::from_stream(TcpStream::from(socket))
+    };
+    let mut ann = Client::connect(addr);
+    let mut bob = from(2);
+    bob.wait_for("the welcome", |l| l.starts_with("* welcome "));
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.wait_for("bob's name", |l| l.ends_with("is now known as bob"));
+    server.type_line("ban bob 5");
+    server.wait_for("stdout", "ok: banned bob (127.0.0.2) for 5 min");
+    bob.expect("! banned from this server for 5 min");
+    bob.expect_closed();
+    ann.expect("* bob left (banned)");
+    let mut again = from(2);
+    again.expect("! banned from this server for 5 min");
+    again.expect_closed();
+    let mut other = Client::connect(addr);
+    ann.expect(&format!("* {} joined", other.name));
+    server.type_line("who");
+    server.wait_for("stdout", "banned: 127.0.0.2 (bob), 5 min left");
+    server.type_line("unban bob");
+    server.wait_for("stdout", "ok: unbanned bob (127.0.0.2)");
+    let mut back = from(2);
+    back.wait_for("a welcome", |l| l.starts_with("* welcome "));
+    server.type_line("unban bob");
+    server.wait_for("stdout", "error: no ban for bob");
+    other.send("/who");
+    other.wait_for("the who answer", |l| l.starts_with("* online (3)"));
+}
+
+/// The console's `move` tells the student who moved it.
+#[test]
+fn a_moved_student_is_told_who_moved_it() {
+    let (mut server, _addr, mut ann, mut bob) = console_server_with_bob();
+    server.type_line("move bob lab");
+    server.wait_for("stdout", "ok: moved bob to lab");
+    bob.expect("* the teacher moved you to lab");
+    ann.expect("* bob left (went to lab)");
+}

@@ -146,7 +146,7 @@ fn the_console_moves_clients_and_speaks_to_every_room() {
     let (mut server, _addr, mut ann, mut bob) = console_server_with_bob();
     server.type_line("move bob group2");
     server.wait_for("stdout", "ok: moved bob to group2");
-    bob.expect("* you are now in group2");
+    bob.expect("* the teacher moved you to group2");
     ann.expect("* bob left (went to group2)");
     server.type_line("say time is up");
     ann.expect("* [server] time is up");
@@ -178,4 +178,55 @@ fn each_room_has_its_own_history() {
     c[2].expect("> ann: lab line");
     c[2].expect("* end of history");
     c[0].expect("* carl joined");
+}
+
+/// History is bounded in bytes whatever `--history` asks: with the room's
+/// log at its smallest (128 KiB), `--history 10000` after two thousand
+/// lines of a kilobyte shows a newcomer only what the log still holds (and
+/// at most half its own queue), the newest lines, in order.
+#[test]
+fn history_is_bounded_by_the_room_log() {
+    let server = TestServer::with(|c| {
+        c.rate_limit = 0;
+        c.history = 10_000;
+        c.room_log_bytes = chatroom::config::MIN_ROOM_LOG_BYTES;
+    });
+    let mut talker = server.connect();
+    let filler = "x".repeat(1000);
+    let mut batch = String::new();
+    for i in 0..2000 {
+        batch.push_str(&format!("{i:04} {filler}\n"));
+    }
+    talker.send_raw(batch.as_bytes());
+    talker.send("/who");
+    talker.wait_for("the who answer after the lines", |l| {
+        l.starts_with("* online")
+    });
+    let mut late = server.connect();
+    let heading = late.line();
+    let count: usize = heading
+        .strip_prefix("* history: the last ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a history heading, got {heading}"));
+    assert!(
+        count > 0 && count * 1024 <= chatroom::config::MIN_ROOM_LOG_BYTES,
+        "{count} lines of history"
+    );
+    let mut previous = None;
+    for _ in 0..count {
+        let line = late.line();
+        let number: u32 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a numbered line, got {line:.40}"));
+        if let Some(previous) = previous {
+            assert_eq!(number, previous + 1, "in order");
+        }
+        previous = Some(number);
+    }
+    assert_eq!(previous, Some(1999), "the newest lines");
+    late.expect("* end of history");
 }

@@ -137,6 +137,11 @@ pub fn you_are_in(room: &str) -> Vec<u8> {
     notice(&format!("you are now in {room}"))
 }
 
+/// `* the teacher moved you to ROOM`, to a client the console moved.
+pub fn moved_by_teacher(room: &str) -> Vec<u8> {
+    notice(&format!("the teacher moved you to {room}"))
+}
+
 /// `* you are already in ROOM`.
 pub fn already_in(room: &str) -> Vec<u8> {
     notice(&format!("you are already in {room}"))
@@ -224,6 +229,23 @@ pub fn kick_reason(reason: Option<&str>) -> String {
         Some(reason) => format!("kicked: {reason}"),
         None => "kicked".to_string(),
     }
+}
+
+/// `! banned from this server for N min`: the last line a banned client
+/// gets, and the one line a banned address gets when it comes back.
+pub fn banned(minutes: u64) -> Vec<u8> {
+    error(&format!("banned from this server for {minutes} min"))
+}
+
+/// The reason in `* NAME left (REASON)` for a ban.
+pub fn ban_reason() -> String {
+    "banned".to_string()
+}
+
+/// Whole minutes of what is `left`, rounded up: a ban with 10 s left
+/// still says 1 min.
+pub fn minutes_left(left: Duration) -> u64 {
+    left.as_secs().div_ceil(60).max(1)
 }
 
 /// `! you are muted for SECONDS s`, when the console mutes a client.
@@ -364,6 +386,14 @@ mod tests {
         assert_eq!(crowd(37, 5, 1234), b"* 37 joined, 5 left (1234 here)\n");
         assert_eq!(crowd(3, 0, 150), b"* 3 joined (150 here)\n");
         assert_eq!(crowd(0, 1, 149), b"* 1 left (149 here)\n");
+    }
+
+    #[test]
+    fn bans() {
+        assert_eq!(banned(10), b"! banned from this server for 10 min\n");
+        assert_eq!(minutes_left(Duration::from_secs(10)), 1);
+        assert_eq!(minutes_left(Duration::from_secs(600)), 10);
+        assert_eq!(minutes_left(Duration::from_secs(601)), 11);
     }
 
     #[test]

@@ -1,20 +1,17 @@
-//! Who may come in: `--max-clients` for the whole room and `--max-per-ip` for
-//! each remote address. The accept loop asks [`Admission::admit`] for a
-//! [`Slot`]; the reader thread holds it, and gives it back by dropping it.
+//! Who may come in: `--max-clients` for the whole room, `--max-per-ip` for
+//! each remote address, and the addresses the teacher banned (the console's
+//! `ban`). The accept loop asks [`Admission::admit`] for a [`Slot`]; the
+//! reader thread holds it, and gives it back by dropping it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::config::DEFAULT_MAX_PER_IP;
 use crate::protocol::lines;
-
-/// The per-address limit for other machines when `--max-per-ip` is not given:
-/// enough for a student with a few terminals and a script, far too few to
-/// fill a room. Loopback has no limit then, so a lab that runs hundreds of
-/// clients on one machine keeps working.
-pub(crate) const DEFAULT_MAX_PER_IP: usize = 16;
 
 /// Why a connection was turned away.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +20,8 @@ pub(crate) enum Refusal {
     Full(usize),
     /// This address holds its limit already.
     TooMany(IpAddr, usize),
+    /// The teacher banned this address; the ban runs this much longer.
+    Banned(Duration),
 }
 
 impl Refusal {
@@ -31,6 +30,7 @@ impl Refusal {
         match self {
             Refusal::Full(max) => lines::server_full(*max),
             Refusal::TooMany(ip, max) => lines::too_many_from(&ip.to_string(), *max),
+            Refusal::Banned(left) => lines::banned(lines::minutes_left(*left)),
         }
     }
 }
@@ -63,7 +63,19 @@ pub(crate) fn decide(
     }
 }
 
-/// The places taken, in the room and per address, under one lock.
+/// An address the teacher banned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ban {
+    /// The address.
+    pub(crate) ip: IpAddr,
+    /// The name the client had when it was banned (for `unban NAME`).
+    pub(crate) name: String,
+    /// When the ban ends.
+    pub(crate) until: Instant,
+}
+
+/// The places taken, in the room and per address, and the bans, under one
+/// lock (the accept loop takes it once per connection; the console to ban).
 #[derive(Debug)]
 pub(crate) struct Admission {
     max_clients: usize,
@@ -75,6 +87,8 @@ pub(crate) struct Admission {
 struct Taken {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
+    /// Bans that may still run; one that has run out is dropped when seen.
+    bans: Vec<Ban>,
 }
 
 /// One place in the room, held for as long as the connection's reader runs;
@@ -101,6 +115,11 @@ impl Admission {
     /// The room or this address is full.
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
         let mut taken = self.taken.lock();
+        let now = Instant::now();
+        taken.bans.retain(|ban| ban.until > now);
+        if let Some(ban) = taken.bans.iter().find(|ban| ban.ip == ip) {
+            return Err(Refusal::Banned(ban.until - now));
+        }
         let from_ip = taken.per_ip.get(&ip).copied().unwrap_or(0);
         decide(ip, taken.total, from_ip, self.max_clients, self.max_per_ip)?;
         taken.total += 1;
@@ -109,6 +128,39 @@ impl Admission {
             admission: self.clone(),
             ip,
         })
+    }
+
+    /// Bans `ip` (the client called `name`) until `until`, replacing any
+    /// ban of that address.
+    pub(crate) fn ban(&self, ip: IpAddr, name: &str, until: Instant) {
+        let mut taken = self.taken.lock();
+        taken.bans.retain(|ban| ban.ip != ip);
+        taken.bans.push(Ban {
+            ip,
+            name: name.to_string(),
+            until,
+        });
+    }
+
+    /// Lifts the ban of the address written `who`, or of the client that
+    /// was called `who` (ignoring case). Returns the ban lifted.
+    pub(crate) fn unban(&self, who: &str) -> Option<Ban> {
+        let mut taken = self.taken.lock();
+        let now = Instant::now();
+        taken.bans.retain(|ban| ban.until > now);
+        let index = taken
+            .bans
+            .iter()
+            .position(|ban| ban.ip.to_string() == who || ban.name.eq_ignore_ascii_case(who))?;
+        Some(taken.bans.remove(index))
+    }
+
+    /// The bans that still run, oldest first.
+    pub(crate) fn bans(&self) -> Vec<Ban> {
+        let mut taken = self.taken.lock();
+        let now = Instant::now();
+        taken.bans.retain(|ban| ban.until > now);
+        taken.bans.clone()
     }
 
     /// Places taken now.
@@ -171,5 +223,24 @@ mod tests {
             String::from_utf8(Refusal::TooMany(REMOTE, 16).line()).unwrap(),
             "! too many connections from 192.0.2.7 (max 16)\n"
         );
+    }
+
+    #[test]
+    fn a_banned_address_is_refused_until_the_ban_ends_or_is_lifted() {
+        let admission = Arc::new(Admission::new(10, None));
+        let later = Instant::now() + Duration::from_secs(600);
+        admission.ban(REMOTE, "bob", later);
+        match admission.admit(REMOTE) {
+            Err(Refusal::Banned(left)) => assert!(left > Duration::from_secs(590)),
+            other => panic!("{other:?}"),
+        }
+        assert!(admission.admit(LOOPBACK).is_ok(), "other addresses come in");
+        assert_eq!(admission.bans().len(), 1);
+        assert!(admission.unban("nobody").is_none());
+        assert_eq!(admission.unban("BOB").map(|b| b.ip), Some(REMOTE));
+        assert!(admission.admit(REMOTE).is_ok(), "lifted");
+        admission.ban(REMOTE, "bob", Instant::now());
+        assert!(admission.admit(REMOTE).is_ok(), "a ban that ran out");
+        assert!(admission.bans().is_empty());
     }
 }

@@ -13,6 +13,18 @@ use super::rooms::RoomId;
 /// at most one read's worth of lines) are ever held.
 pub(crate) const EVENTS_CAPACITY: usize = 1024;
 
+/// Who moved a client to another room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MovedBy {
+    /// The client itself (`/join`): both rooms are told.
+    Itself,
+    /// The client itself, while muted: nobody is told, it only moves.
+    ItselfMuted,
+    /// The teacher (the console's `move`): both rooms are told, and the
+    /// client is told who moved it.
+    Teacher,
+}
+
 /// What readers ask the broadcaster to do. The channel is bounded: a reader
 /// whose event does not fit waits, and stops reading its socket meanwhile,
 /// which slows its sender through TCP flow control.
@@ -97,6 +109,8 @@ pub(crate) enum Event {
     Moved {
         /// Who.
         id: ClientId,
+        /// Who moved it, which decides what is said.
+        by: MovedBy,
         /// Its name.
         name: Arc<str>,
         /// The room it entered.
@@ -109,13 +123,15 @@ pub(crate) enum Event {
         /// `* [server] TEXT`.
         line: Vec<u8>,
     },
-    /// The console disconnects a client: it gets `! kicked by the server`,
-    /// the others `* NAME left (kicked)`.
+    /// The console disconnects a client: it gets `! kicked by the server`
+    /// (or `! banned ...`), the others `* NAME left (kicked)` (or `banned`).
     Kick {
         /// Who.
         id: ClientId,
         /// Why, if the teacher said.
         reason: Option<String>,
+        /// For a ban: how many minutes its address is refused.
+        banned_for: Option<u64>,
     },
     /// Only a transcript entry, in its place among the others (a console command).
     Record(Entry),

@@ -104,6 +104,11 @@ impl Registry {
         state.clients.get(&id).map(|record| record.meters.clone())
     }
 
+    /// The remote address of a registered client.
+    pub(crate) fn address(&self, id: ClientId) -> Option<std::net::SocketAddr> {
+        self.state.lock().clients.get(&id).map(|record| record.addr)
+    }
+
     /// Every registered socket (for shutdown).
     pub(crate) fn all_streams(&self) -> Vec<Arc<TcpStream>> {
         self.state

@@ -14,7 +14,7 @@ use super::presence::{Presence, Say};
 use super::roomlog::Kind;
 use crate::protocol::lines;
 use crate::server::client::ClientId;
-use crate::server::event::Event;
+use crate::server::event::{Event, MovedBy};
 use crate::server::recorder::{Entry, Record, Recorder};
 use crate::server::rooms::RoomId;
 use crate::server::shared::Shared;
@@ -145,15 +145,20 @@ impl Layout {
             }
             Event::Moved {
                 id,
+                by,
                 name,
                 to,
                 to_name,
-            } => self.moved(id, &name, to, to_name),
+            } => self.moved(id, &name, (to, to_name), by),
             Event::Say { line } => {
                 self.batch_bytes += line.len();
                 self.fanout.append_everywhere(&line, None, Kind::Public);
             }
-            Event::Kick { id, reason } => self.kick(id, reason),
+            Event::Kick {
+                id,
+                reason,
+                banned_for,
+            } => self.kick(id, reason, banned_for),
             Event::Record(entry) => self.record(entry, None, None),
             Event::Leave {
                 id,
@@ -274,19 +279,25 @@ impl Layout {
     /// Disconnects a client the console kicked: its last line, then FIN; its
     /// room is told why. Its reader, which may be waiting in a read, is woken
     /// once the line is written.
-    fn kick(&mut self, id: ClientId, reason: Option<String>) {
+    fn kick(&mut self, id: ClientId, reason: Option<String>, banned_for: Option<u64>) {
         if self.fanout.room_of(id).is_none() {
             return;
         }
         let Some(record) = self.shared.registry.remove(id) else {
             return;
         };
-        self.send_to(id, &lines::kicked(reason.as_deref()));
+        let (last, told) = match banned_for {
+            Some(minutes) => (lines::banned(minutes), lines::ban_reason()),
+            None => (
+                lines::kicked(reason.as_deref()),
+                lines::kick_reason(reason.as_deref()),
+            ),
+        };
+        self.send_to(id, &last);
         if let Some(room) = self.fanout.leave(id, true) {
             self.shared.stats.kicked.fetch_add(1, Relaxed);
-            self.shared.log.info(&format!("{} kicked", record.name));
-            let reason = lines::kick_reason(reason.as_deref());
-            self.announce_leave(id, room, &record.name, Some(reason));
+            self.shared.log.info(&format!("{} {told}", record.name));
+            self.announce_leave(id, room, &record.name, Some(told));
         }
     }
 
@@ -317,14 +328,16 @@ impl Layout {
 
     /// A client moved rooms (`/join`, the console's `move`): the room it left
     /// hears `* NAME left (went to ROOM)`, the room it entered `* NAME
-    /// joined`, and it hears `* you are now in ROOM`, then that room's history.
-    fn moved(&mut self, id: ClientId, name: &str, to: RoomId, to_name: Arc<str>) {
+    /// joined` (neither, for a muted client), and it hears `* you are now in
+    /// ROOM` (or who moved it there), then that room's history.
+    fn moved(&mut self, id: ClientId, name: &str, (to, to_name): (RoomId, Arc<str>), by: MovedBy) {
         let Some(from) = self.fanout.room_of(id) else {
             return;
         };
         self.fanout.move_to(id, to, &to_name);
         let counts = ((from, self.fanout.count(from)), (to, self.fanout.count(to)));
-        if let Some((left, joined)) = self.presence.moved(id, counts.0, counts.1, Instant::now()) {
+        let told = self.presence.moved(id, counts.0, counts.1, Instant::now());
+        if let (Some((left, joined)), false) = (told, by == MovedBy::ItselfMuted) {
             if left == Say::Now {
                 let went = lines::went_to(&to_name);
                 self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
@@ -333,7 +346,11 @@ impl Layout {
                 self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
             }
         }
-        self.send_to(id, &lines::you_are_in(&to_name));
+        let line = match by {
+            MovedBy::Teacher => lines::moved_by_teacher(&to_name),
+            MovedBy::Itself | MovedBy::ItselfMuted => lines::you_are_in(&to_name),
+        };
+        self.send_to(id, &line);
         let history = lines::history(&self.fanout.history(to));
         self.send_to(id, &history);
         let entry = Entry::Move {

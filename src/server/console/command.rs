@@ -12,6 +12,13 @@ pub(crate) const DEFAULT_MUTE: Duration = Duration::from_secs(300);
 /// not mute someone for ever.
 const MAX_MUTE_SECS: u64 = 24 * 3600;
 
+/// How long `ban NAME` lasts without a number, in minutes: the rest of a
+/// lesson's exercise, not the rest of the term.
+pub(crate) const DEFAULT_BAN_MINUTES: u64 = 10;
+
+/// The longest ban the console accepts (a day), like the longest mute.
+const MAX_BAN_MINUTES: u64 = 24 * 60;
+
 /// One console command.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ConsoleCommand<'a> {
@@ -25,6 +32,10 @@ pub(crate) enum ConsoleCommand<'a> {
     Mute(&'a str, Duration),
     /// End NAME's mute.
     Unmute(&'a str),
+    /// Kick NAME and refuse its address for some minutes.
+    Ban(&'a str, u64),
+    /// Lift the ban of a name or an address.
+    Unban(&'a str),
     /// Move NAME to ROOM.
     Move(&'a str, &'a str),
     /// The `/stats` line.
@@ -44,6 +55,8 @@ pub(crate) const CONSOLE_HELP: &[&str] = &[
     "kick NAME [REASON]   disconnect NAME",
     "mute NAME [SECONDS]  NAME's chat reaches nobody for SECONDS (default 300)",
     "unmute NAME          end NAME's mute",
+    "ban NAME [MINUTES]   kick NAME and refuse its address for MINUTES (default 10)",
+    "unban NAME|ADDRESS   let a banned name's address (or an address) in again",
     "move NAME ROOM       move NAME to ROOM (made if needed)",
     "stats                the server's counters",
     "help                 this list",
@@ -100,6 +113,18 @@ pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
         },
         "unmute" if rest.is_empty() => usage("unmute NAME"),
         "unmute" => Ok(ConsoleCommand::Unmute(rest)),
+        "ban" if rest.is_empty() => usage("ban NAME [MINUTES]"),
+        "ban" => match more {
+            None => Ok(ConsoleCommand::Ban(first, DEFAULT_BAN_MINUTES)),
+            Some(minutes) => match minutes.parse::<u64>() {
+                Ok(n) if (1..=MAX_BAN_MINUTES).contains(&n) => Ok(ConsoleCommand::Ban(first, n)),
+                _ => Err(format!(
+                    "ban: '{minutes}' is not a number of minutes from 1 to {MAX_BAN_MINUTES}"
+                )),
+            },
+        },
+        "unban" if rest.is_empty() => usage("unban NAME|ADDRESS"),
+        "unban" => Ok(ConsoleCommand::Unban(rest)),
         "move" => match more {
             Some(room) if is_valid_room(room) => Ok(ConsoleCommand::Move(first, room)),
             Some(_) => Err(format!("invalid room name: {ROOM_RULE}")),
@@ -138,6 +163,17 @@ mod tests {
             Ok(ConsoleCommand::Mute("bob", Duration::from_secs(60)))
         );
         assert_eq!(parse("unmute bob"), Ok(ConsoleCommand::Unmute("bob")));
+        assert_eq!(
+            parse("ban bob"),
+            Ok(ConsoleCommand::Ban("bob", DEFAULT_BAN_MINUTES))
+        );
+        assert_eq!(parse("ban bob 30"), Ok(ConsoleCommand::Ban("bob", 30)));
+        assert!(parse("ban bob 0").unwrap_err().contains("'0'"));
+        assert_eq!(parse("ban"), Err("usage: ban NAME [MINUTES]".into()));
+        assert_eq!(
+            parse("unban 192.0.2.7"),
+            Ok(ConsoleCommand::Unban("192.0.2.7"))
+        );
         assert_eq!(parse("stats"), Ok(ConsoleCommand::Stats));
         assert_eq!(
             parse("move bob lab1"),

@@ -8,7 +8,6 @@ mod foreground;
 mod report;
 
 use std::io::{self, BufRead, Write};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use crate::config::ConsoleMode;
 use crate::protocol::{lines, sanitize};
 
 use super::client::ClientId;
-use super::event::Event;
+use super::event::{Event, MovedBy};
 use super::recorder::Entry;
 use super::registry::JoinError;
 use super::shared::Shared;
@@ -178,11 +177,21 @@ impl Console {
             ConsoleCommand::Kick(name, reason) => {
                 if let Some((id, name)) = self.find(name) {
                     let reason = reason.map(|r| sanitize(r).into_owned());
-                    if self.send(Event::Kick { id, reason }) {
+                    let kick = Event::Kick {
+                        id,
+                        reason,
+                        banned_for: None,
+                    };
+                    if self.send(kick) {
                         self.say(&format!("ok: kicked {name}"));
                     }
                 }
             }
+            ConsoleCommand::Ban(name, minutes) => self.ban(name, minutes),
+            ConsoleCommand::Unban(who) => match self.shared.admission.unban(who) {
+                Some(ban) => self.say(&format!("ok: unbanned {} ({})", ban.name, ban.ip)),
+                None => self.say(&format!("error: no ban for {who}")),
+            },
             ConsoleCommand::Mute(name, length) => self.mute(name, length),
             ConsoleCommand::Unmute(name) => self.unmute(name),
             ConsoleCommand::Move(name, room) => self.move_to(name, room),
@@ -221,14 +230,39 @@ impl Console {
         self.say(&report::who_heading(views.len()));
         for view in &views {
             let muted = view.meters.mute.left(now_ms).map(lines::seconds_left);
-            let line = report::who_line(
-                view,
-                view.meters.lines_sent.load(Relaxed),
-                view.meters.queued_bytes.load(Relaxed),
-                muted,
-                now,
-            );
+            let line = report::who_line(view, muted, now);
             self.say(&format!("  {line}"));
+        }
+        for ban in self.shared.admission.bans() {
+            self.say(&format!("  {}", report::ban_line(&ban, now)));
+        }
+    }
+
+    /// Bans the address of the client called `name` for `minutes`, and kicks
+    /// it: its last line says so, and its address is refused meanwhile. On
+    /// loopback that address is every client on the server's own machine.
+    fn ban(&mut self, name: &str, minutes: u64) {
+        let Some((id, name)) = self.find(name) else {
+            return;
+        };
+        let Some(addr) = self.shared.registry.address(id) else {
+            return;
+        };
+        let until = Instant::now() + Duration::from_secs(minutes * 60);
+        self.shared.admission.ban(addr.ip(), &name, until);
+        let kick = Event::Kick {
+            id,
+            reason: None,
+            banned_for: Some(minutes),
+        };
+        if self.send(kick) {
+            self.say(&format!(
+                "ok: banned {name} ({}) for {minutes} min",
+                addr.ip()
+            ));
+            if addr.ip().is_loopback() {
+                self.say("note: that address is this machine: every client on it is refused");
+            }
         }
     }
 
@@ -242,6 +276,7 @@ impl Console {
                 let to_name = moved.to_name.clone();
                 self.send(Event::Moved {
                     id,
+                    by: MovedBy::Teacher,
                     name: moved.name,
                     to: moved.to,
                     to_name: moved.to_name,

@@ -18,7 +18,7 @@ use crate::config::{Framing, MAX_EVENT_BYTES};
 use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
 
 use super::client::{ClientId, ClientRecord, Meters};
-use super::event::Event;
+use super::event::{Event, MovedBy};
 use super::ratelimit::TokenBucket;
 use super::recorder::Entry;
 use super::registry::JoinError;
@@ -370,7 +370,7 @@ impl Session {
                 let names = self.shared.registry.names_in_room_of(self.id);
                 self.reply(lines::online(&names));
             }
-            Step::Join(room) => self.join(room),
+            Step::Join { room, quietly } => self.join(room, quietly),
             Step::Rooms => self.reply(lines::rooms(&self.shared.registry.rooms())),
             Step::Whisper { to, text } => match self.shared.registry.find(to) {
                 Some((to_id, to_name)) => {
@@ -409,15 +409,21 @@ impl Session {
     /// Moves to another room. The registry moves the client at once; the
     /// broadcaster hears of it after every line this client sent before, so
     /// those went to the old room and the next ones go to the new one.
-    fn join(&mut self, room: &str) {
+    fn join(&mut self, room: &str, quietly: bool) {
         match self.shared.registry.join(self.id, room) {
             Ok(moved) => {
                 self.flush_pending();
                 self.shared
                     .log
                     .info(&format!("{} went to {}", moved.name, moved.to_name));
+                let by = if quietly {
+                    MovedBy::ItselfMuted
+                } else {
+                    MovedBy::Itself
+                };
                 self.send(Event::Moved {
                     id: self.id,
+                    by,
                     name: moved.name,
                     to: moved.to,
                     to_name: moved.to_name,

@@ -27,8 +27,13 @@ pub(super) enum Step<'a> {
     Act(&'a str),
     /// Answer with the names of everyone in the client's room.
     Who,
-    /// Move to this (well-formed) room.
-    Join(&'a str),
+    /// Move to this (well-formed) room; `quietly` when muted (nobody is told).
+    Join {
+        /// The room.
+        room: &'a str,
+        /// The client is muted: the rooms are not told.
+        quietly: bool,
+    },
     /// Answer with the list of rooms.
     Rooms,
     /// Answer with the server's counters.
@@ -40,14 +45,26 @@ pub(super) enum Step<'a> {
 }
 
 /// Decides what a cleaned, non-empty line asks for. `muted` is how long the
-/// client's mute still runs, if it is muted: its chat, `/me` and `/msg` then
-/// reach nobody, and it is told so; other commands still work.
+/// client's mute still runs, if it is muted: then nothing it chooses reaches
+/// the others. Its chat, `/me`, `/msg` and `/nick` are refused (a name is
+/// something everyone reads), it is told so; a `/join` moves it without a
+/// word to either room; a `/quit` reason is dropped. Other commands work.
 pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
     let command = Command::parse(line);
-    if let (Some(left), Ok(Command::Chat(_) | Command::Me(_) | Command::Msg { .. })) =
-        (muted, &command)
-    {
-        return Step::Reply(lines::still_muted(left));
+    if let Some(left) = muted {
+        match command {
+            Ok(Command::Chat(_) | Command::Me(_) | Command::Msg { .. } | Command::Nick(_)) => {
+                return Step::Reply(lines::still_muted(left));
+            }
+            Ok(Command::Quit(_)) => return Step::Quit(None),
+            Ok(Command::Join(room)) if is_valid_room(room) => {
+                return Step::Join {
+                    room,
+                    quietly: true,
+                }
+            }
+            _ => {}
+        }
     }
     match command {
         Err(e) => Step::Reply(lines::bad_command(&e)),
@@ -57,7 +74,10 @@ pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
         Ok(Command::Nick(name)) => Step::Rename(name),
         Ok(Command::Who) => Step::Who,
         Ok(Command::Join(room)) if !is_valid_room(room) => Step::Reply(lines::invalid_room()),
-        Ok(Command::Join(room)) => Step::Join(room),
+        Ok(Command::Join(room)) => Step::Join {
+            room,
+            quietly: false,
+        },
         Ok(Command::Rooms) => Step::Rooms,
         Ok(Command::Msg { to, text }) => Step::Whisper { to, text },
         Ok(Command::Me(text)) if lines::action_mimics_notice(text) => {
@@ -138,7 +158,13 @@ mod tests {
         );
         assert_eq!(step("/me waves"), Step::Act("waves"));
         assert_eq!(step("/stats"), Step::Stats);
-        assert_eq!(step("/join lab1"), Step::Join("lab1"));
+        assert_eq!(
+            step("/join lab1"),
+            Step::Join {
+                room: "lab1",
+                quietly: false
+            }
+        );
         assert_eq!(step("/rooms"), Step::Rooms);
         assert_eq!(step("/quit"), Step::Quit(None));
         assert_eq!(step("/quit tired"), Step::Quit(Some("tired")));
@@ -173,9 +199,9 @@ mod tests {
     }
 
     #[test]
-    fn a_muted_client_may_use_commands_but_not_speak() {
+    fn a_muted_client_may_use_commands_but_reach_nobody() {
         let muted = Some(Duration::from_millis(59_400));
-        for line in ["hello", "/me waves", "/msg bob hi"] {
+        for line in ["hello", "/me waves", "/msg bob hi", "/nick insult_one"] {
             assert_eq!(
                 reply(step(line, muted)),
                 "! you are muted (60 s left)\n",
@@ -184,7 +210,20 @@ mod tests {
         }
         assert_eq!(step("/who", muted), Step::Who);
         assert_eq!(step("/quit", muted), Step::Quit(None));
+        assert_eq!(
+            step("/quit buy_my_stuff", muted),
+            Step::Quit(None),
+            "no reason"
+        );
+        assert_eq!(
+            step("/join go_away_idiot", muted),
+            Step::Join {
+                room: "go_away_idiot",
+                quietly: true
+            }
+        );
         assert_eq!(step("hello", None), Step::Chat("hello"));
+        assert_eq!(step("/nick ann", None), Step::Rename("ann"));
     }
 
     #[test]
