@@ -144,7 +144,8 @@ fn me_and_help() {
     room[0].expect("! usage: /me TEXT");
     room[1].send("/Help");
     for command in [
-        "/nick", "/who", "/join", "/rooms", "/msg", "/me", "/stats", "/help", "/quit", "//",
+        "/nick", "/who", "/join", "/rooms", "/msg", "/me", "/stats", "/help", "/quit", "/key",
+        "/session", "/resume", "//",
     ] {
         let line = room[1].line();
         assert!(

@@ -162,7 +162,7 @@ mod tests {
     fn server_notices_are_not_names() {
         assert_eq!(
             people(&[
-                lines::welcome("127.0.0.1:5000", 2, &[]),
+                lines::welcome("127.0.0.1:5000", 2, &[], lines::Recording::Off),
                 lines::you_are_now("ann"),
                 lines::shutting_down(),
                 lines::crowd(37, 5, 1234),

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::settings::{
     ClientConfig, ColorChoice, ConsoleMode, Framing, ServerConfig, CLIENT_COUNT_RANGE,
-    CLIENT_PORT_RANGE, DEFAULT_HOST, HISTORY_RANGE, JOIN_GRACE_MS_RANGE, MAX_LINE_BYTES_RANGE,
-    MAX_LOGS_BYTES, MAX_SENDQ_BYTES, RATE_LIMIT_RANGE, ROOM_LOG_BYTES_RANGE, SERVER_PORT_RANGE,
-    STATS_EVERY_SECS_RANGE, WRITE_TIMEOUT_MS_RANGE,
+    CLIENT_PORT_RANGE, DEFAULT_HOST, HISTORY_RANGE, HOLD_SECS_RANGE, JOIN_GRACE_MS_RANGE,
+    MAX_LINE_BYTES_RANGE, MAX_LOGS_BYTES, MAX_SENDQ_BYTES, RATE_LIMIT_RANGE, ROOM_LOG_BYTES_RANGE,
+    SERVER_PORT_RANGE, STATS_EVERY_SECS_RANGE, WRITE_TIMEOUT_MS_RANGE,
 };
 
 /// What a command line asks for.
@@ -91,6 +91,15 @@ pub fn parse_server_args(
                 config.join_grace = Duration::from_millis(ms);
             }
             "--framing" => config.framing = args.choice(&flag, &Framing::NAMES)?,
+            "--key" => config.key = Some(args.value(&flag)?),
+            "--hold-secs" => {
+                let secs = args.number(&flag, HOLD_SECS_RANGE)?;
+                config.hold = Duration::from_secs(secs);
+            }
+            "--record-private" => {
+                flag.no_value()?;
+                config.record_private = true;
+            }
             "--quiet" => {
                 flag.no_value()?;
                 config.quiet = true;

@@ -5,10 +5,10 @@
 use std::fmt;
 
 use super::settings::{
-    ColorChoice, ConsoleMode, Framing, DEFAULT_CROWD, DEFAULT_HISTORY, DEFAULT_HOST,
-    DEFAULT_JOIN_GRACE_MS, DEFAULT_LOGS_BYTES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_MAX_PER_IP, DEFAULT_PORT, DEFAULT_RATE_LIMIT, DEFAULT_ROOM_LOG_BYTES,
-    DEFAULT_SENDQ_BYTES, DEFAULT_WRITE_TIMEOUT_MS,
+    ColorChoice, ConsoleMode, Framing, DEFAULT_CROWD, DEFAULT_HISTORY, DEFAULT_HOLD_SECS,
+    DEFAULT_HOST, DEFAULT_JOIN_GRACE_MS, DEFAULT_LOGS_BYTES, DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_PER_IP, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
+    DEFAULT_ROOM_LOG_BYTES, DEFAULT_SENDQ_BYTES, DEFAULT_WRITE_TIMEOUT_MS,
 };
 
 /// The `--help` text of one binary. It is a value that prints the text
@@ -88,9 +88,22 @@ Options:
                            while the server is in the foreground; on; off
                            [default: {console}]
   --stats-every SECONDS    log a statistics line every SECONDS
-  --transcript FILE        append every event to FILE as JSON lines
+  --transcript FILE        append every event to FILE as JSON lines; a server
+                           started again with the same FILE gives each room
+                           its recent lines back and holds the names of the
+                           clients that were connected for a minute, so they
+                           come back as themselves (without a transcript, a
+                           restart forgets both)
   --dashboard [HOST:]PORT  serve a live dashboard of the room over HTTP at
                            http://HOST:PORT/ (read-only) [host: {DEFAULT_HOST}]
+  --key CODE               a class code: a client must send /key CODE first;
+                           wrong codes close the connection, and an address
+                           that keeps guessing is refused for a while
+  --record-private         keep the text of private messages in the
+                           transcript (by default they are not recorded)
+  --hold-secs SECONDS      how long a client whose connection broke may take
+                           to come back as itself (its name stays taken; the
+                           room is told it left only after) [default: {DEFAULT_HOLD_SECS}]
   --quiet                  log only start, stop and errors
   -h, --help               print this help
   -V, --version            print the version

@@ -48,6 +48,14 @@ pub const DEFAULT_ROOM_LOG_BYTES: usize = 1024 * 1024;
 /// that opens a hundred rooms cannot make the server grow without bound.
 pub const DEFAULT_LOGS_BYTES: usize = 64 * 1024 * 1024;
 
+/// The default `--hold-secs`: a minute covers a laptop lid closed and
+/// opened, a Wi-Fi that drops and comes back, a server restarted; a student
+/// who is really gone is announced a minute late.
+pub const DEFAULT_HOLD_SECS: u64 = 60;
+
+/// `--hold-secs`: from a second to an hour.
+pub const HOLD_SECS_RANGE: RangeInclusive<u64> = 1..=3600;
+
 /// The default `--crowd`: 100. A class of 30 sees every join and leave as it
 /// happens; a lecture hall of 3000 would otherwise get 3000 join lines each,
 /// nine million lines in all (joins cost the square of the room's size).
@@ -238,6 +246,16 @@ pub struct ServerConfig {
     /// `None` serves none. A bare port means loopback: the page shows client
     /// addresses, so it is not offered to the network unless asked.
     pub dashboard: Option<String>,
+    /// The class code (`--key`): a client's first line must be `/key CODE`.
+    /// `None`: anyone who reaches the port may join.
+    pub key: Option<String>,
+    /// Record the text of private messages in the transcript
+    /// (`--record-private`); by default they are not recorded at all.
+    pub record_private: bool,
+    /// How long the session of a client whose connection broke is held for
+    /// it to come back (`--hold-secs`): its name stays taken, the room is
+    /// not told it left.
+    pub hold: Duration,
 }
 
 impl Default for ServerConfig {
@@ -262,6 +280,9 @@ impl Default for ServerConfig {
             crowd: DEFAULT_CROWD,
             console: ConsoleMode::default(),
             dashboard: None,
+            key: None,
+            record_private: false,
+            hold: Duration::from_secs(DEFAULT_HOLD_SECS),
         }
     }
 }

@@ -32,6 +32,19 @@ pub enum Command<'a> {
     Stats,
     /// `/quit [REASON]`: leave.
     Quit(Option<&'a str>),
+    /// `/session`: ask for a resume token; the room's lines then come with
+    /// `#SEQ COUNT` markers (see [`lines::push_marker`](crate::protocol::lines::push_marker)).
+    Session,
+    /// `/resume TOKEN LAST`: a new connection takes over the session TOKEN,
+    /// whose client last received the room line numbered LAST.
+    Resume {
+        /// The token `/session` gave.
+        token: &'a str,
+        /// The number of the last room line received whole (0: none).
+        last: u64,
+    },
+    /// `/key CODE`: the class code, the first line on a server with `--key`.
+    Key(&'a str),
 }
 
 /// Why a line starting with `/` is not a valid command. Its `Display` is the
@@ -75,6 +88,9 @@ pub const HELP: &[&str] = &[
     "/stats - show the server's statistics",
     "/help - show this list",
     "/quit [REASON] - leave the chat",
+    "/key CODE - the class code, when the server asks for one",
+    "/session - get a token to resume with after a lost connection",
+    "/resume TOKEN LAST - take your session back (the client does this)",
     "//TEXT - send a message that starts with /",
 ];
 
@@ -122,6 +138,15 @@ impl<'a> Command<'a> {
             "help" => nothing(Command::Help, "/help"),
             "stats" => nothing(Command::Stats, "/stats"),
             "quit" => Ok(Command::Quit((!rest.is_empty()).then_some(rest))),
+            "key" => rest_of_line("/key CODE").map(Command::Key),
+            "session" => nothing(Command::Session, "/session"),
+            "resume" => match rest.split_once(char::is_whitespace) {
+                Some((token, last)) => match last.trim().parse() {
+                    Ok(last) => Ok(Command::Resume { token, last }),
+                    Err(_) => Err(ParseError::Usage("/resume TOKEN LAST")),
+                },
+                None => Err(ParseError::Usage("/resume TOKEN LAST")),
+            },
             _ => Err(ParseError::Unknown(word.to_string())),
         }
     }
@@ -161,6 +186,15 @@ mod tests {
         assert_eq!(parse("/rooms"), Ok(Command::Rooms));
         assert_eq!(parse("/stats"), Ok(Command::Stats));
         assert_eq!(parse("/quit"), Ok(Command::Quit(None)));
+        assert_eq!(parse("/session"), Ok(Command::Session));
+        assert_eq!(
+            parse("/resume 0a1b 42"),
+            Ok(Command::Resume {
+                token: "0a1b",
+                last: 42
+            })
+        );
+        assert_eq!(parse("/key open sesame"), Ok(Command::Key("open sesame")));
         assert_eq!(
             parse("/quit\tgone home"),
             Ok(Command::Quit(Some("gone home")))
@@ -179,6 +213,11 @@ mod tests {
             ("/rooms all", "/rooms"),
             ("/help nick", "/help"),
             ("/STATS now", "/stats"),
+            ("/session now", "/session"),
+            ("/resume", "/resume TOKEN LAST"),
+            ("/resume abc", "/resume TOKEN LAST"),
+            ("/resume abc x", "/resume TOKEN LAST"),
+            ("/key", "/key CODE"),
         ] {
             assert_eq!(parse(line), Err(format!("usage: {usage}")), "{line}");
         }

@@ -42,9 +42,21 @@ pub fn error(text: &str) -> Vec<u8> {
     format!("! {text}\n").into_bytes()
 }
 
-/// The first line a client gets: its name, how many others are there, and
-/// any demo mode that is on (so nobody mistakes a broken server for a real one).
-pub fn welcome(name: &str, others: usize, demo_modes: &[&str]) -> Vec<u8> {
+/// Whether the server keeps a transcript, as a newcomer is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// No transcript.
+    Off,
+    /// A transcript of the rooms, not of private messages.
+    Rooms,
+    /// A transcript of the rooms and of private messages.
+    Everything,
+}
+
+/// The first line a client gets: its name, how many others are there, any
+/// demo mode that is on (so nobody mistakes a broken server for a real one),
+/// and whether what it says is recorded.
+pub fn welcome(name: &str, others: usize, demo_modes: &[&str], recording: Recording) -> Vec<u8> {
     let others = match others {
         1 => "1 other".to_string(),
         n => format!("{n} others"),
@@ -52,6 +64,11 @@ pub fn welcome(name: &str, others: usize, demo_modes: &[&str]) -> Vec<u8> {
     let mut text = format!("welcome {name}, {others} online, /help lists the commands");
     if !demo_modes.is_empty() {
         text.push_str(&format!(" (demo mode: {})", demo_modes.join(", ")));
+    }
+    match recording {
+        Recording::Off => {}
+        Recording::Rooms => text.push_str(" (this room is recorded; private messages are not)"),
+        Recording::Everything => text.push_str(" (this room is recorded, private messages too)"),
     }
     notice(&text)
 }
@@ -246,6 +263,55 @@ pub fn ban_reason() -> String {
 /// still says 1 min.
 pub fn minutes_left(left: Duration) -> u64 {
     left.as_secs().div_ceil(60).max(1)
+}
+
+/// `! this class needs a code: /key CODE`, the first line a server with
+/// `--key` sends, and its answer to any line before the code.
+pub fn needs_code() -> Vec<u8> {
+    error("this class needs a code: /key CODE")
+}
+
+/// `! wrong code`, before the server closes the connection.
+pub fn wrong_code() -> Vec<u8> {
+    error("wrong code")
+}
+
+/// `! too many wrong codes, try again in N min`: an address that guessed
+/// too often is refused for a while.
+pub fn too_many_wrong_codes(minutes: u64) -> Vec<u8> {
+    error(&format!("too many wrong codes, try again in {minutes} min"))
+}
+
+/// `#session TOKEN LAST`: the answer to `/session` (and the first line of a
+/// resumed session): the token to resume with, and the number of the last
+/// room line before it, where the client starts counting.
+pub fn session(token: &str, last: u64) -> Vec<u8> {
+    format!("#session {token} {last}\n").into_bytes()
+}
+
+/// `* resumed: N lines you missed`, after the lines a resumed client missed.
+pub fn resumed(missed: u64) -> Vec<u8> {
+    match missed {
+        1 => notice("resumed: 1 line you missed"),
+        n => notice(&format!("resumed: {n} lines you missed")),
+    }
+}
+
+/// `! cannot resume: no such session (it ran out, or the server forgot it)`:
+/// the connection goes on as a new client.
+pub fn cannot_resume() -> Vec<u8> {
+    error("cannot resume: no such session (it ran out, or the server forgot it)")
+}
+
+/// `! /resume must be the first line`: a session is taken back before the
+/// connection does anything else.
+pub fn resume_first() -> Vec<u8> {
+    error("/resume must be the first line")
+}
+
+/// `* no code needed here`: `/key` on a server without one.
+pub fn no_code_needed() -> Vec<u8> {
+    notice("no code needed here")
 }
 
 /// `! you are muted for SECONDS s`, when the console mutes a client.
@@ -455,11 +521,13 @@ mod tests {
     #[test]
     fn welcome_counts_and_names_demo_modes() {
         assert_eq!(
-            welcome("ann", 1, &[]),
+            welcome("ann", 1, &[], Recording::Off),
             b"* welcome ann, 1 other online, /help lists the commands\n"
         );
+        assert!(welcome("ann", 1, &[], Recording::Rooms)
+            .ends_with(b"(this room is recorded; private messages are not)\n"));
         assert_eq!(
-            welcome("ann", 0, &["chunk framing"]),
+            welcome("ann", 0, &["chunk framing"], Recording::Off),
             b"* welcome ann, 0 others online, /help lists the commands (demo mode: chunk framing)\n"
                 .to_vec()
         );

@@ -22,6 +22,8 @@ pub(crate) enum Refusal {
     TooMany(IpAddr, usize),
     /// The teacher banned this address; the ban runs this much longer.
     Banned(Duration),
+    /// This address gave too many wrong class codes; refused this much longer.
+    WrongCodes(Duration),
 }
 
 impl Refusal {
@@ -31,6 +33,7 @@ impl Refusal {
             Refusal::Full(max) => lines::server_full(*max),
             Refusal::TooMany(ip, max) => lines::too_many_from(&ip.to_string(), *max),
             Refusal::Banned(left) => lines::banned(lines::minutes_left(*left)),
+            Refusal::WrongCodes(left) => lines::too_many_wrong_codes(lines::minutes_left(*left)),
         }
     }
 }
@@ -63,6 +66,34 @@ pub(crate) fn decide(
     }
 }
 
+/// Wrong class codes one address may give in [`STRIKE_WINDOW`] before each
+/// costs it a pause; the pause grows a second each time, up to five.
+const FREE_STRIKES: u32 = 3;
+/// Wrong codes in [`STRIKE_WINDOW`] after which the address is refused for
+/// [`STRIKE_REFUSAL`]: at a five-second pause each, guessing is hopeless
+/// long before, and a student who mistyped has had plenty of tries.
+const MAX_STRIKES: u32 = 10;
+const STRIKE_WINDOW: Duration = Duration::from_secs(10 * 60);
+const STRIKE_REFUSAL: Duration = Duration::from_secs(10 * 60);
+/// The name a refusal for wrong codes is listed under.
+const WRONG_CODES: &str = "(wrong codes)";
+
+/// What one more wrong code costs an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strike {
+    /// Wait this long before the answer (zero for the first few).
+    Slow(Duration),
+    /// Refused from now on, for this long.
+    Refused(Duration),
+}
+
+/// Wrong codes an address gave since `first`.
+#[derive(Debug, Clone, Copy)]
+struct Strikes {
+    count: u32,
+    first: Instant,
+}
+
 /// An address the teacher banned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ban {
@@ -89,6 +120,8 @@ struct Taken {
     per_ip: HashMap<IpAddr, usize>,
     /// Bans that may still run; one that has run out is dropped when seen.
     bans: Vec<Ban>,
+    /// Wrong class codes per address, in the current window.
+    strikes: HashMap<IpAddr, Strikes>,
 }
 
 /// One place in the room, held for as long as the connection's reader runs;
@@ -118,7 +151,11 @@ impl Admission {
         let now = Instant::now();
         taken.bans.retain(|ban| ban.until > now);
         if let Some(ban) = taken.bans.iter().find(|ban| ban.ip == ip) {
-            return Err(Refusal::Banned(ban.until - now));
+            let left = ban.until - now;
+            if ban.name == WRONG_CODES {
+                return Err(Refusal::WrongCodes(left));
+            }
+            return Err(Refusal::Banned(left));
         }
         let from_ip = taken.per_ip.get(&ip).copied().unwrap_or(0);
         decide(ip, taken.total, from_ip, self.max_clients, self.max_per_ip)?;
@@ -153,6 +190,37 @@ impl Admission {
             .iter()
             .position(|ban| ban.ip.to_string() == who || ban.name.eq_ignore_ascii_case(who))?;
         Some(taken.bans.remove(index))
+    }
+
+    /// Counts a wrong class code from `ip`: the first few cost nothing, the
+    /// next a growing pause, and too many get the address refused.
+    pub(crate) fn wrong_code(&self, ip: IpAddr) -> Strike {
+        let mut taken = self.taken.lock();
+        let now = Instant::now();
+        let strikes = taken.strikes.entry(ip).or_insert(Strikes {
+            count: 0,
+            first: now,
+        });
+        if now.duration_since(strikes.first) > STRIKE_WINDOW {
+            *strikes = Strikes {
+                count: 0,
+                first: now,
+            };
+        }
+        strikes.count += 1;
+        let count = strikes.count;
+        if count < MAX_STRIKES {
+            let pause = count.saturating_sub(FREE_STRIKES).min(5);
+            return Strike::Slow(Duration::from_secs(u64::from(pause)));
+        }
+        taken.strikes.remove(&ip);
+        taken.bans.retain(|ban| ban.ip != ip);
+        taken.bans.push(Ban {
+            ip,
+            name: WRONG_CODES.to_string(),
+            until: now + STRIKE_REFUSAL,
+        });
+        Strike::Refused(STRIKE_REFUSAL)
     }
 
     /// The bans that still run, oldest first.
@@ -222,6 +290,28 @@ mod tests {
         assert_eq!(
             String::from_utf8(Refusal::TooMany(REMOTE, 16).line()).unwrap(),
             "! too many connections from 192.0.2.7 (max 16)\n"
+        );
+    }
+
+    #[test]
+    fn wrong_codes_cost_more_and_more_then_refuse_the_address() {
+        let admission = Arc::new(Admission::new(10, None));
+        let pauses: Vec<Strike> = (0..MAX_STRIKES)
+            .map(|_| admission.wrong_code(REMOTE))
+            .collect();
+        assert_eq!(pauses[0], Strike::Slow(Duration::ZERO));
+        assert_eq!(pauses[2], Strike::Slow(Duration::ZERO));
+        assert_eq!(pauses[3], Strike::Slow(Duration::from_secs(1)));
+        assert_eq!(pauses[8], Strike::Slow(Duration::from_secs(5)));
+        assert_eq!(pauses[9], Strike::Refused(STRIKE_REFUSAL));
+        assert!(matches!(
+            admission.admit(REMOTE),
+            Err(Refusal::WrongCodes(_))
+        ));
+        assert!(admission.admit(LOOPBACK).is_ok(), "only that address");
+        assert_eq!(
+            String::from_utf8(Refusal::WrongCodes(STRIKE_REFUSAL).line()).unwrap(),
+            "! too many wrong codes, try again in 10 min\n"
         );
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::rooms::RoomId;
+use super::session::Token;
 
 /// A client's identity for the life of the server. Ids grow with every
 /// accepted connection, so sorting by id gives the order clients joined.
@@ -103,6 +104,9 @@ pub(crate) struct ClientRecord {
     /// The room it is in: the lobby at first. Changed by its reader (`/join`)
     /// or the console (`move`), under the registry lock.
     pub(crate) room: RoomId,
+    /// Its session's token, once it asked for one (`/session`) or took a
+    /// session back (`/resume`). Set by its reader, under the registry lock.
+    pub(crate) token: Option<Token>,
 }
 
 /// One client as a snapshot shows it: the record's fixed parts and name as

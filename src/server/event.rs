@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::client::ClientId;
 use super::recorder::Entry;
 use super::rooms::RoomId;
+use super::session::{Resumed, Token};
 
 /// Events that may wait for the broadcaster. Bounded, so a busy room pushes
 /// back on readers instead of growing a queue: at most this many events (each
@@ -103,6 +104,31 @@ pub(crate) enum Event {
         reason: Option<String>,
         /// A last line for the client (`* bye`).
         farewell: Option<Vec<u8>>,
+        /// Its connection broke: a client with a session is held for it to
+        /// come back, and the others are not told (yet).
+        may_come_back: bool,
+    },
+    /// A client asked for a session (`/session`): tell it the token, and
+    /// number its room lines from now on.
+    Session {
+        /// Who.
+        id: ClientId,
+        /// Its token.
+        token: Token,
+        /// Its name (recorded with the token, for a restart).
+        name: Arc<str>,
+    },
+    /// A new connection took a session back (`/resume`); the registry has
+    /// already given it the session's name and room.
+    Resume {
+        /// The new connection.
+        id: ClientId,
+        /// The session's token.
+        token: Token,
+        /// The last room line the client received.
+        last: u64,
+        /// What it took over, and where it is now.
+        resumed: Resumed,
     },
     /// A client moved to another room (`/join`, the console's `move`); the
     /// registry has already moved it.
@@ -122,6 +148,8 @@ pub(crate) enum Event {
     Say {
         /// `* [server] TEXT`.
         line: Vec<u8>,
+        /// What the transcript records.
+        text: String,
     },
     /// The console disconnects a client: it gets `! kicked by the server`
     /// (or `! banned ...`), the others `* NAME left (kicked)` (or `banned`).

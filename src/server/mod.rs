@@ -4,7 +4,8 @@
 //!
 //! - [`shared`]: what every thread can see, and who owns each piece of a client
 //! - [`client`]: one client's state: its record, meters and mute
-//! - [`registry`]: the client records behind one lock; [`rooms`] the room list
+//! - [`registry`]: the client records behind one lock; [`rooms`] the room
+//!   list; [`session`] what lets a client come back after a lost connection
 //! - [`event`]: the messages readers send the broadcaster
 //! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
 //! - [`broadcaster`]: the only writer; its batch layout and per-client state
@@ -25,6 +26,7 @@ mod console;
 mod dashboard;
 mod error;
 mod event;
+mod json;
 mod ratelimit;
 mod reader;
 mod recorder;
@@ -32,12 +34,14 @@ mod refuser;
 mod registry;
 mod reserve;
 mod rooms;
+mod session;
 mod shared;
 mod shutdown;
 mod socket;
 mod stats;
 mod stats_logger;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -50,14 +54,18 @@ use crate::config::{ConsoleMode, ServerConfig};
 use crate::protocol::lines;
 
 use admission::Slot;
+use broadcaster::Restart;
 use client::ClientId;
 use console::ConsoleIo;
 pub use error::ServerError;
 use event::{Event, EVENTS_CAPACITY};
 use recorder::recent::Recent;
+use recorder::reload::Restored;
 use recorder::{Entry, Record, TranscriptTarget};
 use refuser::Refuser;
 use reserve::Reserve;
+use rooms::{RoomId, LOBBY_NAME};
+use session::Token;
 use shared::Shared;
 pub use shutdown::ShutdownHandle;
 use socket::{is_transient_accept_error, LINGER};
@@ -74,6 +82,8 @@ pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     transcript: Option<TranscriptTarget>,
+    /// What the transcript gave back (a restart), until `run` hands it on.
+    restored: Option<Restored>,
     console: Option<ConsoleIo>,
     /// The dashboard's listener (`--dashboard`), until `run` hands it over.
     dashboard: Option<TcpListener>,
@@ -110,17 +120,19 @@ impl Server {
             None => (None, None),
         };
         let shared = Arc::new(Shared::new(config));
-        let transcript =
-            match &shared.config.transcript {
-                Some(path) => Some(TranscriptTarget::open(path).map_err(|source| {
-                    ServerError::Transcript {
-                        path: path.clone(),
-                        source,
-                    }
-                })?),
-                None => None,
-            };
+        let (transcript, restored) = match &shared.config.transcript {
+            Some(path) => {
+                let opened = TranscriptTarget::open(path, shared.config.room_log_bytes);
+                let (target, restored) = opened.map_err(|source| ServerError::Transcript {
+                    path: path.clone(),
+                    source,
+                })?;
+                (Some(target), restored)
+            }
+            None => (None, Restored::default()),
+        };
         Ok(Server {
+            restored: Some(restored),
             listener,
             local_addr,
             shared,
@@ -211,8 +223,9 @@ impl Server {
         recorder.record(Record::now(Entry::Start {
             addr: self.local_addr.to_string(),
         }));
+        let restart = self.restart();
         let (events_tx, events_rx) = bounded(EVENTS_CAPACITY);
-        let broadcaster = broadcaster::spawn(shared.clone(), events_rx, recorder)?;
+        let broadcaster = broadcaster::spawn(shared.clone(), events_rx, recorder, restart)?;
         let refuser = Refuser::spawn()?;
         let stats_logger = StatsLogger::spawn(&shared)?;
         let dashboard = match (self.dashboard.take(), recent) {
@@ -263,6 +276,52 @@ impl Server {
         }
         shared.log.always("server stopped");
         Ok(())
+    }
+
+    /// Holds the sessions a previous run left open (from the transcript), in
+    /// their rooms, and says what the broadcaster takes back: the lines of
+    /// the lobby and of those rooms. Rooms nobody can come back to are left
+    /// out, as a room that empties loses its history.
+    fn restart(&mut self) -> Restart {
+        let restored = self.restored.take().unwrap_or_default();
+        let until = Instant::now() + self.shared.config.hold;
+        let mut rooms: HashMap<String, RoomId> = HashMap::new();
+        rooms.insert(LOBBY_NAME.to_string(), RoomId::LOBBY);
+        let mut held = Vec::new();
+        for (n, session) in restored.sessions.iter().enumerate() {
+            let Some(token) = Token::parse(&session.token) else {
+                continue;
+            };
+            // Ids from the top down: the accept loop counts up from 1.
+            let id = ClientId(u64::MAX - n as u64);
+            let room =
+                self.shared
+                    .registry
+                    .hold_restored(id, token, &session.name, &session.room, until);
+            rooms.insert(session.room.to_ascii_lowercase(), room);
+            held.push((id, room, Arc::from(session.room.as_str())));
+        }
+        if !held.is_empty() {
+            self.shared.log.always(&format!(
+                "holding {} sessions from the transcript for {} s",
+                held.len(),
+                self.shared.config.hold.as_secs()
+            ));
+        }
+        let lines = restored
+            .rooms
+            .into_iter()
+            .filter_map(|room| {
+                let id = *rooms.get(&room.name.to_ascii_lowercase())?;
+                Some((id, Arc::from(room.name.as_str()), room.lines))
+            })
+            .collect();
+        Restart {
+            rooms: lines,
+            held,
+            next_line: restored.next_line,
+            until,
+        }
     }
 
     /// Logs the address and any demo mode.

@@ -1,13 +1,15 @@
-//! Who is connected: one [`ClientRecord`] per connection and the rooms, in
-//! one mutex-guarded map. Readers add, rename and move themselves here; the
-//! broadcaster attaches to new clients and removes the ones that go; the
-//! console and the dashboard read snapshots. A client's own state is
-//! described in `client.rs`; this file is the map and its lock.
+//! Who is connected: one [`ClientRecord`] per connection, the rooms, and
+//! the sessions held for clients that may come back, in one mutex-guarded
+//! map. Readers add, rename and move themselves here, and take sessions
+//! back; the broadcaster attaches to new clients and removes (or holds) the
+//! ones that go; the console and the dashboard read snapshots. A client's
+//! own state is described in `client.rs`; this file is the map and its lock.
 
 use std::collections::HashMap;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -15,6 +17,7 @@ use crate::protocol::skeleton;
 
 use super::client::{ClientId, ClientRecord, ClientView, Meters};
 use super::rooms::{RoomId, Rooms};
+use super::session::{Held, Replaced, Resumed, Token};
 
 /// Why a rename was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,12 +41,14 @@ pub(crate) struct Registry {
     state: Mutex<State>,
 }
 
-/// What the registry lock guards: the clients and the rooms, together, so a
-/// client's room and the rooms' member counts never disagree.
+/// What the registry lock guards: the clients, the rooms and the held
+/// sessions, together, so a client's room and the rooms' counts never
+/// disagree, and a held name is never taken by someone else.
 #[derive(Debug, Default)]
 struct State {
     clients: HashMap<ClientId, ClientRecord>,
     rooms: Rooms,
+    held: HashMap<Token, Held>,
 }
 
 /// A move from one room to another, as `/join` made it.
@@ -129,8 +134,7 @@ impl Registry {
     pub(crate) fn rename(&self, id: ClientId, new: &str) -> Result<Arc<str>, RenameError> {
         let wanted = skeleton(new);
         let mut state = self.state.lock();
-        let clients = &mut state.clients;
-        let others = clients.iter().filter(|(&other, _)| other != id);
+        let others = state.clients.iter().filter(|(&other, _)| other != id);
         for (_, c) in others {
             if c.name.eq_ignore_ascii_case(new) {
                 return Err(RenameError::Taken);
@@ -139,11 +143,142 @@ impl Registry {
                 return Err(RenameError::TooClose(c.name.clone()));
             }
         }
-        let client = clients.get_mut(&id).ok_or(RenameError::Gone)?;
+        for held in state.held.values() {
+            if held.name.eq_ignore_ascii_case(new) {
+                return Err(RenameError::Taken);
+            }
+            if skeleton(&held.name) == wanted {
+                return Err(RenameError::TooClose(held.name.clone()));
+            }
+        }
+        let client = state.clients.get_mut(&id).ok_or(RenameError::Gone)?;
         if &*client.name == new {
             return Err(RenameError::Unchanged);
         }
         Ok(std::mem::replace(&mut client.name, Arc::from(new)))
+    }
+
+    /// Gives client `id` a session token (the one it has, if it asked before).
+    pub(crate) fn start_session(&self, id: ClientId) -> Option<Token> {
+        let mut state = self.state.lock();
+        let record = state.clients.get_mut(&id)?;
+        Some(record.token.get_or_insert_with(Token::new).clone())
+    }
+
+    /// Client `id` (a new connection) takes back the session `token`: the
+    /// held session of a client that went, or the session of a connection
+    /// the server still thinks alive (which is removed, and marked gone).
+    /// It gets the session's name and room. `None` if no session has it.
+    pub(crate) fn resume(&self, id: ClientId, token: &Token) -> Option<Resumed> {
+        let mut state = self.state.lock();
+        let State {
+            clients,
+            rooms,
+            held,
+        } = &mut *state;
+        let (name, room, replaced) = if let Some(session) = held.remove(token) {
+            rooms.release(session.room);
+            (session.name, session.room, Replaced::Held(session.id))
+        } else {
+            let old = clients
+                .iter()
+                .find(|(&other, c)| other != id && c.token.as_ref() == Some(token))
+                .map(|(&other, _)| other)?;
+            let record = clients.remove(&old)?;
+            rooms.leave(record.room);
+            record.meters.gone.store(true, Ordering::Release);
+            (record.name, record.room, Replaced::Live(old))
+        };
+        let record = clients.get_mut(&id)?;
+        rooms.leave(record.room);
+        rooms.enter(room);
+        record.room = room;
+        record.name = name.clone();
+        record.token = Some(token.clone());
+        Some(Resumed {
+            room_name: rooms.name(room).unwrap_or_else(|| Arc::from("?")),
+            name,
+            room,
+            replaced,
+        })
+    }
+
+    /// Removes a client whose connection ended without a goodbye. If it has
+    /// a session, the session is held until `until` (its name stays taken,
+    /// its room open) and `true` comes back with the record; otherwise this
+    /// is [`Registry::remove`].
+    pub(crate) fn hold(
+        &self,
+        id: ClientId,
+        reason: Option<String>,
+        until: Instant,
+    ) -> Option<(ClientRecord, bool)> {
+        let mut state = self.state.lock();
+        let record = state.clients.remove(&id)?;
+        state.rooms.leave(record.room);
+        record.meters.gone.store(true, Ordering::Release);
+        let Some(token) = record.token.clone() else {
+            return Some((record, false));
+        };
+        state.rooms.hold(record.room);
+        let session = Held {
+            id,
+            name: record.name.clone(),
+            room: record.room,
+            reason,
+            until,
+        };
+        state.held.insert(token, session);
+        Some((record, true))
+    }
+
+    /// Holds a session of a previous run of the server (from its
+    /// transcript), in the room called `room`, made if needed.
+    pub(crate) fn hold_restored(
+        &self,
+        id: ClientId,
+        token: Token,
+        name: &str,
+        room: &str,
+        until: Instant,
+    ) -> RoomId {
+        let mut state = self.state.lock();
+        let (room, _) = state.rooms.find_or_create(room);
+        state.rooms.hold(room);
+        let session = Held {
+            id,
+            name: Arc::from(name),
+            room,
+            reason: None,
+            until,
+        };
+        state.held.insert(token, session);
+        room
+    }
+
+    /// Forgets the held sessions that ran out by `now`, returning them: the
+    /// room is told they left.
+    pub(crate) fn expire(&self, now: Instant) -> Vec<Held> {
+        let mut state = self.state.lock();
+        let expired: Vec<Token> = state
+            .held
+            .iter()
+            .filter(|(_, session)| session.until <= now)
+            .map(|(token, _)| token.clone())
+            .collect();
+        let mut out = Vec::with_capacity(expired.len());
+        for token in expired {
+            if let Some(session) = state.held.remove(&token) {
+                state.rooms.release(session.room);
+                out.push(session);
+            }
+        }
+        out
+    }
+
+    /// When the next held session runs out, if any is held.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.state.lock().held.values().map(|s| s.until).min()
     }
 
     /// Finds a client by name, ignoring case (names are unique that way).
@@ -181,7 +316,7 @@ impl Registry {
     /// [`JoinError`]: already there, or no longer registered.
     pub(crate) fn join(&self, id: ClientId, room: &str) -> Result<Moved, JoinError> {
         let mut state = self.state.lock();
-        let State { clients, rooms } = &mut *state;
+        let State { clients, rooms, .. } = &mut *state;
         let record = clients.get_mut(&id).ok_or(JoinError::Gone)?;
         if let Some((current, name)) = rooms.find(room) {
             if current == record.room {
@@ -250,6 +385,7 @@ mod tests {
             stream: Arc::new(stream),
             meters: Arc::default(),
             room: RoomId::LOBBY,
+            token: None,
         }
     }
 

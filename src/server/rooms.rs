@@ -24,6 +24,9 @@ struct Room {
     /// As first written.
     name: Arc<str>,
     members: usize,
+    /// Sessions held for clients that may come back to it: it stays while
+    /// there are any, so they come back to the room they left.
+    holds: usize,
 }
 
 /// Every room, the lobby first.
@@ -40,6 +43,7 @@ impl Default for Rooms {
                 id: RoomId::LOBBY,
                 name: Arc::from(LOBBY_NAME),
                 members: 0,
+                holds: 0,
             }],
             next_id: 1,
         }
@@ -68,6 +72,7 @@ impl Rooms {
             id,
             name: name.clone(),
             members: 0,
+            holds: 0,
         });
         (id, name)
     }
@@ -88,12 +93,27 @@ impl Rooms {
     }
 
     /// Counts one member less in `id`; a room other than the lobby that
-    /// empties disappears.
+    /// empties (and holds no session) disappears.
     pub(crate) fn leave(&mut self, id: RoomId) {
+        self.change(id, |room| room.members = room.members.saturating_sub(1));
+    }
+
+    /// Keeps `id` for a held session.
+    pub(crate) fn hold(&mut self, id: RoomId) {
+        self.change(id, |room| room.holds += 1);
+    }
+
+    /// A held session of `id` came back or ran out; a room left with no
+    /// member and no hold disappears.
+    pub(crate) fn release(&mut self, id: RoomId) {
+        self.change(id, |room| room.holds = room.holds.saturating_sub(1));
+    }
+
+    fn change(&mut self, id: RoomId, change: impl FnOnce(&mut Room)) {
         if let Some(index) = self.rooms.iter().position(|room| room.id == id) {
             let room = &mut self.rooms[index];
-            room.members = room.members.saturating_sub(1);
-            if room.members == 0 && room.id != RoomId::LOBBY {
+            change(room);
+            if room.members == 0 && room.holds == 0 && room.id != RoomId::LOBBY {
                 self.rooms.remove(index);
             }
         }
@@ -140,5 +160,11 @@ mod tests {
         assert!(rooms.find("lobby").is_some(), "the lobby never does");
         let (again, _) = rooms.find_or_create("lab1");
         assert_ne!(again, lab, "a room made again is a new room");
+        rooms.enter(again);
+        rooms.hold(again);
+        rooms.leave(again);
+        assert!(rooms.find("lab1").is_some(), "kept for a held session");
+        rooms.release(again);
+        assert!(rooms.find("lab1").is_none());
     }
 }

@@ -51,7 +51,7 @@ impl Shared {
     /// Fresh state for a server with `config`.
     pub(crate) fn new(config: ServerConfig) -> Self {
         Shared {
-            stats: Arc::new(Stats::new(config.rate_limit)),
+            stats: Arc::new(Stats::new(config.rate_limit, config.key.is_some())),
             admission: Arc::new(Admission::new(config.max_clients, config.max_per_ip)),
             log: Log::new(config.quiet),
             config,

@@ -10,6 +10,8 @@ use std::time::Instant;
 pub(crate) struct Stats {
     started: Instant,
     rate_limit: u32,
+    /// The server has a class code: the summary then counts who was turned away.
+    with_key: bool,
     clients: AtomicU64,
     peak_clients: AtomicU64,
     /// Chat lines accepted for relaying.
@@ -32,17 +34,20 @@ pub(crate) struct Stats {
     /// Transcript and recent-event records the recorder could not take in
     /// time, dropped rather than making the chat wait.
     pub(crate) records_dropped: AtomicU64,
+    /// Connections turned away for a wrong class code (`--key`).
+    pub(crate) turned_away: AtomicU64,
     /// Events waiting for the broadcaster, as it last saw its channel
     /// (the dashboard's gauge). Written by the broadcaster.
     pub(crate) events_queued: AtomicU64,
 }
 
 impl Stats {
-    /// Fresh counters; `rate_limit` is only reported.
-    pub(crate) fn new(rate_limit: u32) -> Self {
+    /// Fresh counters; `rate_limit` and `with_key` are only reported.
+    pub(crate) fn new(rate_limit: u32, with_key: bool) -> Self {
         Stats {
             started: Instant::now(),
             rate_limit,
+            with_key,
             clients: AtomicU64::new(0),
             peak_clients: AtomicU64::new(0),
             lines_relayed: AtomicU64::new(0),
@@ -54,6 +59,7 @@ impl Stats {
             kicked: AtomicU64::new(0),
             lines_skipped: AtomicU64::new(0),
             records_dropped: AtomicU64::new(0),
+            turned_away: AtomicU64::new(0),
             events_queued: AtomicU64::new(0),
         }
     }
@@ -92,6 +98,14 @@ impl Stats {
             self.kicked.load(Relaxed),
             self.lines_too_long.load(Relaxed),
             rate,
-        )
+        ) + &self.key_summary()
+    }
+
+    /// `, turned away N` on a server with a class code; nothing otherwise.
+    fn key_summary(&self) -> String {
+        if !self.with_key {
+            return String::new();
+        }
+        format!(", turned away {}", self.turned_away.load(Relaxed))
     }
 }

@@ -41,6 +41,9 @@ pub(super) struct Eviction {
     pub(super) room: RoomId,
     /// Why.
     pub(super) failure: Failure,
+    /// It had a session: its room is kept open for it to come back (the
+    /// broadcaster releases it if it does not hold the session after all).
+    pub(super) kept: bool,
 }
 
 /// Every room's log and every peer.
@@ -128,9 +131,15 @@ impl Fanout {
     }
 
     /// Appends a line to every room's log (the goodbye, `say`, a rename,
-    /// which everyone hears wherever they are), not for `except`.
-    pub(super) fn append_everywhere(&mut self, bytes: &[u8], except: Option<ClientId>, kind: Kind) {
-        self.logs.append_everywhere(bytes, except, kind);
+    /// which everyone hears wherever they are), not for `except`. Returns
+    /// each room with its line's number.
+    pub(super) fn append_everywhere(
+        &mut self,
+        bytes: &[u8],
+        except: Option<ClientId>,
+        kind: Kind,
+    ) -> Vec<(RoomId, u64)> {
+        self.logs.append_everywhere(bytes, except, kind)
     }
 
     /// The last public lines of `room`, for a newcomer's history: as many
@@ -208,7 +217,8 @@ impl Fanout {
     }
 
     /// Drops a peer at once and resets its connection. Returns what the
-    /// broadcaster announces, unless the peer had already left.
+    /// broadcaster announces, unless the peer had already left. A peer with
+    /// a session keeps its room open (see [`Eviction::kept`]).
     pub(super) fn evict(&mut self, id: ClientId, failure: Failure) -> Option<Eviction> {
         self.behind.remove(&id);
         let peer = self.peers.remove(&id)?;
@@ -218,8 +228,91 @@ impl Fanout {
             self.logs.done_reading(room);
             return None;
         }
-        self.logs.exit(id, room, false);
-        Some(Eviction { id, room, failure })
+        let kept = peer.session;
+        self.logs.exit(id, room, kept);
+        Some(Eviction {
+            id,
+            room,
+            failure,
+            kept,
+        })
+    }
+
+    /// A peer whose connection broke, held for a while: dropped, its room
+    /// kept open until [`release_room`](Fanout::release_room).
+    pub(super) fn hold(&mut self, id: ClientId) {
+        self.behind.remove(&id);
+        if let Some(peer) = self.peers.remove(&id) {
+            reset(&peer.stream);
+            self.logs.exit(id, peer.room, true);
+        }
+    }
+
+    /// Gives back a room's lines from a previous run, with their numbers.
+    pub(super) fn restore(&mut self, room: RoomId, name: &Arc<str>, lines: &[(u64, Vec<u8>)]) {
+        self.logs.open(room, name);
+        for (seq, bytes) in lines {
+            self.logs.append_numbered(room, bytes, *seq);
+        }
+        if let Some(room) = self.logs.get_mut(room) {
+            room.flushed = room.log.head();
+        }
+        self.logs.take_dirty();
+    }
+
+    /// Numbers the next room line `next` (or past any line restored).
+    pub(super) fn continue_numbering(&mut self, next: u64) {
+        self.logs.continue_from(next);
+    }
+
+    /// Keeps a room (called `name`) open for a session held in it.
+    pub(super) fn keep_room(&mut self, room: RoomId, name: &Arc<str>) {
+        self.logs.keep(room, name);
+    }
+
+    /// A held session came back, or ran out: its room need not be kept.
+    pub(super) fn release_room(&mut self, room: RoomId) {
+        self.logs.done_reading(room);
+    }
+
+    /// Starts numbering a peer's room lines (`/session`): it is told
+    /// `#session TOKEN LAST`, the number of the room's last line before.
+    pub(super) fn start_session(&mut self, id: ClientId, token: &str) {
+        let last = self.logs.last_seq();
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.session = true;
+        }
+        self.send_to(id, &crate::protocol::lines::session(token, last));
+    }
+
+    /// A new connection takes back a session (`/resume`): it joins the
+    /// session's `room` (called `name`) where the client stopped reading,
+    /// after room line `last`; `former` is the connection it replaces, whose
+    /// own lines it must not get back. Returns how many lines it missed.
+    pub(super) fn resume(
+        &mut self,
+        id: ClientId,
+        former: ClientId,
+        (room, name): (RoomId, &Arc<str>),
+        token: &str,
+        last: u64,
+    ) -> u64 {
+        self.logs.open(room, name);
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return 0;
+        };
+        let from = peer.room;
+        if from != room {
+            self.logs.exit(id, from, false);
+            self.logs.enter(id, room, name);
+        }
+        let Some(log) = self.logs.get(room).map(|room| &room.log) else {
+            return 0;
+        };
+        let line = crate::protocol::lines::session(token, last);
+        let missed = peer.resume(id, former, (room, log), &line, last, self.limits.landing);
+        self.named.push(id);
+        missed
     }
 
     /// True when something was appended or queued that is not written yet.
@@ -254,7 +347,11 @@ impl Fanout {
                     continue;
                 }
                 peer.visited = self.turn;
-                let shares = peer.shares_view_from(from) && excepted.binary_search(&id).is_err();
+                let shares = peer.shares_view_from(from)
+                    && peer
+                        .ids(id)
+                        .iter()
+                        .all(|i| excepted.binary_search(i).is_err());
                 let (limits, stats) = (&self.limits, &*self.stats);
                 let result = if shares {
                     let index = usize::from(peer.session);

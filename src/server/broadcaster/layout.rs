@@ -12,11 +12,13 @@ use std::time::{Instant, SystemTime};
 use super::fanout::{Eviction, Fanout};
 use super::presence::{Presence, Say};
 use super::roomlog::Kind;
+use super::Restart;
 use crate::protocol::lines;
 use crate::server::client::ClientId;
 use crate::server::event::{Event, MovedBy};
 use crate::server::recorder::{Entry, Record, Recorder};
 use crate::server::rooms::RoomId;
+use crate::server::session::{Replaced, Resumed, Token};
 use crate::server::shared::Shared;
 use crate::server::socket::Failure;
 
@@ -34,6 +36,8 @@ pub(super) struct Layout {
     pub(super) batch_bytes: usize,
     /// Set once the goodbye is appended: evictions are then silent.
     stopping: bool,
+    /// When a held session may next run out (checked then, not every turn).
+    next_expiry: Option<Instant>,
 }
 
 impl Layout {
@@ -46,6 +50,23 @@ impl Layout {
             fanout,
             batch_bytes: 0,
             stopping: false,
+            next_expiry: None,
+        }
+    }
+
+    /// Takes back what a previous run left (see [`Restart`]): the rooms'
+    /// lines, and the held sessions, which the rooms knew.
+    pub(super) fn restore(&mut self, restart: Restart) {
+        for (room, name, lines) in restart.rooms {
+            self.fanout.restore(room, &name, &lines);
+        }
+        self.fanout.continue_numbering(restart.next_line);
+        for (id, room, name) in &restart.held {
+            self.presence.known(*id);
+            self.fanout.keep_room(*room, name);
+        }
+        if !restart.held.is_empty() {
+            self.next_expiry = Some(restart.until);
         }
     }
 
@@ -150,9 +171,15 @@ impl Layout {
                 to,
                 to_name,
             } => self.moved(id, &name, (to, to_name), by),
-            Event::Say { line } => {
+            Event::Say { line, text } => {
                 self.batch_bytes += line.len();
-                self.fanout.append_everywhere(&line, None, Kind::Public);
+                let rooms = self.fanout.append_everywhere(&line, None, Kind::Public);
+                // Recorded for each room, in its place: a restarted server
+                // gives it back to the room's history.
+                for (room, seq) in rooms {
+                    let entry = Entry::Say { text: text.clone() };
+                    self.record(entry, Some(room), Some(seq));
+                }
             }
             Event::Kick {
                 id,
@@ -164,7 +191,15 @@ impl Layout {
                 id,
                 reason,
                 farewell,
-            } => self.leave(id, reason, farewell),
+                may_come_back,
+            } => self.leave(id, reason, farewell, may_come_back),
+            Event::Session { id, token, name } => self.start_session(id, token, &name),
+            Event::Resume {
+                id,
+                token,
+                last,
+                resumed,
+            } => self.resume(id, token, last, resumed),
             Event::Shutdown => {
                 self.fanout
                     .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
@@ -218,7 +253,13 @@ impl Layout {
         self.shared.stats.note_clients(self.shared.registry.len());
         self.fanout.join(id, stream, meters);
         let others = self.presence.others();
-        let welcome = lines::welcome(name, others, &self.shared.config.demo_modes());
+        let config = &self.shared.config;
+        let recording = match (&config.transcript, config.record_private) {
+            (None, _) => lines::Recording::Off,
+            (Some(_), false) => lines::Recording::Rooms,
+            (Some(_), true) => lines::Recording::Everything,
+        };
+        let welcome = lines::welcome(name, others, &config.demo_modes(), recording);
         self.send_to(id, &welcome);
         let history = lines::history(&self.fanout.history(RoomId::LOBBY));
         self.send_to(id, &history);
@@ -264,10 +305,32 @@ impl Layout {
     /// Removes a client that is leaving of its own accord (or whose reader saw
     /// the connection end): what it is due, its farewell if any, then FIN.
     /// If it was already evicted, there is nothing to do.
-    fn leave(&mut self, id: ClientId, reason: Option<String>, farewell: Option<Vec<u8>>) {
-        let Some(record) = self.shared.registry.remove(id) else {
+    fn leave(
+        &mut self,
+        id: ClientId,
+        reason: Option<String>,
+        farewell: Option<Vec<u8>>,
+        may_come_back: bool,
+    ) {
+        let until = self.hold_until();
+        let departed = if may_come_back {
+            self.shared.registry.hold(id, reason.clone(), until)
+        } else {
+            self.shared
+                .registry
+                .remove(id)
+                .map(|record| (record, false))
+        };
+        let Some((record, held)) = departed else {
             return;
         };
+        if held {
+            // Its connection broke: nothing more reaches it; its room stays
+            // open for it, and nobody is told it left unless it stays away.
+            self.fanout.hold(id);
+            self.held_until(&record.name, until);
+            return;
+        }
         if let Some(farewell) = farewell {
             self.send_to(id, &farewell);
         }
@@ -302,10 +365,31 @@ impl Layout {
     }
 
     /// Announces the clients the fan-out had to drop, and takes them out of
-    /// the registry (which wakes nothing: their sockets were reset).
+    /// the registry (which wakes nothing: their sockets were reset). One
+    /// with a session is held instead: the room is not told, yet.
     fn announce_evictions(&mut self, evicted: Vec<Eviction>) {
-        for Eviction { id, room, failure } in evicted {
-            let Some(record) = self.shared.registry.remove(id) else {
+        for eviction in evicted {
+            let Eviction {
+                id,
+                room,
+                failure,
+                kept,
+            } = eviction;
+            let reason = failure.reason().to_string();
+            let until = self.hold_until();
+            let departed = if kept && !self.stopping {
+                self.shared.registry.hold(id, Some(reason.clone()), until)
+            } else {
+                self.shared
+                    .registry
+                    .remove(id)
+                    .map(|record| (record, false))
+            };
+            let held = departed.as_ref().is_some_and(|(_, held)| *held);
+            if kept && !held {
+                self.fanout.release_room(room);
+            }
+            let Some((record, _)) = departed else {
                 continue;
             };
             let stats = &self.shared.stats;
@@ -316,14 +400,91 @@ impl Layout {
             counter.fetch_add(1, Relaxed);
             self.shared
                 .log
-                .info(&format!("{} evicted ({})", record.name, failure.reason()));
-            if self.stopping {
+                .info(&format!("{} evicted ({reason})", record.name));
+            if held {
+                self.held_until(&record.name, until);
+            } else if self.stopping {
                 self.presence.forget(id);
             } else {
-                let reason = Some(failure.reason().to_string());
-                self.announce_leave(id, room, &record.name, reason);
+                self.announce_leave(id, room, &record.name, Some(reason));
             }
         }
+    }
+
+    /// When a session held from now on runs out.
+    fn hold_until(&self) -> Instant {
+        Instant::now() + self.shared.config.hold
+    }
+
+    /// A session is held until `until`: the next expiry to look at may be sooner.
+    fn held_until(&mut self, name: &str, until: Instant) {
+        self.next_expiry = Some(self.next_expiry.map_or(until, |at| at.min(until)));
+        self.shared.log.info(&format!(
+            "{name}'s session is held for {} s",
+            self.shared.config.hold.as_secs()
+        ));
+    }
+
+    /// When the next held session runs out, if one may.
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
+        self.next_expiry
+    }
+
+    /// Tells the rooms of held sessions that ran out by `now` that their
+    /// clients left, and lets those rooms go.
+    pub(super) fn expire_holds(&mut self, now: Instant) {
+        if !matches!(self.next_expiry, Some(at) if at <= now) {
+            return;
+        }
+        for held in self.shared.registry.expire(now) {
+            self.fanout.release_room(held.room);
+            self.announce_leave(held.id, held.room, &held.name, held.reason);
+        }
+        self.next_expiry = self.shared.registry.next_expiry();
+    }
+
+    /// A client asked for a session: it gets its token, and numbered runs.
+    fn start_session(&mut self, id: ClientId, token: Token, name: &str) {
+        if self.fanout.room_of(id).is_none() {
+            return;
+        }
+        self.fanout.start_session(id, token.as_str());
+        let entry = Entry::Session {
+            token: token.to_string(),
+            name: name.to_string(),
+        };
+        self.record(entry, None, None);
+    }
+
+    /// A new connection took a session back: it replaces the old one (a
+    /// connection the server still thought alive is cut off), the room
+    /// goes on knowing it under its new id without a word, and it gets the
+    /// lines it missed.
+    fn resume(&mut self, id: ClientId, token: Token, last: u64, resumed: Resumed) {
+        let Resumed {
+            name,
+            room,
+            room_name,
+            replaced,
+        } = resumed;
+        let former = replaced.id();
+        if let Replaced::Live(old) = replaced {
+            // Its room was kept for it: the resume below takes it over.
+            self.fanout.evict(old, Failure::Reset);
+        }
+        self.presence.transfer(former, id);
+        let missed = self
+            .fanout
+            .resume(id, former, (room, &room_name), token.as_str(), last);
+        self.fanout.release_room(room);
+        self.shared
+            .log
+            .info(&format!("{name} is back ({missed} lines missed)"));
+        let entry = Entry::Session {
+            token: token.to_string(),
+            name: name.to_string(),
+        };
+        self.record(entry, None, None);
     }
 
     /// A client moved rooms (`/join`, the console's `move`): the room it left
@@ -357,7 +518,8 @@ impl Layout {
             name: name.to_string(),
             room: to_name.to_string(),
         };
-        self.record(entry, Some(to), None);
+        // The entry names the room itself.
+        self.record(entry, None, None);
     }
 
     /// Tells each crowded room whose second is up who came and went.

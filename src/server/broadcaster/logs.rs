@@ -114,12 +114,24 @@ impl Logs {
     }
 
     /// Appends a line to every room's log (the goodbye, `say`, a rename,
-    /// which everyone hears wherever they are), not for `except`.
-    pub(super) fn append_everywhere(&mut self, bytes: &[u8], except: Option<ClientId>, kind: Kind) {
+    /// which everyone hears wherever they are), not for `except`. Returns
+    /// each room with the number its line got there.
+    pub(super) fn append_everywhere(
+        &mut self,
+        bytes: &[u8],
+        except: Option<ClientId>,
+        kind: Kind,
+    ) -> Vec<(RoomId, u64)> {
         let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
-        for room in rooms {
-            self.append(room, bytes, 1, except, kind);
-        }
+        rooms
+            .into_iter()
+            .filter_map(|room| Some((room, self.append(room, bytes, 1, except, kind)?)))
+            .collect()
+    }
+
+    /// The number of the last room line appended anywhere (0 before any).
+    pub(super) fn last_seq(&self) -> u64 {
+        self.next_seq - 1
     }
 
     /// Over the limit for all logs together: the biggest logs lose their
@@ -135,6 +147,23 @@ impl Logs {
             }
             self.held -= freed;
         }
+    }
+
+    /// Appends a public line of a previous run to `room`, numbered `seq`.
+    pub(super) fn append_numbered(&mut self, room: RoomId, bytes: &[u8], seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+        self.append(room, bytes, 1, None, Kind::Public);
+    }
+
+    /// Numbers the next line at least `next`.
+    pub(super) fn continue_from(&mut self, next: u64) {
+        self.next_seq = self.next_seq.max(next);
+    }
+
+    /// Keeps `room` (made if needed, called `name`) while a session is held
+    /// in it; [`Logs::done_reading`] lets it go.
+    pub(super) fn keep(&mut self, room: RoomId, name: &Arc<str>) {
+        self.open(room, name).leavers += 1;
     }
 
     /// The rooms appended to since the last call.

@@ -37,12 +37,32 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
+use super::client::ClientId;
 use super::event::Event;
 use super::recorder::Recorder;
+use super::rooms::RoomId;
 use super::shared::Shared;
 use fanout::Fanout;
 use layout::Layout;
 use limits::{Limits, GOODBYE_GRACE, MAX_BATCH_EVENTS};
+
+/// What a restarted server takes back (from its transcript) before its
+/// first event: rooms' lines, and the sessions held in them.
+#[derive(Debug)]
+pub(crate) struct Restart {
+    /// Rooms with their names and lines, oldest first.
+    pub(crate) rooms: Vec<RestoredLines>,
+    /// The held sessions' ids (the room knew them), rooms and rooms' names.
+    pub(crate) held: Vec<(ClientId, RoomId, Arc<str>)>,
+    /// The number the next room line gets.
+    pub(crate) next_line: u64,
+    /// When the held sessions run out.
+    pub(crate) until: Instant,
+}
+
+/// A room a restart gives lines back to: its id and name, and its lines'
+/// numbers and text.
+pub(crate) type RestoredLines = (RoomId, Arc<str>, Vec<(u64, Vec<u8>)>);
 
 /// The running broadcaster thread.
 #[derive(Debug)]
@@ -78,12 +98,15 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     events_rx: Receiver<Event>,
     recorder: Recorder,
+    restart: Restart,
 ) -> io::Result<BroadcasterHandle> {
     let (finished_tx, finished_rx) = bounded::<()>(0);
     let limits = Limits::new(&shared.config);
     let fanout = Fanout::new(limits, shared.stats.clone());
+    let mut layout = Layout::new(shared.clone(), recorder, fanout);
+    layout.restore(restart);
     let broadcaster = Broadcaster {
-        layout: Layout::new(shared.clone(), recorder, fanout),
+        layout,
         limits,
         shared,
         events_rx,
@@ -119,14 +142,19 @@ impl Broadcaster {
             let now = Instant::now();
             self.layout.service(now);
             self.layout.tell_crowds(now);
+            self.layout.expire_holds(now);
             let first = if self.layout.fanout.has_unflushed() {
                 // Notices from this turn are waiting to be written: don't block.
                 None
             } else {
-                let wake = earliest(
+                let wake = [
                     self.layout.fanout.next_check(),
                     self.layout.presence.next_due(),
-                );
+                    self.layout.next_expiry(),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 let event = match wake {
                     Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
                     None => self.events_rx.recv().map_err(|_| false),
@@ -171,13 +199,5 @@ impl Broadcaster {
             }
         }
         false
-    }
-}
-
-/// The earlier of two optional moments.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }

@@ -70,8 +70,11 @@ pub(super) struct Peer {
     own_bytes: usize,
     /// Most bytes its own queue may hold (`--sendq-bytes`).
     own_limit: usize,
-    /// It resumes after reconnecting: its room runs come with markers.
+    /// It asked for a session: its room runs come with markers.
     pub(super) session: bool,
+    /// The ids of the connections this one took the session over from:
+    /// their lines are its own too, which it never gets back.
+    former: Vec<ClientId>,
     /// It has left: what it still gets, and how to close it.
     pub(super) leaving: Option<Leaving>,
     /// When to write to it again.
@@ -103,11 +106,21 @@ impl Peer {
             own_bytes: 0,
             own_limit,
             session: false,
+            former: Vec::new(),
             leaving: None,
             pace: Pace::new(now),
             published: 0,
             visited: 0,
         }
+    }
+
+    /// The ids its own lines carry: `id`, and those of the connections it
+    /// took its session over from.
+    pub(super) fn ids(&self, id: ClientId) -> Vec<ClientId> {
+        let mut ids = Vec::with_capacity(1 + self.former.len());
+        ids.push(id);
+        ids.extend_from_slice(&self.former);
+        ids
     }
 
     /// Where its writing ends: the room's head, or where it left.
@@ -195,6 +208,7 @@ impl Peer {
 
     fn plan_within(&self, log: &RoomLog, id: ClientId, plan: &mut Plan, max_pieces: usize) {
         plan.clear();
+        let ids = self.ids(id);
         let end = self.end(log);
         if !self.carry.is_empty() {
             plan.pieces.push(Piece::Carry(self.carry.len()));
@@ -216,7 +230,7 @@ impl Peer {
             if pos >= stop {
                 break;
             }
-            pos = plan.push_room(log, pos, stop, Some(id), self.session, max_pieces);
+            pos = plan.push_room(log, pos, stop, &ids, self.session, max_pieces);
             if pos < stop {
                 break; // out of pieces: the rest next time
             }
@@ -310,6 +324,55 @@ impl Peer {
             rest = lines::skipped(skipped);
         }
         self.push_own_unchecked(rest.into(), self.cursor);
+    }
+
+    /// Takes over a session: this new connection `id` joins `room` (whose
+    /// log is `log`) where the client stopped reading, after room line
+    /// `last` (or, if the log no longer holds that, where it lands, with a
+    /// skip line); `former` was the session's connection. It gets `session`
+    /// (its `#session` line) first, then the lines it missed, then how many
+    /// those were. Returns that number.
+    pub(super) fn resume(
+        &mut self,
+        id: ClientId,
+        former: ClientId,
+        (room, log): (RoomId, &RoomLog),
+        session: &[u8],
+        last: u64,
+        keep: usize,
+    ) -> u64 {
+        self.room = room;
+        self.session = true;
+        self.former.retain(|&f| f != former);
+        self.former.insert(0, former);
+        // A session taken over many times remembers its last few connections.
+        self.former.truncate(8);
+        let (start, skipped) = match log.position_of(last + 1) {
+            Some(pos) => (pos, None),
+            None => {
+                let landing = log.landing(keep);
+                let missed = log
+                    .line_at(landing)
+                    .saturating_sub(log.line_of_seq(last + 1));
+                (landing, Some(missed))
+            }
+        };
+        // What it was sent before (its welcome) comes first.
+        for item in &mut self.own {
+            item.at = start;
+        }
+        self.push_own_unchecked(session.into(), start);
+        if let Some(skipped) = skipped {
+            self.meters.skipped_lines.fetch_add(skipped, Relaxed);
+            self.push_own_unchecked(lines::skipped(skipped).into(), start);
+        }
+        self.cursor = start;
+        self.line = log.line_at(start);
+        let mut spans = Vec::new();
+        log.spans((start, log.head()), &self.ids(id), true, &mut spans);
+        let missed: u64 = spans.iter().map(|span| span.lines).sum();
+        self.push_own_unchecked(lines::resumed(missed).into(), log.head());
+        missed
     }
 
     /// `plan`, made for this client, as slices for one vectored write.

@@ -63,7 +63,7 @@ impl Plan {
     /// members of a room share after a batch, planned once for all of them.
     pub(super) fn common(&mut self, log: &RoomLog, from: u64, to: u64, session: bool) {
         self.clear();
-        self.end = self.push_room(log, from, to, None, session, MAX_PIECES);
+        self.end = self.push_room(log, from, to, &[], session, MAX_PIECES);
     }
 
     /// Adds the room's bytes from `from` to `to` that `viewer` gets (each
@@ -75,12 +75,12 @@ impl Plan {
         log: &RoomLog,
         from: u64,
         to: u64,
-        viewer: Option<ClientId>,
+        viewer: &[ClientId],
         session: bool,
         max_pieces: usize,
     ) -> u64 {
         self.spans.clear();
-        log.spans(from, to, viewer, &mut self.spans);
+        log.spans((from, to), viewer, session, &mut self.spans);
         for index in 0..self.spans.len() {
             if self.pieces.len() + 2 > max_pieces {
                 return self.spans[index].from;

@@ -106,6 +106,20 @@ impl Presence {
         Some((left, self.arrived(to, to_members, now)))
     }
 
+    /// The room knows a client under a new id (it took its session back on
+    /// a new connection): what was told of `old` holds for `new`.
+    pub(super) fn transfer(&mut self, old: ClientId, new: ClientId) {
+        if self.announced.remove(&old) {
+            self.announced.insert(new);
+        }
+    }
+
+    /// Takes `id` as announced without telling anyone: a client held by a
+    /// previous run of the server, which the room knew.
+    pub(super) fn known(&mut self, id: ClientId) {
+        self.announced.insert(id);
+    }
+
     /// Forgets `id` without telling anyone (at shutdown).
     pub(super) fn forget(&mut self, id: ClientId) {
         self.announced.remove(&id);

@@ -98,7 +98,15 @@ pub(super) struct RoomLog {
     lines: u64,
     /// Bytes held in all blocks.
     held: usize,
+    /// For each block dropped (the newest [`DROPPED_KEPT`]): the number of
+    /// its first line, server-wide and in the room. Enough to tell how many
+    /// of the room's lines a client that resumes from long ago missed.
+    dropped: VecDeque<(u64, u64)>,
 }
+
+/// How many dropped blocks [`RoomLog`] remembers the first line of: 256 MiB
+/// of a room's talk, at 16 bytes each.
+const DROPPED_KEPT: usize = 4096;
 
 impl RoomLog {
     /// The position after the last byte: where a member that is caught up stands.
@@ -178,6 +186,12 @@ impl RoomLog {
         }
         let block = self.blocks.pop_front().expect("two blocks at least");
         let tail = block.end();
+        if let Some(first) = self.marks.front() {
+            if self.dropped.len() == DROPPED_KEPT {
+                self.dropped.pop_front();
+            }
+            self.dropped.push_back((first.seq, first.room_line));
+        }
         while self.marks.front().is_some_and(|mark| mark.pos < tail) {
             self.marks.pop_front();
         }
@@ -266,17 +280,26 @@ impl RoomLog {
     }
 
     /// The runs of bytes from `from` (a line start at or after the tail) to
-    /// `to` (an entry boundary) that `viewer` gets: every entry but those
-    /// not meant for it, cut where an entry is left out and at block ends.
-    /// `None` is a viewer no entry leaves out. Appends to `out`.
-    pub(super) fn spans(&self, from: u64, to: u64, viewer: Option<ClientId>, out: &mut Vec<Span>) {
+    /// `to` (an entry boundary) that a viewer gets: every entry but those
+    /// not meant for it (sent by one of its `ids`), cut where an entry is
+    /// left out, at block ends, and, for a `numbered` viewer (one whose runs
+    /// come with markers), where the line numbers jump (another room's lines
+    /// took the numbers between). No ids: a viewer no entry leaves out.
+    /// Appends to `out`.
+    pub(super) fn spans(
+        &self,
+        (from, to): (u64, u64),
+        ids: &[ClientId],
+        numbered: bool,
+        out: &mut Vec<Span>,
+    ) {
         let first_new = out.len();
         let mut block_end = self.block_of(from).map_or(0, Block::end);
         for mark in self.marks.range(self.mark_index(from)..) {
             if mark.pos >= to {
                 break;
             }
-            if viewer.is_some() && mark.except == viewer {
+            if mark.except.is_some_and(|except| ids.contains(&except)) {
                 block_end = 0; // whatever follows starts a new span
                 continue;
             }
@@ -289,7 +312,9 @@ impl RoomLog {
                 self.newlines(start, end)
             };
             let continues = out.len() > first_new
-                && out.last().is_some_and(|span| span.to == start)
+                && out.last().is_some_and(|span| {
+                    span.to == start && (!numbered || span.seq + span.lines == mark.seq)
+                })
                 && end <= block_end;
             if continues {
                 let span = out.last_mut().expect("checked above");
@@ -309,6 +334,25 @@ impl RoomLog {
                     lines,
                 });
             }
+        }
+    }
+
+    /// The room's count of lines before the line numbered `seq` server-wide,
+    /// for a line the log may have dropped: exact for a line it holds,
+    /// reckoned from the dropped blocks' first lines otherwise (lines of
+    /// other rooms may have taken some of the numbers between).
+    pub(super) fn line_of_seq(&self, seq: u64) -> u64 {
+        if let Some(pos) = self.position_of(seq) {
+            return self.line_at(pos);
+        }
+        let next = self.marks.front().map_or(self.lines, |mark| mark.room_line);
+        let index = self.dropped.partition_point(|&(first, _)| first <= seq);
+        match index.checked_sub(1).and_then(|i| self.dropped.get(i)) {
+            Some(&(first, line)) => {
+                let limit = self.dropped.get(index).map_or(next, |&(_, line)| line);
+                (line + (seq - first)).min(limit)
+            }
+            None => self.dropped.front().map_or(0, |&(_, line)| line),
         }
     }
 
@@ -349,7 +393,6 @@ impl RoomLog {
 
     /// The position of the line numbered `seq` server-wide, if the log still
     /// holds it; the head if every line it holds is older.
-    #[cfg(test)] // resuming will use it
     pub(super) fn position_of(&self, seq: u64) -> Option<u64> {
         let index = self
             .marks
@@ -399,7 +442,7 @@ mod tests {
     fn each_viewer_sees_all_but_its_own_lines_in_order() {
         let (log, ann, bob) = sample();
         let mut spans = Vec::new();
-        log.spans(0, log.head(), None, &mut spans);
+        log.spans((0, log.head()), &[], false, &mut spans);
         assert_eq!(spans.len(), 1, "one run for a viewer nothing leaves out");
         assert_eq!(spans[0].lines, 4);
         assert_eq!(spans[0].seq, 10);
@@ -408,11 +451,11 @@ mod tests {
             "> ann: a\n> ann: b\n* cy joined\n> bob: c\n"
         );
         spans.clear();
-        log.spans(0, log.head(), Some(ann), &mut spans);
+        log.spans((0, log.head()), &[ann], false, &mut spans);
         assert_eq!(text(&log, &spans), "* cy joined\n> bob: c\n");
         assert_eq!((spans[0].seq, spans[0].lines), (12, 2));
         spans.clear();
-        log.spans(0, log.head(), Some(bob), &mut spans);
+        log.spans((0, log.head()), &[bob], false, &mut spans);
         assert_eq!(spans.len(), 1);
         assert_eq!(text(&log, &spans), "> ann: a\n> ann: b\n* cy joined\n");
     }
@@ -426,7 +469,7 @@ mod tests {
         assert_eq!(log.line_at(second), 1);
         assert_eq!(log.line_end(second + 3), 18);
         let mut spans = Vec::new();
-        log.spans(second, log.head(), None, &mut spans);
+        log.spans((second, log.head()), &[], false, &mut spans);
         assert_eq!((spans[0].seq, spans[0].lines), (11, 3));
         assert_eq!(log.line_at(log.head()), 4);
         assert_eq!(log.position_of(11), Some(second));
@@ -455,7 +498,7 @@ mod tests {
         assert_eq!(log.line_at(landing), 190);
         // A span never crosses a block.
         let mut spans = Vec::new();
-        log.spans(log.tail(), log.head(), None, &mut spans);
+        log.spans((log.tail(), log.head()), &[], false, &mut spans);
         assert!(spans.len() >= 2);
         assert_eq!(
             spans.iter().map(|s| s.lines).sum::<u64>(),

@@ -170,7 +170,11 @@ impl Console {
             ConsoleCommand::Say(text) => {
                 let text = sanitize(text);
                 let line = lines::server_says(&text);
-                if self.send(Event::Say { line }) {
+                let say = Event::Say {
+                    line,
+                    text: text.into_owned(),
+                };
+                if self.send(say) {
                     self.say("ok: said to everyone");
                 }
             }

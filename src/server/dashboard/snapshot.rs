@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::procnet::KernelQueues;
-use crate::server::recorder::json_string;
+use crate::server::json::string as json_string;
 use crate::server::recorder::recent::RecentEvent;
 
 /// The room at one moment.

@@ -42,6 +42,17 @@ pub(super) enum Step<'a> {
     Reply(Vec<u8>),
     /// Leave, with an optional reason.
     Quit(Option<&'a str>),
+    /// Give the client a resume token.
+    Session,
+    /// Take back the session `token`; the client last received room line `last`.
+    Resume {
+        /// The token as sent.
+        token: &'a str,
+        /// The last room line it received.
+        last: u64,
+    },
+    /// A class code after the gate: nothing to do but say so.
+    Key,
 }
 
 /// Decides what a cleaned, non-empty line asks for. `muted` is how long the
@@ -87,6 +98,9 @@ pub(super) fn step(line: &str, muted: Option<Duration>) -> Step<'_> {
         Ok(Command::Help) => Step::Reply(lines::help()),
         Ok(Command::Stats) => Step::Stats,
         Ok(Command::Quit(reason)) => Step::Quit(reason),
+        Ok(Command::Session) => Step::Session,
+        Ok(Command::Resume { token, last }) => Step::Resume { token, last },
+        Ok(Command::Key(_)) => Step::Key,
     }
 }
 

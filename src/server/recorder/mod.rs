@@ -7,6 +7,7 @@
 //! lost there, so the transcript is honest about its holes.
 
 pub(crate) mod recent;
+pub(crate) mod reload;
 mod transcript;
 
 use std::fs::File;
@@ -23,8 +24,9 @@ use crate::log::Log;
 
 use super::stats::Stats;
 use recent::Recent;
+use reload::Restored;
 use transcript::Transcript;
-pub(crate) use transcript::{json_string, Entry, Record};
+pub(crate) use transcript::{Entry, Record};
 
 /// Records that may wait for the recorder. A few seconds of a busy room's
 /// chat: enough to ride out a disk's hiccup, small enough (each record is a
@@ -34,24 +36,31 @@ const CAPACITY: usize = 4096;
 /// Where the transcript goes, as `Server::bind` prepared it.
 #[derive(Debug)]
 pub(crate) enum TranscriptTarget {
-    /// A file opened at bind time (so a bad path fails the start, not later).
-    File(File),
+    /// A file opened at bind time (so a bad path fails the start, not
+    /// later), with the number of records it already holds.
+    File(File, u64),
     /// A named pipe: opening it waits for a reader, so the recorder thread
     /// opens it itself and the chat starts at once.
     Pipe(PathBuf),
 }
 
 impl TranscriptTarget {
-    /// Prepares `path`: opened now if it is a file, left for the recorder if
-    /// it is a named pipe.
+    /// Prepares `path`: a file is read back first (what a restarted server
+    /// takes back, each room's log at most `room_bytes`), then opened to
+    /// append; a named pipe is left for the recorder, and gives nothing back.
     ///
     /// # Errors
-    /// The file cannot be opened or created.
-    pub(crate) fn open(path: &Path) -> io::Result<TranscriptTarget> {
+    /// The file cannot be read, opened or created.
+    pub(crate) fn open(path: &Path, room_bytes: usize) -> io::Result<(TranscriptTarget, Restored)> {
         if is_pipe(path) {
-            return Ok(TranscriptTarget::Pipe(path.to_path_buf()));
+            return Ok((
+                TranscriptTarget::Pipe(path.to_path_buf()),
+                Restored::default(),
+            ));
         }
-        transcript::open_append(path).map(TranscriptTarget::File)
+        let restored = reload::read(path, room_bytes)?;
+        let file = transcript::open_append(path)?;
+        Ok((TranscriptTarget::File(file, restored.records), restored))
     }
 }
 
@@ -116,6 +125,20 @@ impl Recorder {
         self.stats.records_dropped.fetch_add(1, Relaxed);
     }
 }
+
+impl Drop for Recorder {
+    /// The last records may have been dropped with nothing after them to
+    /// carry the gap: it is handed over now, waiting a moment if it must
+    /// (the chat is over by then), so the transcript still says so.
+    fn drop(&mut self) {
+        if let (Some(records_tx), true) = (&self.records_tx, self.dropped > 0) {
+            let _ = records_tx.send_timeout(Note::Gap(self.dropped), FINAL_GAP_WAIT);
+        }
+    }
+}
+
+/// How long the broadcaster, at its end, waits to hand over the last gap.
+const FINAL_GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The running recorder thread.
 #[derive(Debug)]
@@ -190,7 +213,7 @@ fn run(
     log: Log,
 ) {
     let mut transcript = match target {
-        Some(TranscriptTarget::File(file)) => Some(Transcript::new(file, log)),
+        Some(TranscriptTarget::File(file, records)) => Some(Transcript::new(file, records, log)),
         Some(TranscriptTarget::Pipe(path)) => match Transcript::open(&path, log) {
             Ok(transcript) => Some(transcript),
             Err(e) => {

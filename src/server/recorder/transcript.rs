@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::log::{format_utc, Log};
+use crate::server::json::string as json_string;
 
 /// One event worth recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,19 @@ pub(crate) enum Entry {
         name: String,
         /// The room it entered.
         room: String,
+    },
+    /// The teacher's `say`, as one room heard it.
+    Say {
+        /// The text.
+        text: String,
+    },
+    /// A client got a session token (or took its session back): what a
+    /// restarted server needs to let it come back as itself.
+    Session {
+        /// The token.
+        token: String,
+        /// The client's name.
+        name: String,
     },
     /// A command typed on the server's console (`kick bob`, `say hi`).
     Console {
@@ -171,6 +185,15 @@ impl Record {
                 field("event", "console");
                 field("command", command);
             }
+            Entry::Say { text } => {
+                field("event", "say");
+                field("text", text);
+            }
+            Entry::Session { token, name } => {
+                field("event", "session");
+                field("token", token);
+                field("name", name);
+            }
             Entry::Shutdown => field("event", "shutdown"),
             Entry::Gap { dropped } => {
                 field("event", "gap");
@@ -180,26 +203,6 @@ impl Record {
         out.push('}');
         out
     }
-}
-
-/// A JSON string literal: quotes, backslashes and every control character
-/// escaped, everything else (UTF-8 included) passed through as JSON allows.
-pub(crate) fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Opens `path` for appending, creating it if needed.
@@ -228,14 +231,15 @@ impl Transcript {
     /// # Errors
     /// The file cannot be opened or created.
     pub(crate) fn open(path: &Path, log: Log) -> io::Result<Transcript> {
-        Ok(Transcript::new(open_append(path)?, log))
+        Ok(Transcript::new(open_append(path)?, 0, log))
     }
 
-    /// Writes to `file`, already open for appending.
-    pub(crate) fn new(file: File, log: Log) -> Transcript {
+    /// Writes to `file`, already open for appending and holding `records`
+    /// records, whose numbering it goes on with.
+    pub(crate) fn new(file: File, records: u64, log: Log) -> Transcript {
         Transcript {
             file: BufWriter::with_capacity(64 * 1024, file),
-            seq: 0,
+            seq: records,
             failed: false,
             log,
         }
@@ -273,11 +277,6 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_what_json_requires() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
-    }
 
     #[test]
     fn records_are_flat_objects() {

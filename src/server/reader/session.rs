@@ -1,0 +1,596 @@
+//! One client's session while its reader runs: the read loop (read, frame,
+//! handle each line, hand the chat on), the carrying out of what the plan
+//! decides for each line, the rate limit, and the goodbye. Everything here
+//! runs on the client's own reader thread.
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::config::Framing;
+use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
+use crate::server::client::{ClientId, Meters};
+use crate::server::event::{Event, MovedBy};
+use crate::server::ratelimit::TokenBucket;
+use crate::server::recorder::Entry;
+use crate::server::registry::JoinError;
+use crate::server::session::Token;
+use crate::server::shared::Shared;
+use crate::server::socket::{describe, is_timeout, linger};
+
+use super::pending::Pending;
+use super::plan::{self, Renamed, Step};
+
+/// Bytes asked for per `read` from a busy client. Big enough that a fast
+/// sender's lines arrive many at a time (and leave as one event).
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Bytes asked for per `read` until a read fills them: most clients type a
+/// line now and then, and a small buffer on the stack keeps what each idle
+/// client costs down (the stack pages a reader touches are its memory). A
+/// client whose read fills it gets a `READ_CHUNK` buffer on the heap.
+const FIRST_READ: usize = 1024;
+
+/// On Windows, `shutdown` does not wake a thread blocked in `recv`, so readers
+/// there wake up this often to check whether the server is stopping. Unix
+/// needs no polling: `shutdown(Both)` wakes the read at once.
+#[cfg(windows)]
+const READ_POLL: Option<Duration> = Some(Duration::from_millis(250));
+#[cfg(not(windows))]
+const READ_POLL: Option<Duration> = None;
+
+/// While a throttled reader waits, it looks this often at whether its client
+/// reset the connection or was evicted, so a client held back by the rate
+/// limiter is still noticed leaving within a fraction of a second.
+const THROTTLE_CHECK: Duration = Duration::from_millis(100);
+
+/// How a connection ended, as far as its reader knows.
+#[derive(Debug)]
+pub(super) enum End {
+    /// The client closed its side (or was shut down by the server).
+    Closed,
+    /// The connection was reset or failed.
+    Failed(String),
+    /// The client typed `/quit`.
+    Quit(Option<String>),
+    /// The broadcaster removed the client (evicted it): it has been announced
+    /// as gone, so nothing more of it may be relayed.
+    Removed,
+    /// The broadcaster is gone: the server is stopping.
+    ServerStopping,
+}
+
+impl End {
+    /// True when the lines read but not yet handed on are still delivered:
+    /// the client ended normally (the no-loss promise). A reset or an
+    /// eviction ends the client at once, and drops them.
+    fn keeps_pending(&self) -> bool {
+        !matches!(self, End::Failed(_) | End::Removed)
+    }
+
+    /// True when the client did not choose to go (its connection broke):
+    /// if it has a session, the session is held for it to come back.
+    fn may_come_back(&self) -> bool {
+        matches!(self, End::Failed(_))
+    }
+}
+
+/// One client's state while its reader runs: what only this thread uses.
+#[derive(Debug)]
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    events_tx: Sender<Event>,
+    id: ClientId,
+    /// The current name: the reader formats this client's lines, and renames
+    /// happen on this thread, so lines sent before `/nick` carry the old name.
+    name: Arc<str>,
+    meters: Arc<Meters>,
+    stream: Arc<TcpStream>,
+    /// Chat lines not yet handed to the broadcaster.
+    pending: Pending,
+    /// Until the others have been told `* NAME joined`: when to tell them
+    /// anyway, if the client has not named itself by then (`--join-grace-ms`).
+    announce_by: Option<Instant>,
+    bucket: Option<TokenBucket>,
+    /// No line has been handled yet: `/resume` is only taken as the first.
+    first_line: bool,
+    /// Set when a line ends the session (`/quit`), the client is found reset
+    /// or removed while waiting, or the broadcaster is gone.
+    end: Option<End>,
+}
+
+impl Session {
+    /// The session of a client just registered as `id`, called `name`.
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        events_tx: Sender<Event>,
+        id: ClientId,
+        name: Arc<str>,
+        meters: Arc<Meters>,
+        stream: Arc<TcpStream>,
+    ) -> Session {
+        // Announce at once, or give the client a moment to name itself first.
+        let grace = shared.config.join_grace;
+        Session {
+            bucket: (shared.config.rate_limit > 0)
+                .then(|| TokenBucket::new(shared.config.rate_limit, Instant::now())),
+            pending: Pending::new(shared.config.transcript.is_some()),
+            announce_by: (!grace.is_zero()).then(|| Instant::now() + grace),
+            shared,
+            events_tx,
+            id,
+            name,
+            meters,
+            stream,
+            first_line: true,
+            end: None,
+        }
+    }
+
+    /// True while the others have not been told the client joined.
+    pub(super) fn waits_to_announce(&self) -> bool {
+        self.announce_by.is_some()
+    }
+
+    /// Reads until the connection ends. The loop a student reads first:
+    /// read, frame, handle each line, hand the chat on. `early` holds the
+    /// lines the gate read after the class code, handled first.
+    pub(super) fn read_loop(
+        &mut self,
+        mut telnet: TelnetFilter,
+        mut framer: LineFramer,
+        early: Vec<Vec<u8>>,
+    ) -> End {
+        let stream = self.stream.clone();
+        for line in &early {
+            self.on_frame(Frame::Line(line));
+        }
+        if let Some(end) = self.end.take() {
+            return end;
+        }
+        self.flush_pending();
+        let mut small = [0u8; FIRST_READ];
+        let mut big: Vec<u8> = Vec::new();
+        // Set only when it changes: one system call fewer on every read. An
+        // accepted socket starts with none.
+        let mut timeout = None;
+        loop {
+            let wanted = self.read_timeout();
+            if wanted != timeout {
+                let _ = stream.set_read_timeout(wanted);
+                timeout = wanted;
+            }
+            let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
+            let n = match (&*stream).read(buf) {
+                // A kicked client's reader is woken by the server shutting its
+                // read side: that client is gone, not merely closed.
+                Ok(0) if self.meters.gone.load(Acquire) => return End::Removed,
+                Ok(0) => return End::Closed,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) => {
+                    if self.shared.is_shutting_down() {
+                        return End::ServerStopping;
+                    }
+                    if self.meters.gone.load(Acquire) {
+                        return End::Removed;
+                    }
+                    self.announce_if_due();
+                    continue;
+                }
+                Err(e) => return End::Failed(describe(&e)),
+            };
+            // Telnet's commands go before anything else sees the bytes.
+            let data = telnet.filter(&buf[..n]);
+            match self.shared.config.framing {
+                Framing::Lines => framer.push(data, |frame| self.on_frame(frame)),
+                // DEMO MODE (--framing chunks): relay the raw chunk, as the Node
+                // tutorial does. Whatever `read` returned, half a line or ten
+                // lines, goes out as one "message". Compare with the line above.
+                Framing::Chunks => self.on_chunk(data),
+            }
+            if n == buf.len() && big.is_empty() {
+                big = vec![0; READ_CHUNK];
+            }
+            if let Some(end) = self.end.take() {
+                return end;
+            }
+            self.flush_pending();
+            self.announce_if_due();
+        }
+    }
+
+    /// How long the next read may wait: until the join must be announced, if
+    /// it has not been yet; otherwise as long as it takes (or, on Windows,
+    /// [`READ_POLL`]).
+    fn read_timeout(&self) -> Option<Duration> {
+        match self.announce_by {
+            Some(at) => Some(
+                at.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ),
+            None => READ_POLL,
+        }
+    }
+
+    /// Tells the others `* NAME joined`, once.
+    fn announce(&mut self) {
+        if self.announce_by.take().is_some() {
+            self.send(Event::Joined {
+                id: self.id,
+                name: self.name.clone(),
+            });
+        }
+    }
+
+    /// Announces the client by its address if it has had its grace period.
+    fn announce_if_due(&mut self) {
+        if self.announce_by.is_some_and(|at| Instant::now() >= at) {
+            self.announce();
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>) {
+        if self.end.is_some() {
+            return; // After /quit (or a reset), the rest of the read is ignored.
+        }
+        match frame {
+            Frame::Line(bytes) => {
+                let text = clean_line(bytes);
+                if !text.is_empty() {
+                    self.throttle();
+                    if self.end.is_none() {
+                        self.on_line(&text);
+                    }
+                }
+            }
+            Frame::TooLong => {
+                self.shared.stats.lines_too_long.fetch_add(1, Relaxed);
+                self.reply(lines::line_too_long(self.shared.config.max_line_bytes));
+            }
+        }
+    }
+
+    /// Waits, if the client is over its rate limit. The line is delayed, never
+    /// dropped; while this thread sleeps it does not read, so the kernel's
+    /// buffers fill and TCP slows the sender down. It wakes every
+    /// [`THROTTLE_CHECK`] to see whether the client reset the connection or
+    /// was evicted meanwhile: then it stops at once.
+    fn throttle(&mut self) {
+        let Some(bucket) = &mut self.bucket else {
+            return;
+        };
+        let wait = bucket.take(Instant::now());
+        if wait.is_zero() {
+            return;
+        }
+        // Lines already accepted should not wait with this one.
+        self.flush_pending();
+        let until = Instant::now() + wait;
+        self.meters.throttled.store(true, Relaxed);
+        loop {
+            if self.meters.gone.load(Acquire) {
+                self.end = Some(End::Removed);
+                break;
+            }
+            // A reset sets the socket's pending error even while unread data
+            // waits in front of it; a plain close (FIN) does not, and the
+            // lines before it are still delivered.
+            if let Ok(Some(e)) = self.stream.take_error() {
+                self.end = Some(End::Failed(describe(&e)));
+                break;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            thread::sleep(left.min(THROTTLE_CHECK));
+        }
+        self.meters.throttled.store(false, Relaxed);
+    }
+
+    /// How long this client's mute still runs, if it is muted. A mute that
+    /// has run out is cleared here, and the client told it can talk again.
+    fn muted(&mut self) -> Option<Duration> {
+        let now = self.shared.millis(Instant::now());
+        if let Some(left) = self.meters.mute.left(now) {
+            return Some(left);
+        }
+        if self.meters.mute.end(now, false) {
+            self.reply(lines::can_talk_again());
+        }
+        None
+    }
+
+    /// Carries out what [`plan::step`] decides for one line.
+    fn on_line(&mut self, text: &str) {
+        let muted = self.muted();
+        let step = plan::step(text, muted);
+        let first = std::mem::replace(&mut self.first_line, false);
+        if self.announce_by.is_some() {
+            // The first lines: a client that names itself is announced under
+            // that name, one that takes its session back not at all (the
+            // room knows it); one that asks for a session is not announced
+            // yet; anything else is announced by address first.
+            match step {
+                Step::Rename(new) => return self.rename(new),
+                Step::Resume { .. } | Step::Session | Step::Key => {}
+                _ => self.announce(),
+            }
+        }
+        match step {
+            Step::Chat(text) => self.chat(text),
+            Step::Rename(new) => self.rename(new),
+            Step::Who => {
+                let names = self.shared.registry.names_in_room_of(self.id);
+                self.reply(lines::online(&names));
+            }
+            Step::Join { room, quietly } => self.join(room, quietly),
+            Step::Rooms => self.reply(lines::rooms(&self.shared.registry.rooms())),
+            Step::Whisper { to, text } => match self.shared.registry.find(to) {
+                Some((to_id, to_name)) => {
+                    self.flush_pending();
+                    self.count_line();
+                    // Private text is recorded only if the teacher asked.
+                    let entry = self.shared.config.record_private.then(|| Entry::Private {
+                        from: self.name.to_string(),
+                        to: to_name.to_string(),
+                        text: text.to_string(),
+                    });
+                    self.send(Event::Direct {
+                        from: self.id,
+                        to: to_id,
+                        line: lines::private(&self.name, text),
+                        entry,
+                    });
+                }
+                None => self.reply(lines::no_such_user(to)),
+            },
+            Step::Act(text) => {
+                self.flush_pending();
+                self.count_line();
+                let log = self.shared.log;
+                if log.verbose() {
+                    log.info(&format!("* {} {text}", self.name));
+                }
+                self.send(Event::Action {
+                    from: self.id,
+                    line: lines::action(&self.name, text),
+                    entry: Entry::Action {
+                        from: self.name.to_string(),
+                        text: text.to_string(),
+                    },
+                });
+            }
+            Step::Stats => self.reply(lines::stats(&self.shared.stats_line())),
+            Step::Reply(line) => self.reply(line),
+            Step::Quit(reason) => {
+                self.end = Some(End::Quit(reason.map(lines::quit_reason)));
+            }
+            Step::Session => {
+                if let Some(token) = self.shared.registry.start_session(self.id) {
+                    self.flush_pending();
+                    self.send(Event::Session {
+                        id: self.id,
+                        token,
+                        name: self.name.clone(),
+                    });
+                }
+            }
+            Step::Resume { token, last } if first => self.resume(token, last),
+            Step::Resume { .. } => self.reply(lines::resume_first()),
+            Step::Key => self.reply(lines::no_code_needed()),
+        }
+    }
+
+    /// Takes back the session `token` (its name, its room, the room lines
+    /// it missed after line `last`), or, if there is none, says so and goes
+    /// on as a new client.
+    fn resume(&mut self, token: &str, last: u64) {
+        let resumed = Token::parse(token).and_then(|token| {
+            let resumed = self.shared.registry.resume(self.id, &token)?;
+            Some((token, resumed))
+        });
+        let Some((token, resumed)) = resumed else {
+            self.announce();
+            return self.reply(lines::cannot_resume());
+        };
+        self.shared.log.info(&format!(
+            "{} resumed as {} (line {last})",
+            self.name, resumed.name
+        ));
+        self.name = resumed.name.clone();
+        // The room knows this client already: it is not announced again.
+        self.announce_by = None;
+        self.send(Event::Resume {
+            id: self.id,
+            token,
+            last,
+            resumed,
+        });
+    }
+    /// Moves to another room. The registry moves the client at once; the
+    /// broadcaster hears of it after every line this client sent before, so
+    /// those went to the old room and the next ones go to the new one.
+    fn join(&mut self, room: &str, quietly: bool) {
+        match self.shared.registry.join(self.id, room) {
+            Ok(moved) => {
+                self.flush_pending();
+                self.shared
+                    .log
+                    .info(&format!("{} went to {}", moved.name, moved.to_name));
+                let by = if quietly {
+                    MovedBy::ItselfMuted
+                } else {
+                    MovedBy::Itself
+                };
+                self.send(Event::Moved {
+                    id: self.id,
+                    by,
+                    name: moved.name,
+                    to: moved.to,
+                    to_name: moved.to_name,
+                });
+            }
+            Err(JoinError::Already(name)) => self.reply(lines::already_in(&name)),
+            Err(JoinError::Gone) => {}
+        }
+    }
+
+    /// Adds one chat line to what this read will hand on.
+    fn chat(&mut self, text: &str) {
+        let log = self.shared.log;
+        if log.verbose() {
+            log.info(&format!("{}: {text}", self.name));
+        }
+        self.count_line();
+        if self.pending.push_chat(&self.name, text) {
+            self.flush_pending();
+        }
+    }
+
+    /// Counts one line that reaches others: chat, an action, a private message.
+    fn count_line(&self) {
+        self.shared.stats.lines_relayed.fetch_add(1, Relaxed);
+        self.meters.lines_sent.fetch_add(1, Relaxed);
+    }
+
+    fn rename(&mut self, new: &str) {
+        let result = self.shared.registry.rename(self.id, new);
+        match plan::renamed(new, result) {
+            Renamed::Done {
+                old,
+                notice,
+                reply,
+                entry,
+            } => {
+                self.name = Arc::from(new);
+                self.shared
+                    .log
+                    .info(&format!("{old} is now known as {new}"));
+                self.flush_pending();
+                if self.announce_by.is_some() {
+                    // Named before anyone was told: one `* NEW joined`, no rename.
+                    self.announce();
+                } else {
+                    self.send(Event::Notice {
+                        except: self.id,
+                        line: notice,
+                        entry,
+                    });
+                }
+                self.reply(reply);
+            }
+            Renamed::Refused(line) => {
+                self.announce();
+                self.reply(line);
+            }
+            Renamed::Gone => {}
+        }
+    }
+
+    /// DEMO MODE (--framing chunks): one read chunk becomes one message, split
+    /// or merged however TCP happened to deliver it. Control characters are
+    /// still removed, but nothing is reassembled and no newline is added.
+    fn on_chunk(&mut self, chunk: &[u8]) {
+        // Commands keep working in this mode: a chunk that starts with `/` is
+        // read as lines, so `/nick`, `/who` and `/quit` behave as usual.
+        if chunk.starts_with(b"/") {
+            for line in chunk.split(|&b| b == b'\n') {
+                self.on_frame(Frame::Line(line));
+            }
+            return;
+        }
+        let text = String::from_utf8_lossy(chunk);
+        let text = strip_for_terminal(&text);
+        if text.trim().is_empty() {
+            return;
+        }
+        self.throttle();
+        if self.end.is_some() {
+            return;
+        }
+        // As with a first line of chat: announced before its chunk is relayed.
+        self.announce();
+        if let Some(left) = self.muted() {
+            return self.reply(lines::still_muted(left));
+        }
+        let log = self.shared.log;
+        if log.verbose() {
+            log.info(&format!("{}: {}", self.name, text.trim_end()));
+        }
+        self.count_line();
+        self.pending.push_chunk(&self.name, &text);
+    }
+
+    /// Hands the gathered chat lines to the broadcaster as one event.
+    fn flush_pending(&mut self) {
+        if let Some(event) = self.pending.take(self.id) {
+            self.send(event);
+        }
+    }
+
+    /// Sends a reply to this client alone, through the broadcaster like all writes.
+    fn reply(&mut self, line: Vec<u8>) {
+        self.flush_pending();
+        self.send(Event::Direct {
+            from: self.id,
+            to: self.id,
+            line,
+            entry: None,
+        });
+    }
+
+    /// Hands an event to the broadcaster, waiting if the channel is full.
+    /// Returns false, and ends the session, if the broadcaster has stopped.
+    pub(super) fn send(&mut self, event: Event) -> bool {
+        if self.meters.gone.load(Acquire) {
+            // Evicted: it has been announced as gone, so it says nothing more.
+            self.end.get_or_insert(End::Removed);
+            return false;
+        }
+        if self.events_tx.send(event).is_ok() {
+            return true;
+        }
+        self.end.get_or_insert(End::ServerStopping);
+        false
+    }
+
+    /// Says goodbye through the broadcaster, then lets the connection drain and close.
+    pub(super) fn finish(mut self, end: End) {
+        if end.keeps_pending() && !self.meters.gone.load(Acquire) {
+            self.flush_pending();
+        }
+        let (reason, farewell, drain) = match &end {
+            End::Closed | End::Removed => (None, None, false),
+            End::Failed(why) => (Some(why.clone()), None, false),
+            End::Quit(reason) => (reason.clone(), Some(lines::bye()), true),
+            End::ServerStopping => (None, None, true),
+        };
+        let log_reason = reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let leave = Event::Leave {
+            id: self.id,
+            reason,
+            farewell,
+            may_come_back: end.may_come_back(),
+        };
+        if self.events_tx.send(leave).is_err() {
+            // No broadcaster: the server is stopping, so leave without a notice.
+            self.shared.registry.remove(self.id);
+        }
+        self.shared
+            .log
+            .info(&format!("{} disconnected{log_reason}", self.name));
+        if drain {
+            linger(&self.stream);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Sessions (issue 25) at the wire: `/session` gives a token and numbered
+//! runs of room lines; a connection that breaks is held for a minute (its
+//! name stays taken, the room is not told); `/resume TOKEN LAST` on a new
+//! connection gets back the name, the room and exactly the lines missed.
+//! Raw clients on an in-process server; the real client's reconnecting is
+//! tested in `tests/client.rs`.
+
+use std::time::Duration;
+
+mod common;
+use common::{Client, TestServer};
+
+/// A raw client that speaks the session protocol: it counts the room lines
+/// it gets from the `#SEQ COUNT` markers, as the real client does.
+struct Numbered {
+    client: Client,
+    token: String,
+    last: u64,
+    /// The next number, and how many lines of the current run are left.
+    run: (u64, u64),
+}
+
+impl Numbered {
+    /// Names itself `name`, asks for a session, and waits for its token.
+    fn join(server: &TestServer, name: &str) -> Numbered {
+        let mut client = Client::connect(server.addr);
+        client.send(&format!("/nick {name}"));
+        client.expect(&format!("* you are now {name}"));
+        client.send("/session");
+        let line = client.wait_for("the token", |l| l.starts_with("#session "));
+        let mut words = line.split(' ').skip(1);
+        let token = words.next().expect("a token").to_string();
+        let last = words.next().and_then(|n| n.parse().ok()).expect("a number");
+        Numbered {
+            client,
+            token,
+            last,
+            run: (0, 0),
+        }
+    }
+
+    /// The next line that is not a marker, counting room lines.
+    fn line(&mut self) -> String {
+        loop {
+            let line = self.client.line();
+            if let Some(marker) = line.strip_prefix('#') {
+                let mut words = marker.split(' ');
+                if let (Some(seq), Some(count)) = (words.next(), words.next()) {
+                    if let (Ok(seq), Ok(count)) = (seq.parse(), count.parse()) {
+                        self.run = (seq, count);
+                        continue;
+                    }
+                }
+                continue; // `#session ...`
+            }
+            if self.run.1 > 0 {
+                self.last = self.run.0;
+                self.run = (self.run.0 + 1, self.run.1 - 1);
+            }
+            return line;
+        }
+    }
+
+    fn expect(&mut self, want: &str) {
+        let got = self.line();
+        assert_eq!(got, want, "history: {:?}", self.client.history);
+    }
+}
+
+/// A server whose newcomers have the default join grace, so a connection
+/// that resumes with its first line is never announced by its address.
+fn server() -> TestServer {
+    TestServer::with(|c| c.join_grace = Duration::from_millis(500))
+}
+
+/// ann's connection is reset (with a line of bob's unread: lost with it);
+/// carol tries ann's name and joins; bob says three more lines; ann's new
+/// connection resumes and gets exactly the five room lines she missed, in
+/// order, then how many; bob never hears that ann left; meanwhile nobody
+/// may take her name.
+#[test]
+fn a_broken_connection_resumes_with_exactly_the_lines_it_missed() {
+    let server = server();
+    let mut ann = Numbered::join(&server, "ann");
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.expect("* bob joined");
+    bob.send("before the break");
+    ann.expect("> bob: before the break");
+    let (token, last) = (ann.token.clone(), ann.last);
+    // A line reaches ann's machine but not ann: the reset throws it away,
+    // so she has missed it too.
+    bob.send("lost in the break");
+    ann.client.reset();
+    // While ann is away: her name is held.
+    let mut carol = Client::connect(server.addr);
+    carol.send("/nick ann");
+    carol.expect("! name ann is taken");
+    for i in 1..=3 {
+        bob.send(&format!("gap {i}"));
+    }
+    let mut back = Numbered {
+        client: Client::connect(server.addr),
+        token: String::new(),
+        last: 0,
+        run: (0, 0),
+    };
+    back.client.send(&format!("/resume {token} {last}"));
+    back.expect("> bob: lost in the break");
+    // carol, refused ann's name, was announced by her address at once.
+    back.expect(&format!("* {} joined", carol.name));
+    for i in 1..=3 {
+        back.expect(&format!("> bob: gap {i}"));
+    }
+    back.expect("* resumed: 5 lines you missed");
+    back.client.send("/who");
+    let who = back.line();
+    assert!(
+        who.starts_with("* online (") && who.contains("ann"),
+        "{who}"
+    );
+    back.client.send("I am back");
+    // bob's next lines: carol's join, then ann's line: no `ann left`, no
+    // `ann joined`.
+    bob.wait_for("ann's line", |l| {
+        assert!(
+            !l.contains("ann left") && !l.starts_with("* ann joined"),
+            "{l}"
+        );
+        l == "> ann: I am back"
+    });
+}
+
+/// A session whose connection the server still thinks alive (the client
+/// saw it drop, the server did not) is taken over: the old connection is
+/// cut off silently, the new one goes on under the name.
+#[test]
+fn a_live_session_is_taken_over_by_its_new_connection() {
+    let server = server();
+    let mut ann = Numbered::join(&server, "ann");
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.expect("* bob joined");
+    let mut again = Client::connect(server.addr);
+    again.send(&format!("/resume {} {}", ann.token, ann.last));
+    again.expect(&format!("#session {} {}", ann.token, ann.last));
+    again.expect("* resumed: 0 lines you missed");
+    ann.client.expect_closed();
+    again.send("still me");
+    bob.expect("> ann: still me");
+}
+
+/// A token nobody has gets a clear no, and the connection goes on as a new
+/// client; `/resume` after the first line is refused.
+#[test]
+fn a_resume_without_a_session_goes_on_as_a_new_client() {
+    let server = server();
+    let mut lost = Client::connect(server.addr);
+    lost.send(&format!("/resume {} 7", "0".repeat(32)));
+    lost.expect("! cannot resume: no such session (it ran out, or the server forgot it)");
+    lost.send("/nick zed");
+    lost.expect("* you are now zed");
+    lost.send("/resume abc 1");
+    lost.expect("! /resume must be the first line");
+}
+
+/// A held session that never comes back: after the hold the room is told
+/// it left, with the reason its connection ended, and its name is free.
+/// (The hold is a minute; this test checks the start of it and leaves the
+/// end to the unit tests of the registry.)
+#[test]
+fn a_client_without_a_session_is_not_held() {
+    let server = server();
+    let mut ann = Client::connect(server.addr);
+    ann.send("/nick ann");
+    ann.expect("* you are now ann");
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.expect("* bob joined");
+    bob.send("unread");
+    ann.reset();
+    bob.expect("* ann left (connection reset)");
+    bob.send("/nick ann");
+    bob.expect("* you are now ann");
+}
