@@ -655,8 +655,9 @@ fn half_finished_requests_cannot_lock_out_the_dashboard() {
         let mut halves: Vec<TcpStream> = Vec::new();
         for from in ATTACKERS {
             for _ in 0..=PER_ADDRESS {
-                let mut stream = open_from(from, addr);
+                // Before connecting: the server's deadline cannot start sooner.
                 sent.push(Instant::now());
+                let mut stream = open_from(from, addr);
                 stream.write_all(half.as_bytes()).expect("half a request");
                 halves.push(stream);
             }
