@@ -20,6 +20,9 @@ use common::{server_binary, Client, TestServer, TIMEOUT};
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 const PER_ADDRESS: usize = 8;
 const MAX_CONNECTIONS: usize = 64;
+/// How long a stream may stay behind before it is dropped.
+#[cfg(target_os = "linux")]
+const BEHIND_FOR: Duration = Duration::from_secs(2);
 /// How late something due at a moment may be on a busy 2-core machine.
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -450,8 +453,7 @@ fn a_viewer_that_never_reads_does_not_hold_up_the_chat() {
     let waiting = stalled.peek(&mut peek).expect("bytes wait unread");
     assert!(waiting > 0);
     // Another viewer is served as usual.
-    let state = state(addr);
-    assert!(client(&state, "ann").is_some(), "{state:#}");
+    wait_for_state(addr, "ann", |s| client(s, "ann").is_some());
 }
 
 /// A hundred idle connections from one address hold eight places at most:
@@ -641,7 +643,9 @@ fn streams_that_never_read_cannot_lock_out_the_dashboard() {
 /// end: the ninth displaces the first, the rest hold every place until their
 /// deadline (the attack is checked: no `408` comes before it), then get
 /// `408`. A browser's request in the middle of each wave is served at once,
-/// before any of the half requests has been answered.
+/// before any of the half requests has been answered. (The second wave
+/// starts as soon as the first is answered, while some of its connections
+/// may still be closing, so only the first is counted to the connection.)
 #[cfg(target_os = "linux")]
 #[test]
 fn half_finished_requests_cannot_lock_out_the_dashboard() {
@@ -688,11 +692,12 @@ fn half_finished_requests_cannot_lock_out_the_dashboard() {
                 "wave {wave}"
             );
         }
-        assert_eq!(
-            displaced,
-            ATTACKERS.count() + 1,
-            "wave {wave}: {answers:#?}"
-        );
+        if wave == 1 {
+            assert_eq!(displaced, ATTACKERS.count() + 1, "{answers:#?}");
+            assert_eq!(timed_out, MAX_CONNECTIONS - 1, "{answers:#?}");
+        } else {
+            assert!(displaced >= ATTACKERS.count(), "{answers:#?}");
+        }
         for (i, watched) in seen.iter().enumerate() {
             let Some(answered) = watched.first_byte else {
                 continue;
@@ -707,7 +712,6 @@ fn half_finished_requests_cannot_lock_out_the_dashboard() {
                 "wave {wave}: a 408 came before the browser was served"
             );
         }
-        assert_eq!(timed_out, MAX_CONNECTIONS - 1, "wave {wave}");
     }
 }
 
@@ -877,11 +881,12 @@ fn server_socket(local: SocketAddr, remote: SocketAddr) -> Option<(bool, u64)> {
 }
 
 /// A stream whose reader stopped is dropped about two seconds after its
-/// window closed, long before its writes would time out. The reader has a
-/// small receive buffer and never reads; the attack is checked: the server's
-/// socket is seen holding bytes the reader has not acknowledged, and the
-/// room (ten clients) keeps the snapshots coming. (Linux: the dashboard
-/// reads that from the kernel's tables, as this test does.)
+/// window closed (plus a sampling interval or two), before its writes would
+/// time out. The reader has a small receive buffer and never reads; the
+/// attack is checked: the server's socket is seen holding bytes the reader
+/// has not acknowledged, and the room (ten clients) keeps the snapshots
+/// coming. (Linux: the dashboard reads that from the kernel's tables, as
+/// this test does; how long a reading takes sets how often it can sample.)
 #[cfg(target_os = "linux")]
 #[test]
 fn a_stream_whose_reader_stopped_is_dropped() {
@@ -902,8 +907,12 @@ fn a_stream_whose_reader_stopped_is_dropped() {
     // the window again.
     let deadline = Instant::now() + TIMEOUT * 2;
     let mut behind_since = None;
+    let mut slowest_reading = Duration::ZERO;
     let closed_after = loop {
-        match server_socket(addr, me) {
+        let reading = Instant::now();
+        let socket = server_socket(addr, me);
+        slowest_reading = slowest_reading.max(reading.elapsed());
+        match socket {
             Some((true, bytes)) => {
                 if bytes > 0 {
                     behind_since.get_or_insert_with(Instant::now);
@@ -920,9 +929,14 @@ fn a_stream_whose_reader_stopped_is_dropped() {
         );
         thread::sleep(Duration::from_millis(20)); // a polling pace
     };
+    // The dashboard sees it behind at its next sample, drops it at the
+    // first sample two seconds later, and a sample comes every half second
+    // plus however long the table takes to read on this machine.
+    let sampling = Duration::from_millis(500) + slowest_reading;
+    let bound = BEHIND_FOR + sampling * 2 + slowest_reading + Duration::from_secs(1);
     assert!(
-        closed_after < REQUEST_DEADLINE + SLACK,
-        "dropped {closed_after:?} after falling behind"
+        closed_after < bound,
+        "dropped {closed_after:?} after falling behind (allowed {bound:?})"
     );
     // What it had been sent, then the end.
     let seen = watch(std::slice::from_mut(&mut stalled), TIMEOUT);

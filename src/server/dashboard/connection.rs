@@ -1,8 +1,8 @@
 //! One dashboard connection, on its own thread: read one request head within
-//! the size and time limits ([`read_request`]), then answer and close
-//! ([`answer`]). `/events` keeps the connection and writes each new snapshot
-//! until the browser leaves, stops reading (a write timeout, or the sampler
-//! finds it behind), is displaced, or the dashboard stops.
+//! the size and time limits ([`read_request`]), answer ([`answer`]), and
+//! close ([`finish`]). `/events` keeps the connection and writes each new
+//! snapshot until the browser leaves, stops reading (a write timeout, or the
+//! sampler finds it behind), is displaced, or the dashboard stops.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
@@ -44,19 +44,16 @@ pub(crate) fn read_request(stream: &TcpStream, arrived_at: IpAddr) -> Option<Req
     read_head(stream, arrived_at)
 }
 
-/// Answers `request` (as [`read_request`] returned it), then closes.
-pub(crate) fn answer(stream: &TcpStream, request: Request, feed: &Feed) {
+/// Answers `request` (as [`read_request`] returned it). True when a whole
+/// answer was written and the connection is to be closed with [`finish`];
+/// false when it is over already (an event stream ended, a write failed).
+pub(crate) fn answer(stream: &TcpStream, request: Request, feed: &Feed) -> bool {
     let mut writer = stream;
     let route = match request {
         Request::Route(route) => route,
-        Request::Refuse(status) => {
-            if writer.write_all(&http::refusal(status)).is_ok() {
-                finish(stream);
-            }
-            return;
-        }
+        Request::Refuse(status) => return writer.write_all(&http::refusal(status)).is_ok(),
         // Never returned by `read_request`: nothing to answer.
-        Request::Incomplete => return,
+        Request::Incomplete => return false,
     };
     let written = match route {
         Route::Page => writer.write_all(&http::response(
@@ -76,12 +73,10 @@ pub(crate) fn answer(stream: &TcpStream, request: Request, feed: &Feed) {
             // However the stream ends, nothing more is said on it.
             let _ = stream_events(&mut writer, feed);
             let _ = stream.shutdown(Shutdown::Both);
-            return;
+            return false;
         }
     };
-    if written.is_ok() {
-        finish(stream);
-    }
+    written.is_ok()
 }
 
 /// Reads until the request head is complete, refused, or late: `None` if the
@@ -138,7 +133,7 @@ fn stream_events(out: &mut impl Write, feed: &Feed) -> io::Result<()> {
 /// After an answer: FIN, then read what the client still sends until it
 /// closes (briefly), so that closing with unread bytes does not reset the
 /// connection and destroy the answer before the browser reads it.
-fn finish(stream: &TcpStream) {
+pub(crate) fn finish(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     linger(stream);
 }

@@ -187,12 +187,13 @@ fn connectable(addr: SocketAddr) -> SocketAddr {
 fn sample_loop(mut sampler: Sampler, board: &Board, stop_rx: &Receiver<()>) {
     let mut next = Instant::now() + SAMPLE_EVERY;
     while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_deadline(next) {
+        let read_at = Instant::now();
         let kernel = KernelTable::read();
         board
             .feed
             .publish(sampler.sample(kernel.as_ref()).to_json());
         if let Some(kernel) = &kernel {
-            board.drop_lagging(kernel);
+            board.drop_lagging(kernel, read_at);
         }
         // Keep the beat even if a sample was slow, but never sample twice
         // in a row to catch up.
@@ -269,8 +270,9 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>) {
     }
 }
 
-/// One connection's thread: read the request, say what this connection now
-/// is (so the accept thread knows which to displace first), answer.
+/// One connection's thread: read the request, answer, close; at each step
+/// say what this connection now is, so the accept thread knows which to
+/// displace first.
 fn serve(board: &Board, id: ConnId, stream: &TcpStream, arrived_at: IpAddr) {
     let Some(request) = connection::read_request(stream, arrived_at) else {
         return;
@@ -279,8 +281,11 @@ fn serve(board: &Board, id: ConnId, stream: &TcpStream, arrived_at: IpAddr) {
         Request::Route(Route::Events) => Phase::Stream,
         _ => Phase::Answer,
     };
-    board.open.lock().places.set_phase(id, phase);
-    connection::answer(stream, request, &board.feed);
+    board.set_phase(id, phase);
+    if connection::answer(stream, request, &board.feed) {
+        board.set_phase(id, Phase::Answered);
+        connection::finish(stream);
+    }
 }
 
 impl Board {
@@ -306,6 +311,11 @@ impl Board {
         displaced.and_then(|victim| open.sockets.remove(&victim).map(|conn| conn.stream))
     }
 
+    /// Connection `id` moved on to `phase`.
+    fn set_phase(&self, id: ConnId, phase: Phase) {
+        self.open.lock().places.set_phase(id, phase);
+    }
+
     /// Connection `id` ended: its place is free (if it still had one).
     fn leave(&self, id: ConnId) {
         let mut open = self.open.lock();
@@ -314,12 +324,13 @@ impl Board {
     }
 
     /// Closes the streams whose browser has left bytes unacknowledged for
-    /// too long (see [`places::BEHIND_SAMPLES`]), by the kernel's `tables`.
-    fn drop_lagging(&self, tables: &KernelTable) {
+    /// too long (see [`places::BEHIND_FOR`]), by the kernel's `tables` as
+    /// read at `read_at`.
+    fn drop_lagging(&self, tables: &KernelTable, read_at: Instant) {
         let behind: Vec<Arc<TcpStream>> = {
             let mut open = self.open.lock();
             let Open { places, sockets } = &mut *open;
-            let dropped = places.note_lag(|id| {
+            let dropped = places.note_lag(read_at, |id| {
                 let conn = sockets.get(&id)?;
                 tables.lookup(conn.local, conn.peer).map(|q| q.send)
             });

@@ -3,12 +3,14 @@
 //! [`Places`] what to do, and shuts down the connections it names.
 //!
 //! The rule, in a sentence: a newcomer is never refused; to make room it
-//! displaces a connection of whichever address holds the most places (its
-//! own, if it is at its limit), choosing the one least likely to be a
-//! browser that is still reading.
+//! displaces a connection that already has its whole answer if there is
+//! one, or else one of whichever address holds the most places (its own, if
+//! it is at its limit), choosing the one least likely to be a browser that
+//! is still reading.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 /// Most dashboard connections open at once, one thread each. A projector
 /// needs two (the page, then its event stream); a class that opens the page
@@ -26,13 +28,15 @@ pub(crate) const MAX_CONNECTIONS: usize = 64;
 /// off; larger lets one address crowd out more of the others.
 pub(crate) const MAX_PER_ADDRESS: usize = 8;
 
-/// A stream whose socket still holds bytes its browser has not acknowledged
-/// at this many samples in a row (one every 500 ms, read just before the
-/// next snapshot goes out, so a reading browser has had half a second to
-/// take the last one) has stopped reading, and is dropped. Four samples is
-/// two seconds, the same grace as the write timeout. A browser on a slow
-/// link is not caught: it takes a few kilobytes in far less than a second.
-pub(crate) const BEHIND_SAMPLES: u32 = 4;
+/// A stream whose socket has held bytes its browser has not acknowledged at
+/// every sample for this long has stopped reading, and is dropped. The
+/// kernel's tables are read every 500 ms, just before the next snapshot
+/// goes out, so a reading browser has had half a second to take the last
+/// one; a browser on a slow link takes a few kilobytes in far less. Two
+/// seconds is the same grace as the write timeout. It is a time, not a
+/// count of samples, so a machine too busy to sample on time does not
+/// stretch it.
+pub(crate) const BEHIND_FOR: Duration = Duration::from_secs(2);
 
 /// One dashboard connection, numbered in the order they were accepted (so
 /// a smaller number is an older connection).
@@ -65,9 +69,13 @@ pub(crate) enum Phase {
     /// Reading the request head. A browser sends it at once, so one still
     /// unfinished is the likeliest to be hostile.
     Head,
-    /// Writing one answer (the page, a snapshot, a refusal) and closing:
-    /// over in moments, and displacing it would break a page load.
+    /// Writing one answer (the page, a snapshot, a refusal): over in
+    /// moments, and displacing it would break a page load.
     Answer,
+    /// The answer is written; waiting (a second at most) for the browser to
+    /// close, so that closing first does not reset the connection. Nothing
+    /// is lost by closing it now.
+    Answered,
     /// Streaming `/events`, for as long as the browser stays.
     Stream,
 }
@@ -76,20 +84,22 @@ pub(crate) enum Phase {
 struct Place {
     origin: Origin,
     phase: Phase,
-    /// Samples in a row at which this stream had bytes unacknowledged.
-    behind: u32,
+    /// The first of the samples in a row at which this stream had bytes
+    /// unacknowledged (`None`: it had none at the last one).
+    behind_since: Option<Instant>,
 }
 
 impl Place {
-    /// The order in which places are given up: an unfinished request first,
-    /// then a stream that has fallen behind, then one that keeps up, and an
-    /// answer in progress last.
+    /// The order in which places are given up: a connection already
+    /// answered first, then an unfinished request, then a stream that has
+    /// fallen behind, then one that keeps up, and an answer in progress last.
     fn rank(&self) -> u8 {
         match self.phase {
-            Phase::Head => 0,
-            Phase::Stream if self.behind > 0 => 1,
-            Phase::Stream => 2,
-            Phase::Answer => 3,
+            Phase::Answered => 0,
+            Phase::Head => 1,
+            Phase::Stream if self.behind_since.is_some() => 2,
+            Phase::Stream => 3,
+            Phase::Answer => 4,
         }
     }
 }
@@ -116,7 +126,7 @@ impl Places {
             Place {
                 origin,
                 phase: Phase::Head,
-                behind: 0,
+                behind_since: None,
             },
         );
         displaced
@@ -125,12 +135,14 @@ impl Places {
     /// Who makes room for a newcomer from `origin`, if anyone must.
     ///
     /// At its own limit, the newcomer's address gives up one of its own.
-    /// When the whole table is full, the address holding the most places
-    /// gives one up, counting the newcomer's as if it were already in, and
-    /// the newcomer's own on a tie: so an address with fewer places than
-    /// another can always get in, and nobody can take a place back from an
-    /// address that holds fewer than it does. Refusing the newcomer instead
-    /// (the 503 this replaced) let whoever came first hold the dashboard.
+    /// When the whole table is full, a connection that already has its
+    /// answer goes first, whoever holds it: it costs nobody anything. Else
+    /// the address holding the most places gives one up, counting the
+    /// newcomer's as if it were already in, and the newcomer's own on a
+    /// tie: so an address with fewer places than another can always get in,
+    /// and nobody can take a place back from an address that holds fewer
+    /// than it does. Refusing the newcomer instead (the 503 this replaced)
+    /// let whoever came first hold the dashboard.
     fn victim_for(&self, origin: Origin) -> Option<ConnId> {
         let mut counts: HashMap<Origin, usize> = HashMap::new();
         for place in self.held.values() {
@@ -141,6 +153,12 @@ impl Places {
             vec![origin]
         } else if self.held.len() < MAX_CONNECTIONS {
             return None;
+        } else if let Some((&done, _)) = self
+            .held
+            .iter()
+            .find(|(_, place)| place.phase == Phase::Answered)
+        {
+            return Some(done);
         } else {
             let most = counts
                 .iter()
@@ -183,24 +201,28 @@ impl Places {
         self.held.len()
     }
 
-    /// After a reading of the kernel's tables: `unacked` says how many bytes
-    /// each stream's socket holds that its browser has not acknowledged
-    /// (`None` if the socket is not in the table). Returns the streams that
-    /// have been behind for [`BEHIND_SAMPLES`] in a row, and forgets them:
-    /// the caller closes them.
-    pub(crate) fn note_lag(&mut self, unacked: impl Fn(ConnId) -> Option<u64>) -> Vec<ConnId> {
+    /// After a reading of the kernel's tables taken at `now`: `unacked` says
+    /// how many bytes each stream's socket holds that its browser has not
+    /// acknowledged (`None` if the socket is not in the table). Returns the
+    /// streams that have been behind at every sample for [`BEHIND_FOR`], and
+    /// forgets them: the caller closes them.
+    pub(crate) fn note_lag(
+        &mut self,
+        now: Instant,
+        unacked: impl Fn(ConnId) -> Option<u64>,
+    ) -> Vec<ConnId> {
         let mut dropped = Vec::new();
         for (&id, place) in self.held.iter_mut() {
             if place.phase != Phase::Stream {
                 continue;
             }
             if unacked(id).is_some_and(|bytes| bytes > 0) {
-                place.behind += 1;
+                let since = *place.behind_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= BEHIND_FOR {
+                    dropped.push(id);
+                }
             } else {
-                place.behind = 0;
-            }
-            if place.behind >= BEHIND_SAMPLES {
-                dropped.push(id);
+                place.behind_since = None;
             }
         }
         for id in &dropped {
@@ -261,12 +283,34 @@ mod tests {
         }
         places.set_phase(ConnId(1), Phase::Answer);
         // 5 has bytes unacknowledged: it goes before older streams.
-        let dropped = places.note_lag(|id| Some(if id == ConnId(5) { 300 } else { 0 }));
+        let dropped = places.note_lag(Instant::now(), |id| {
+            Some(if id == ConnId(5) { 300 } else { 0 })
+        });
         assert!(dropped.is_empty());
         assert_eq!(places.admit(ConnId(100), v4(1)), Some(ConnId(5)));
         places.set_phase(ConnId(100), Phase::Stream);
         // Then the oldest stream; the answer (1) stays.
         assert_eq!(places.admit(ConnId(101), v4(1)), Some(ConnId(2)));
+    }
+
+    #[test]
+    fn an_answered_connection_goes_first_whoever_holds_it() {
+        let mut places = Places::default();
+        fill(&mut places, v4(1), 1, 1);
+        places.set_phase(ConnId(1), Phase::Answered);
+        // Addresses 2 to 8 hold eight places each, address 9 seven.
+        for a in 0..7u8 {
+            fill(&mut places, v4(a + 2), 2 + u64::from(a) * 8, 8);
+        }
+        fill(&mut places, v4(9), 58, 7);
+        assert_eq!(places.len(), MAX_CONNECTIONS);
+        // Address 1 holds the fewest places, yet its answered connection
+        // goes, not an unfinished request of one of the biggest holders.
+        assert_eq!(places.admit(ConnId(100), v4(10)), Some(ConnId(1)));
+        // At its own limit, an address gives up its own, answered first.
+        places.set_phase(ConnId(2), Phase::Stream);
+        places.set_phase(ConnId(3), Phase::Answered);
+        assert_eq!(places.admit(ConnId(101), v4(2)), Some(ConnId(3)));
     }
 
     #[test]
@@ -310,27 +354,35 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_behind_for_four_samples_in_a_row_is_dropped() {
+    fn a_stream_behind_at_every_sample_for_two_seconds_is_dropped() {
         let mut places = Places::default();
         fill(&mut places, v4(1), 1, 3);
         places.set_phase(ConnId(1), Phase::Stream);
         places.set_phase(ConnId(2), Phase::Stream);
         // 3 is still reading its head: a kernel queue says nothing about it.
         let lagging = |id: ConnId| Some(if id == ConnId(2) { 0 } else { 4096 });
-        for _ in 1..BEHIND_SAMPLES {
-            assert!(places.note_lag(lagging).is_empty());
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for ms in [0, 500, 1000, 1500] {
+            assert!(places.note_lag(at(ms), lagging).is_empty(), "{ms} ms");
         }
-        // One sample that caught up starts the count again.
-        assert!(places.note_lag(|_| Some(0)).is_empty());
-        for _ in 1..BEHIND_SAMPLES {
-            assert!(places.note_lag(lagging).is_empty());
+        // One sample that caught up starts the time again.
+        assert!(places.note_lag(at(2000), |_| Some(0)).is_empty());
+        for ms in [2500, 3000, 3500, 4000] {
+            assert!(places.note_lag(at(ms), lagging).is_empty(), "{ms} ms");
         }
-        assert_eq!(places.note_lag(lagging), vec![ConnId(1)]);
+        assert_eq!(places.note_lag(at(4500), lagging), vec![ConnId(1)]);
         assert_eq!(places.len(), 2);
-        // A socket missing from the table is not counted as behind.
+        // Slow samples do not stretch the grace: the first one 2 s on drops.
         places.set_phase(ConnId(2), Phase::Stream);
-        for _ in 0..BEHIND_SAMPLES * 2 {
-            assert!(places.note_lag(|_| None).is_empty());
+        let behind = |_| Some(100);
+        assert!(places.note_lag(at(10_000), behind).is_empty());
+        assert_eq!(places.note_lag(at(12_100), behind), vec![ConnId(2)]);
+        // A socket missing from the table is not counted as behind.
+        fill(&mut places, v4(1), 4, 1);
+        places.set_phase(ConnId(4), Phase::Stream);
+        for s in 20..30 {
+            assert!(places.note_lag(at(s * 1000), |_| None).is_empty());
         }
     }
 
