@@ -1,8 +1,9 @@
 //! The dashboard page in a real browser: headless Chromium (Debian's
 //! `chromium`), driven over the DevTools protocol by `tests/browser/check.mjs`
 //! (puppeteer-core, installed by `npm ci` in `tests/browser`; `.ci/run` does
-//! both). A missing one fails the test with the command that installs it,
-//! unless `SKIP_BROWSER=1` says to skip it.
+//! both): it renders, keeps up with 500 clients, and fits a 1024 x 768
+//! projector. A missing browser or module fails the test with the command
+//! that installs it, unless `SKIP_BROWSER=1` says to skip it.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 mod tools;
-use common::TestServer;
+use common::{server_binary, Client, TestServer};
 
 /// The browser's executable: `$CHROMIUM`, or Debian's.
 fn chromium() -> PathBuf {
@@ -54,10 +55,16 @@ fn ready(test: &str) -> bool {
 /// Loads the dashboard and waits (up to 15 s) until its text matches
 /// `until`; returns what `check.mjs` reported.
 fn load_page(dashboard: SocketAddr, until: &str) -> Value {
+    load_page_with(dashboard, until, &[])
+}
+
+/// [`load_page`], with more of `check.mjs`'s options (`--width`, `--layout`...).
+fn load_page_with(dashboard: SocketAddr, until: &str, options: &[&str]) -> Value {
     let output = Command::new("node")
         .arg(browser_dir().join("check.mjs"))
         .arg(format!("http://{dashboard}/"))
         .args(["--wait", "15000", "--until", until])
+        .args(options)
         .env("CHROMIUM", chromium())
         .output()
         .expect("run node");
@@ -126,4 +133,88 @@ fn the_page_stays_usable_with_500_clients() {
     let text = report["text"].as_str().expect("the page's text");
     assert!(text.contains("lobby (500)"), "{text}");
     drop(crowd);
+}
+
+/// At 1024 x 768, a common projector, the page fits: nothing is wider than
+/// the window, no element's content is wider than its box (cut off or
+/// spilling over), no text is under 16 px, and every connected client's
+/// name is whole on screen, the muted one with its badge beside it. The
+/// class has the longest name and room there can be (20 characters, one of
+/// them all `W`), and the teacher muted dave at the console.
+#[test]
+fn the_page_fits_a_projector_at_1024_by_768() {
+    if !ready("the_page_fits_a_projector_at_1024_by_768") {
+        return;
+    }
+    let (mut server, chat) = server_binary(&["--join-grace-ms", "0", "--dashboard", "0"]);
+    let line = server.wait_for("stderr", "dashboard on http://");
+    let dashboard: SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let names = [
+        "ann",
+        "bob",
+        "dave",
+        "maximilian_rodriguez",
+        "WWWWWWWWWWWWWWWWWWWW",
+        "eve",
+    ];
+    let mut class: Vec<Client> = Vec::new();
+    for name in names {
+        let mut student = Client::connect(chat);
+        student.send(&format!("/nick {name}"));
+        student.expect(&format!("* you are now {name}"));
+        class.push(student);
+    }
+    let eve = class.last_mut().expect("eve");
+    eve.send("/join group_of_the_backrow");
+    eve.expect("* you are now in group_of_the_backrow");
+    server.type_line("mute dave 600");
+    server.wait_for("stdout", "ok: muted dave");
+    let report = load_page_with(
+        dashboard,
+        "muted",
+        &[
+            "--width",
+            "1024",
+            "--height",
+            "768",
+            "--layout",
+            "--names",
+            &names.join(","),
+        ],
+    );
+    assert_clean(&report);
+    let layout = &report["layout"];
+    assert_eq!(layout["innerWidth"], 1024, "{layout:#}");
+    assert!(
+        layout["scrollWidth"].as_u64() <= Some(1024),
+        "the page scrolls sideways: {layout:#}"
+    );
+    assert_eq!(
+        layout["overflowing"],
+        Value::Array(vec![]),
+        "content wider than its box: {layout:#}"
+    );
+    let smallest = layout["smallest"]["px"].as_f64().expect("a smallest font");
+    assert!(smallest >= 16.0, "text too small to read: {layout:#}");
+    let shown = layout["names"].as_array().expect("names");
+    assert_eq!(shown.len(), names.len(), "{layout:#}");
+    for name in shown {
+        assert_eq!(name["visible"], true, "not whole on screen: {name}");
+    }
+    let dave = shown
+        .iter()
+        .find(|n| n["name"] == "dave")
+        .expect("dave was looked for");
+    assert!(
+        dave["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.contains(&Value::from("muted"))),
+        "dave's badge cannot be seen: {dave}"
+    );
+    let text = report["text"].as_str().expect("the page's text");
+    assert!(text.contains("group_of_the_backrow"), "{text}");
 }

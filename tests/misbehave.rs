@@ -1,7 +1,8 @@
 //! The `misbehave` example, run as a lab runs it: every mode passes against
 //! the default server, and the matching modes fail against the demo modes.
 //! The issue-14 modes (`crowd`, `ghost`, `spoof`, `hidden`) have a test of
-//! their own, so a failure there is told apart from one in the older modes.
+//! their own, so a failure there is told apart from one in the older modes,
+//! and so has the issue-23 mode on the dashboard (`dashboard-lurkers`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -225,4 +226,61 @@ fn slow_fails_without_a_write_timeout() {
         run.output()
     );
     assert_eq!(run.status.code(), Some(1), "{}", run.output());
+}
+
+/// Against the default server `dashboard-lurkers` passes: a fresh viewer gets
+/// `/state.json` at once, every time, while one address holds dashboard
+/// streams that never read and requests that never end. Its report shows the
+/// lurking happened: all 80 connections opened, and every unfinished request
+/// ended by the server, some displaced as newer ones came.
+#[test]
+fn dashboard_lurkers_pass_against_the_default_server() {
+    let run = misbehave(&["dashboard-lurkers"]);
+    let verdict = run.verdict("dashboard-lurkers");
+    assert!(
+        verdict.is_some_and(|v| v.starts_with("PASS")),
+        "{verdict:?}\n{}",
+        run.output()
+    );
+    assert!(run.status.success(), "{}", run.output());
+    let out = &run.stdout;
+    assert!(
+        out.contains("opened 40 /events streams that never read and 40 requests that never end"),
+        "{}",
+        run.output()
+    );
+    let looks = out
+        .lines()
+        .filter(|l| l.contains("a fresh look at /state.json: HTTP/1.1 200 OK"))
+        .count();
+    assert_eq!(looks, 5, "{}", run.output());
+    // "of the unfinished requests, T got 408, C were closed without an answer"
+    let count_before = |marker: &str| -> usize {
+        let at = out
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?}\n{}", run.output()));
+        out[..at]
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number before {marker:?}\n{}", run.output()))
+    };
+    let timed_out = count_before(" got 408");
+    let displaced = count_before(" were closed without an answer");
+    assert_eq!(timed_out + displaced, 40, "{}", run.output());
+    assert!(displaced > 0, "{}", run.output());
+}
+
+/// Against a server at `--addr`, `dashboard-lurkers` needs `--dashboard`:
+/// named without it, misbehave says so and exits 2 before doing anything.
+#[test]
+fn dashboard_lurkers_at_an_address_needs_the_dashboard() {
+    let run = misbehave(&["dashboard-lurkers", "--addr", "127.0.0.1:9"]);
+    assert_eq!(run.status.code(), Some(2), "{}", run.output());
+    assert!(
+        run.stderr
+            .contains("dashboard-lurkers with --addr needs --dashboard HOST:PORT"),
+        "{}",
+        run.output()
+    );
 }

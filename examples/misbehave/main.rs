@@ -7,12 +7,14 @@
 //! cargo run --example misbehave -- split merge --demo chunks
 //! cargo run --example misbehave -- slow --demo no-write-timeout
 //! cargo run --example misbehave -- bomb --addr 127.0.0.1:9000 --pid 4242
+//! cargo run --example misbehave -- dashboard-lurkers --addr 127.0.0.1:9000 --dashboard 127.0.0.1:8080
 //! ```
 //!
-//! Layout: `main.rs` (flags, the in-process server), `modes/` (the twelve
+//! Layout: `main.rs` (flags, the in-process server), `modes/` (the thirteen
 //! misbehaviours and their verdicts), `peer.rs` (clients that record what they
 //! receive), `talker.rs` (a steady well-behaved talker), `memory.rs` (`bomb`),
-//! `source.rs` (a connection from 127.0.0.2, for `crowd`).
+//! `source.rs` (a connection from 127.0.0.2, for `crowd` and
+//! `dashboard-lurkers`).
 
 mod memory;
 mod modes;
@@ -68,12 +70,20 @@ Modes:
   hidden   invisible Unicode (direction marks, zero-width space, byte-order
            mark, line and paragraph separators) and telnet command bytes: the
            observers must get the text without them
+  dashboard-lurkers
+           40 dashboard event streams that never read and 40 requests that
+           never end, from one address (127.0.0.2 on Linux): a fresh viewer
+           must still get /state.json within 2 s, every time, the unfinished
+           requests must be closed within 3.5 s, and the chat must not notice
   all      every mode in turn
 
 Options:
   --addr HOST:PORT     test a running server instead of an in-process one
   --pid PID            with --addr: the server's process id, to measure its
                        memory in `bomb` (Linux)
+  --dashboard HOST:PORT
+                       with --addr: that server's dashboard, for
+                       dashboard-lurkers (without it, `all` leaves that mode out)
   --demo MODE          run the in-process server in a demo mode, to watch the
                        matching misbehaviour succeed: chunks (split, merge
                        fail) or no-write-timeout (slow fails); may be repeated
@@ -84,7 +94,8 @@ Options:
 Without --addr, each mode gets a fresh in-process server with the default
 settings (rate limit included: the floods are built to work within it),
 except two limits small enough to reach: `crowd` runs it with --max-per-ip 16
-and `ghost` with --max-clients 3 (alice, bob and the ghost).
+and `ghost` with --max-clients 3 (alice, bob and the ghost); and
+`dashboard-lurkers` turns its dashboard on.
 
 With --addr, start the server for `crowd` with --max-per-ip N: by default
 loopback has no limit, so a crowd from this machine is never refused. `ghost`
@@ -97,6 +108,9 @@ struct Options {
     modes: Vec<Mode>,
     addr: Option<String>,
     pid: Option<u32>,
+    dashboard: Option<String>,
+    /// `all` left `dashboard-lurkers` out (a server at `--addr`, no `--dashboard`).
+    left_out_lurkers: bool,
     chunks: bool,
     no_write_timeout: bool,
     rate_limit: Option<u32>,
@@ -104,6 +118,7 @@ struct Options {
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options::default();
+    let mut named_lurkers = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -121,6 +136,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--addr" => options.addr = Some(value()?),
+            "--dashboard" => options.dashboard = Some(value()?),
             "--pid" => {
                 let text = value()?;
                 options.pid = Some(
@@ -147,7 +163,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             "all" => options.modes.extend(Mode::ALL),
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
             other => match Mode::parse(other) {
-                Some(mode) => options.modes.push(mode),
+                Some(mode) => {
+                    named_lurkers |= mode == Mode::DashboardLurkers;
+                    options.modes.push(mode);
+                }
                 None => return Err(format!("unknown mode '{other}'")),
             },
         }
@@ -165,6 +184,23 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>,
             "--pid is for a server at --addr; the in-process server is measured anyway".to_string(),
         );
     }
+    if options.dashboard.is_some() && options.addr.is_none() {
+        return Err(
+            "--dashboard is for a server at --addr; the in-process server starts its own"
+                .to_string(),
+        );
+    }
+    if options.addr.is_some() && options.dashboard.is_none() {
+        if named_lurkers {
+            return Err(
+                "dashboard-lurkers with --addr needs --dashboard HOST:PORT, that server's dashboard"
+                    .to_string(),
+            );
+        }
+        let before = options.modes.len();
+        options.modes.retain(|&mode| mode != Mode::DashboardLurkers);
+        options.left_out_lurkers = options.modes.len() < before;
+    }
     Ok(Some(options))
 }
 
@@ -176,6 +212,8 @@ struct Target {
     probe: Probe,
     /// The in-process server's settings; `None` for a server at `--addr`.
     config: Option<ServerConfig>,
+    /// Where the server's dashboard is, if it has one (or `--dashboard` said).
+    dashboard: Option<SocketAddr>,
     in_process: Option<InProcess>,
 }
 
@@ -197,10 +235,21 @@ impl Target {
                 .next()
                 .ok_or_else(|| format!("--addr {addr}: no address"))?;
             let probe = options.pid.map_or(Probe::Nothing, Probe::Pid);
+            let dashboard = match &options.dashboard {
+                Some(asked) => Some(
+                    asked
+                        .to_socket_addrs()
+                        .map_err(|e| format!("--dashboard {asked}: {e}"))?
+                        .next()
+                        .ok_or_else(|| format!("--dashboard {asked}: no address"))?,
+                ),
+                None => None,
+            };
             return Ok(Target {
                 addr,
                 probe,
                 config: None,
+                dashboard,
                 in_process: None,
             });
         }
@@ -221,6 +270,7 @@ impl Target {
         mode.configure(&mut config);
         let server = Server::bind(config.clone()).map_err(|e| e.to_string())?;
         let addr = server.local_addr();
+        let dashboard = server.local_dashboard_addr();
         let handle = server.shutdown_handle();
         let (stopped_tx, stopped_rx) = mpsc::channel();
         thread::Builder::new()
@@ -236,6 +286,7 @@ impl Target {
             addr,
             probe: Probe::OwnProcess,
             config: Some(config),
+            dashboard,
             in_process: Some(InProcess { handle, stopped_rx }),
         })
     }
@@ -266,6 +317,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.left_out_lurkers {
+        println!(
+            "misbehave: all leaves out dashboard-lurkers against a server at --addr; give              --dashboard HOST:PORT to include it\n"
+        );
+    }
     let started = Instant::now();
     let mut verdicts = Vec::new();
     for &mode in &options.modes {
@@ -276,7 +332,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let verdict = modes::run(mode, target.addr, &target.probe, target.config.as_ref());
+        let verdict = modes::run(
+            mode,
+            target.addr,
+            &target.probe,
+            target.config.as_ref(),
+            target.dashboard,
+        );
         target.stop();
         println!("{verdict}\n");
         verdicts.push(verdict);

@@ -92,8 +92,18 @@ mod tests {
         assert_eq!(
             complete.choices("", "/"),
             [
-                "/help ", "/join ", "/key ", "/me ", "/msg ", "/nick ", "/quit ", "/resume ",
-                "/rooms ", "/session ", "/stats ", "/who "
+                "/help ",
+                "/join ",
+                "/key ",
+                "/me ",
+                "/msg ",
+                "/nick ",
+                "/quit ",
+                "/resume ",
+                "/rooms ",
+                "/session ",
+                "/stats ",
+                "/who "
             ]
         );
         // Not the first word: a slash is just text.

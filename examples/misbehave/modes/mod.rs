@@ -1,10 +1,12 @@
-//! The twelve misbehaviours, and what they share: the observers ([`Cast`]), the
-//! findings ([`Problems`]) and the [`Verdict`]. Each mode seats two observers
-//! (alice and bob) and a bad client, misbehaves, waits for what a sound server
-//! must deliver, and judges only by what the observers actually received.
+//! The thirteen misbehaviours, and what they share: the observers ([`Cast`]),
+//! the findings ([`Problems`]) and the [`Verdict`]. Each mode seats two
+//! observers (alice and bob) and a bad client, misbehaves, waits for what a
+//! sound server must deliver, and judges only by what the observers (and, for
+//! the dashboard, a viewer) actually received.
 
 mod abuse;
 mod admission;
+mod dashboard;
 mod framing;
 mod pressure;
 mod voice;
@@ -46,11 +48,12 @@ pub(crate) enum Mode {
     Ghost,
     Spoof,
     Hidden,
+    DashboardLurkers,
 }
 
 impl Mode {
     /// Every mode, in the order `all` runs them.
-    pub(crate) const ALL: [Mode; 12] = [
+    pub(crate) const ALL: [Mode; 13] = [
         Mode::Split,
         Mode::Merge,
         Mode::Slow,
@@ -63,6 +66,7 @@ impl Mode {
         Mode::Ghost,
         Mode::Spoof,
         Mode::Hidden,
+        Mode::DashboardLurkers,
     ];
 
     /// The mode's name on the command line.
@@ -80,6 +84,7 @@ impl Mode {
             Mode::Ghost => "ghost",
             Mode::Spoof => "spoof",
             Mode::Hidden => "hidden",
+            Mode::DashboardLurkers => "dashboard-lurkers",
         }
     }
 
@@ -102,15 +107,20 @@ impl Mode {
             Mode::Ghost => "a throttled flooder resets its connection",
             Mode::Spoof => "a client tries to speak in the server's voice",
             Mode::Hidden => "invisible Unicode characters and telnet commands",
+            Mode::DashboardLurkers => {
+                "dashboard connections that never read and requests that never end"
+            }
         }
     }
 
-    /// Adjusts the in-process server's settings for this mode. Only `crowd`
-    /// and `ghost` change anything: each needs a limit small enough to reach.
+    /// Adjusts the in-process server's settings for this mode. `crowd` and
+    /// `ghost` each need a limit small enough to reach; `dashboard-lurkers`
+    /// needs the dashboard, on a free loopback port.
     pub(crate) fn configure(self, config: &mut ServerConfig) {
         match self {
             Mode::Crowd => config.max_per_ip = Some(admission::CROWD_LIMIT),
             Mode::Ghost => config.max_clients = admission::GHOST_ROOM,
+            Mode::DashboardLurkers => config.dashboard = Some("127.0.0.1:0".to_string()),
             _ => {}
         }
     }
@@ -134,11 +144,13 @@ impl fmt::Display for Verdict {
 /// Runs one mode against the server at `addr`, printing what the observers saw.
 /// `config` is the server's configuration when the mode started it in this
 /// process, and `None` for a server at `--addr`, whose settings are unknown.
+/// `dashboard` is where that server's dashboard is, if it has one.
 pub(crate) fn run(
     mode: Mode,
     addr: SocketAddr,
     probe: &Probe,
     config: Option<&ServerConfig>,
+    dashboard: Option<SocketAddr>,
 ) -> Verdict {
     println!("== {}: {} ({addr}) ==", mode.name(), mode.about());
     let result = match mode {
@@ -154,6 +166,12 @@ pub(crate) fn run(
         Mode::Ghost => admission::ghost(addr, config.map(|c| c.max_clients)),
         Mode::Spoof => voice::spoof(addr),
         Mode::Hidden => voice::hidden(addr),
+        Mode::DashboardLurkers => match dashboard {
+            Some(dashboard) => dashboard::lurkers(addr, dashboard),
+            None => Err(io::Error::other(
+                "no dashboard to try: give --dashboard HOST:PORT with --addr",
+            )),
+        },
     };
     let (pass, reason) = result.unwrap_or_else(|e| (false, format!("could not run: {e}")));
     Verdict { mode, pass, reason }

@@ -1,20 +1,25 @@
 //! One dashboard connection, on its own thread: read one request head within
-//! the size and time limits, answer, close. `/events` keeps the connection
-//! and writes each new snapshot until the browser leaves, stops reading (a
-//! write timeout), or the dashboard stops.
+//! the size and time limits ([`read_request`]), answer ([`answer`]), and
+//! close ([`finish`]). `/events` keeps the connection and writes each new
+//! snapshot until the browser leaves, stops reading (a write timeout, or the
+//! sampler finds it behind), is displaced, or the dashboard stops.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::feed::{Feed, Next};
 use super::http::{self, Request, Route, Status, MAX_HEAD_BYTES};
 use crate::server::socket::{is_timeout, linger};
 
-/// The whole request head must arrive within this: a browser sends it at
-/// once, so only a stuck or hostile client takes longer, and it does not get
-/// to hold one of the few connection places for long.
-pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// The whole request head must arrive within this (then `408` and close). A
+/// browser sends its head in one write as soon as it has connected, so even
+/// on a busy machine or a lossy Wi-Fi (a lost packet is resent within about
+/// 200 ms) it is in well under a second; only a stuck or hostile client
+/// takes longer. Two seconds keeps such a client's place short without
+/// cutting off a real browser; a crowd of them is displaced sooner anyway
+/// (see `places.rs`).
+pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Longest wait for a browser to take one write. A page that stopped
 /// reading (a laptop asleep, a frozen tab) loses its stream after this.
@@ -27,23 +32,28 @@ const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// The page: one file, its style and script inline.
 const PAGE: &str = include_str!("page.html");
 
-/// Serves one connection, then closes it.
-pub(crate) fn serve(stream: &TcpStream, feed: &Feed) {
+/// Reads one request head from a connection that arrived at `arrived_at`:
+/// the route asked for, or the refusal to give (`408` once
+/// [`REQUEST_DEADLINE`] has passed). `None` if the client went away first,
+/// or the socket cannot be set up: then there is nothing to answer.
+pub(crate) fn read_request(stream: &TcpStream, arrived_at: IpAddr) -> Option<Request> {
     let _ = stream.set_nodelay(true);
     if stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err() {
-        return;
+        return None;
     }
+    read_head(stream, arrived_at)
+}
+
+/// Answers `request` (as [`read_request`] returned it). True when a whole
+/// answer was written and the connection is to be closed with [`finish`];
+/// false when it is over already (an event stream ended, a write failed).
+pub(crate) fn answer(stream: &TcpStream, request: Request, feed: &Feed) -> bool {
     let mut writer = stream;
-    let route = match read_request(stream) {
-        Some(Request::Route(route)) => route,
-        Some(Request::Refuse(status)) => {
-            if writer.write_all(&http::refusal(status)).is_ok() {
-                finish(stream);
-            }
-            return;
-        }
-        // The client went away before finishing its request.
-        Some(Request::Incomplete) | None => return,
+    let route = match request {
+        Request::Route(route) => route,
+        Request::Refuse(status) => return writer.write_all(&http::refusal(status)).is_ok(),
+        // Never returned by `read_request`: nothing to answer.
+        Request::Incomplete => return false,
     };
     let written = match route {
         Route::Page => writer.write_all(&http::response(
@@ -63,23 +73,21 @@ pub(crate) fn serve(stream: &TcpStream, feed: &Feed) {
             // However the stream ends, nothing more is said on it.
             let _ = stream_events(&mut writer, feed);
             let _ = stream.shutdown(Shutdown::Both);
-            return;
+            return false;
         }
     };
-    if written.is_ok() {
-        finish(stream);
-    }
+    written.is_ok()
 }
 
 /// Reads until the request head is complete, refused, or late: `None` if the
 /// connection ends first. The deadline is for the whole head, not each read,
 /// so a client sending a byte a second cannot stretch it.
-fn read_request(stream: &TcpStream) -> Option<Request> {
+fn read_head(stream: &TcpStream, arrived_at: IpAddr) -> Option<Request> {
     let deadline = Instant::now() + REQUEST_DEADLINE;
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     loop {
-        match http::parse(&head) {
+        match http::parse(&head, arrived_at) {
             Request::Incomplete => {}
             decided => return Some(decided),
         }
@@ -125,7 +133,7 @@ fn stream_events(out: &mut impl Write, feed: &Feed) -> io::Result<()> {
 /// After an answer: FIN, then read what the client still sends until it
 /// closes (briefly), so that closing with unread bytes does not reset the
 /// connection and destroy the answer before the browser reads it.
-fn finish(stream: &TcpStream) {
+pub(crate) fn finish(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     linger(stream);
 }

@@ -2,6 +2,10 @@
 //! a route or a refusal out; and the response heads and event lines to write.
 //! No I/O here: `connection.rs` reads the socket and keeps the time limit.
 
+use std::net::IpAddr;
+
+use super::host::{self, Named};
+
 /// Most bytes a request head may take (request line and headers). Browsers
 /// send well under 2 KiB to a page like this; more is junk or an attack.
 pub(crate) const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -30,7 +34,9 @@ pub(crate) enum Status {
     MethodNotAllowed,
     /// 408: the request head did not arrive in time.
     RequestTimeout,
-    /// 503: too many dashboard connections open.
+    /// 421: the `Host` header names some other server (see `host.rs`).
+    Misdirected,
+    /// 503: no thread could be started for the connection.
     Unavailable,
 }
 
@@ -43,6 +49,7 @@ impl Status {
             Status::NotFound => "404 Not Found",
             Status::MethodNotAllowed => "405 Method Not Allowed",
             Status::RequestTimeout => "408 Request Timeout",
+            Status::Misdirected => "421 Misdirected Request",
             Status::Unavailable => "503 Service Unavailable",
         }
     }
@@ -59,19 +66,23 @@ pub(crate) enum Request {
     Refuse(Status),
 }
 
-/// Judges the bytes of a request read so far. A request line that is wrong
-/// is refused as soon as it is complete, without waiting for the headers; a
-/// head that has not ended within [`MAX_HEAD_BYTES`] is refused too. Only the
-/// request line is acted on: headers are checked for form, then ignored, and
-/// a body (which no `GET` has) is never read.
-pub(crate) fn parse(bytes: &[u8]) -> Request {
+/// Judges the bytes of a request read so far, on a connection that arrived
+/// at `arrived_at`. A request line that is wrong is refused as soon as it is
+/// complete, without waiting for the headers; a head that has not ended
+/// within [`MAX_HEAD_BYTES`] is refused too. Of the headers, only `Host` is
+/// acted on, once the head is complete: it must name this server (`421`
+/// otherwise, see [`host::judge`]), and HTTP/1.1 requires exactly one (`400`
+/// otherwise; HTTP/1.0 may leave it out). The others are checked for form,
+/// then ignored, and a body (which no `GET` has) is never read.
+pub(crate) fn parse(bytes: &[u8], arrived_at: IpAddr) -> Request {
     let Some(first_end) = bytes.iter().position(|&b| b == b'\n') else {
         return more_or_refuse(bytes.len());
     };
-    let route = match request_line(trim_cr(&bytes[..first_end])) {
-        Ok(route) => route,
+    let (route, needs_host) = match request_line(trim_cr(&bytes[..first_end])) {
+        Ok(line) => line,
         Err(status) => return Request::Refuse(status),
     };
+    let mut hosts: Vec<&[u8]> = Vec::new();
     let mut rest = &bytes[first_end + 1..];
     loop {
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
@@ -80,14 +91,27 @@ pub(crate) fn parse(bytes: &[u8]) -> Request {
         let line = trim_cr(&rest[..end]);
         if line.is_empty() {
             // The blank line: the head is complete.
-            return if bytes.len() - rest.len() + end + 1 > MAX_HEAD_BYTES {
-                Request::Refuse(Status::BadRequest)
-            } else {
-                route
+            if bytes.len() - rest.len() + end + 1 > MAX_HEAD_BYTES {
+                return Request::Refuse(Status::BadRequest);
+            }
+            return match (hosts.as_slice(), needs_host) {
+                ([], false) => Request::Route(route),
+                ([value], _) => match std::str::from_utf8(value) {
+                    Ok(value) => match host::judge(value, arrived_at) {
+                        Named::ThisServer => Request::Route(route),
+                        Named::Elsewhere => Request::Refuse(Status::Misdirected),
+                        Named::Malformed => Request::Refuse(Status::BadRequest),
+                    },
+                    Err(_) => Request::Refuse(Status::BadRequest),
+                },
+                _ => Request::Refuse(Status::BadRequest),
             };
         }
-        if !is_header(line) {
+        let Some(value) = header(line) else {
             return Request::Refuse(Status::BadRequest);
+        };
+        if let Some(value) = value.host {
+            hosts.push(value);
         }
         rest = &rest[end + 1..];
     }
@@ -105,9 +129,10 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `METHOD TARGET HTTP/1.x`: the route, or why not. A wrong method is only
-/// 405 if the rest of the line is a real request; junk is 400.
-fn request_line(line: &[u8]) -> Result<Request, Status> {
+/// `METHOD TARGET HTTP/1.x`: the route and whether the version requires a
+/// `Host` header (1.1 does), or why not. A wrong method is only 405 if the
+/// rest of the line is a real request; junk is 400.
+fn request_line(line: &[u8]) -> Result<(Route, bool), Status> {
     let line = std::str::from_utf8(line).map_err(|_| Status::BadRequest)?;
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -125,27 +150,36 @@ fn request_line(line: &[u8]) -> Result<Request, Status> {
     }
     // The query string and fragment do not choose the page.
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    match path {
-        "/" | "/index.html" => Ok(Request::Route(Route::Page)),
-        "/state.json" => Ok(Request::Route(Route::State)),
-        "/events" => Ok(Request::Route(Route::Events)),
-        _ => Err(Status::NotFound),
-    }
+    let route = match path {
+        "/" | "/index.html" => Route::Page,
+        "/state.json" => Route::State,
+        "/events" => Route::Events,
+        _ => return Err(Status::NotFound),
+    };
+    Ok((route, version == "HTTP/1.1"))
+}
+
+/// A well-formed header line, as far as [`parse`] cares about it.
+#[derive(Debug)]
+struct Header<'a> {
+    /// The value, if this is the `Host` header.
+    host: Option<&'a [u8]>,
 }
 
 /// `Name: value`, with a name made of token characters and a value without
-/// control characters (a tab is allowed).
-fn is_header(line: &[u8]) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
-        return false;
-    };
+/// control characters (a tab is allowed); `None` if the line is not one.
+fn header(line: &[u8]) -> Option<Header<'_>> {
+    let colon = line.iter().position(|&b| b == b':')?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-    !name.is_empty()
+    let good = !name.is_empty()
         && name.iter().all(token)
         && value
             .iter()
-            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+    good.then(|| Header {
+        host: name.eq_ignore_ascii_case(b"host").then_some(value),
+    })
 }
 
 /// The headers every answer carries: one request per connection (no
@@ -177,9 +211,16 @@ pub(crate) fn response(status: Status, content_type: &str, body: &[u8]) -> Vec<u
 }
 
 /// A refusal: the status, with itself as a one-line text body (and, for 405,
-/// the one method there is).
+/// the one method there is; for 421, how to reach the page instead).
 pub(crate) fn refusal(status: Status) -> Vec<u8> {
-    let body = format!("{}\n", status.line());
+    let body = match status {
+        Status::Misdirected => format!(
+            "{}\nThis dashboard answers to localhost or to this machine's IP address, \
+             not to a name.\n",
+            status.line()
+        ),
+        _ => format!("{}\n", status.line()),
+    };
     let mut out = response(status, "text/plain; charset=utf-8", body.as_bytes());
     if status == Status::MethodNotAllowed {
         // `Allow` goes with the other headers, before the blank line.
@@ -212,6 +253,12 @@ pub(crate) fn event(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn parse(bytes: &[u8]) -> Request {
+        super::parse(bytes, HERE)
+    }
+
     fn get(target: &str) -> Request {
         parse(
             format!("GET {target} HTTP/1.1\r\nHost: localhost:8080\r\nAccept: */*\r\n\r\n")
@@ -228,10 +275,56 @@ mod tests {
         assert_eq!(get("/events"), Request::Route(Route::Events));
         assert_eq!(get("/favicon.ico"), Request::Refuse(Status::NotFound));
         assert_eq!(get("/events/"), Request::Refuse(Status::NotFound));
-        // Bare newlines are accepted as line ends, and HTTP/1.0 too.
+        // Bare newlines are accepted as line ends, and HTTP/1.0 too, which
+        // may leave out the `Host` header.
         assert_eq!(
             parse(b"GET /events HTTP/1.0\n\n"),
             Request::Route(Route::Events)
+        );
+    }
+
+    #[test]
+    fn the_host_must_name_this_server() {
+        let with_host = |host: &str| {
+            parse(
+                format!("GET /state.json HTTP/1.1\r\nAccept: */*\r\nhost: {host}\r\n\r\n")
+                    .as_bytes(),
+            )
+        };
+        assert_eq!(with_host("127.0.0.1:8080"), Request::Route(Route::State));
+        assert_eq!(with_host("[::1]:8080"), Request::Route(Route::State));
+        assert_eq!(
+            with_host("evil.example:8080"),
+            Request::Refuse(Status::Misdirected)
+        );
+        assert_eq!(with_host(""), Request::Refuse(Status::BadRequest));
+        // HTTP/1.1 requires exactly one.
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+            Request::Refuse(Status::BadRequest)
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"),
+            Request::Refuse(Status::BadRequest)
+        );
+        // HTTP/1.0 may leave it out, but one it sends is judged.
+        assert_eq!(
+            parse(b"GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n"),
+            Request::Refuse(Status::Misdirected)
+        );
+        // The address the connection arrived at counts as this server.
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        let request = b"GET / HTTP/1.1\r\nHost: 192.168.1.20:8080\r\n\r\n";
+        assert_eq!(super::parse(request, lan), Request::Route(Route::Page));
+        assert_eq!(
+            parse(request),
+            Request::Refuse(Status::Misdirected),
+            "not the address it arrived at"
+        );
+        // Judged only once the head is complete.
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: evil.example\r\n"),
+            Request::Incomplete
         );
     }
 
@@ -286,7 +379,7 @@ mod tests {
 
     #[test]
     fn size_limit() {
-        let line = "GET / HTTP/1.1\r\n";
+        let line = "GET / HTTP/1.1\r\nHost: localhost\r\n";
         let header = "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
         let mut head = line.to_string();
         while head.len() + header.len() + 2 <= MAX_HEAD_BYTES {
@@ -335,6 +428,12 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(head.ends_with("\r\nAllow: GET"));
         assert_eq!(body, "405 Method Not Allowed\n");
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+
+        let misdirected = String::from_utf8(refusal(Status::Misdirected)).unwrap();
+        let (head, body) = misdirected.split_once("\r\n\r\n").expect("a blank line");
+        assert!(head.starts_with("HTTP/1.1 421 Misdirected Request\r\n"));
+        assert!(body.starts_with("421 Misdirected Request\nThis dashboard answers to localhost"));
         assert!(head.contains(&format!("Content-Length: {}", body.len())));
 
         let stream = String::from_utf8(event_stream_head()).unwrap();

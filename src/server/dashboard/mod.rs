@@ -2,20 +2,27 @@
 //! send queues and its backpressure, over hand-written HTTP. Its threads read
 //! what the chat's threads publish anyway and never write to a chat socket.
 //!
-//! - `dashboard`, the accept thread: takes connections, at most
-//!   [`MAX_CONNECTIONS`] at once (over that, `503` from this thread, at once);
+//! - `dashboard`, the accept thread: takes every connection, and when its
+//!   address or the whole dashboard has no place left, first closes the one
+//!   it displaces ([`places`]);
 //! - `dashboard-sampler`: a [`Snapshot`](snapshot::Snapshot) every 500 ms
-//!   ([`sampler`]), published to the [`Feed`](feed::Feed);
+//!   ([`sampler`]), published to the [`Feed`](feed::Feed); from the same
+//!   reading of the kernel's tables, it closes the streams whose browser has
+//!   stopped reading;
 //! - `dashboard-N`, one per open connection ([`connection`]): one answer, or
 //!   the event stream.
 //!
-//! Pure parts: [`http`] (requests and responses), [`snapshot`] (the JSON),
-//! [`procnet`] (the kernel's queues). The ring of recent room events comes
-//! from the recorder thread. The page is `page.html`.
+//! Pure parts: [`http`] (requests and responses), [`host`] (which `Host`
+//! names this server), [`places`] (who holds a connection place, and who
+//! gives one up), [`snapshot`] (the JSON), [`procnet`] (the kernel's
+//! queues). The ring of recent room events comes from the recorder thread.
+//! The page is `page.html`.
 
 mod connection;
 mod feed;
+mod host;
 mod http;
+mod places;
 mod procnet;
 mod sampler;
 mod snapshot;
@@ -26,9 +33,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, Tc
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::config::dashboard_addr;
@@ -38,14 +45,10 @@ use super::recorder::recent::Recent;
 use super::shared::Shared;
 use super::socket::is_transient_accept_error;
 use feed::Feed;
-use http::Status;
-use sampler::Sampler;
-
-/// Most dashboard connections open at once. A projector needs one or two
-/// (the page and its event stream); past this, a connection is answered
-/// `503` by the accept thread itself and closed, so a crowd of idle or
-/// hostile connections costs at most this many threads.
-pub(crate) const MAX_CONNECTIONS: usize = 32;
+use http::{Request, Route, Status};
+use places::{ConnId, Origin, Phase, Places};
+use procnet::KernelTable;
+use sampler::{Sampler, SAMPLE_EVERY};
 
 /// Pause after `accept` fails for lack of resources.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -67,12 +70,31 @@ pub(crate) fn bind(asked: &str) -> io::Result<(TcpListener, SocketAddr)> {
 #[derive(Debug)]
 struct Board {
     feed: Feed,
-    /// The open connections, to count them and to close them at the end.
-    /// Taken by the accept thread to add one, and by a connection's thread
-    /// to remove itself; never held across I/O.
-    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// The open connections. Taken by the accept thread to add one (and
+    /// displace another), by a connection's thread to say what it is doing
+    /// and to leave, and by the sampler to drop streams that fell behind.
+    /// Never held across I/O: the sockets it gives up are shut down after
+    /// it is released.
+    open: Mutex<Open>,
     stopping: AtomicBool,
     log: Log,
+}
+
+/// The connections holding a place: who they are ([`Places`], pure) and
+/// their sockets, to close the ones it gives up.
+#[derive(Debug, Default)]
+struct Open {
+    places: Places,
+    sockets: HashMap<ConnId, Conn>,
+}
+
+/// One open connection's socket and its two ends (to find it in the
+/// kernel's tables).
+#[derive(Debug)]
+struct Conn {
+    stream: Arc<TcpStream>,
+    local: SocketAddr,
+    peer: SocketAddr,
 }
 
 /// The running dashboard; [`DashboardHandle::stop`] ends it.
@@ -103,9 +125,10 @@ pub(crate) fn spawn(
     let log = shared.log;
     let mut sampler = Sampler::new(shared, recent, chat_addr);
     // The first snapshot now, so there is always one to serve.
+    let first = sampler.sample(KernelTable::read().as_ref());
     let board = Arc::new(Board {
-        feed: Feed::new(sampler.sample().to_json()),
-        open: Mutex::new(HashMap::new()),
+        feed: Feed::new(first.to_json()),
+        open: Mutex::new(Open::default()),
         stopping: AtomicBool::new(false),
         log,
     });
@@ -114,7 +137,7 @@ pub(crate) fn spawn(
         let board = board.clone();
         thread::Builder::new()
             .name("dashboard-sampler".to_string())
-            .spawn(move || sampler.run(&board.feed, &stop_rx))?
+            .spawn(move || sample_loop(sampler, &board, &stop_rx))?
     };
     let accept = {
         let board = board.clone();
@@ -155,8 +178,31 @@ fn connectable(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-/// Accepts connections until the dashboard stops, one thread each, within
-/// [`MAX_CONNECTIONS`]; then shuts what is still open and joins the threads.
+/// The sampler's thread: a snapshot every [`SAMPLE_EVERY`] until `stop_rx`
+/// is disconnected. The kernel's tables are read once per sample, just
+/// before the new snapshot goes out, and serve twice: the clients' queues in
+/// the snapshot, and the dashboard's own streams, to drop the ones whose
+/// browser left the last snapshot unacknowledged for too long.
+fn sample_loop(mut sampler: Sampler, board: &Board, stop_rx: &Receiver<()>) {
+    let mut next = Instant::now() + SAMPLE_EVERY;
+    while let Err(RecvTimeoutError::Timeout) = stop_rx.recv_deadline(next) {
+        let read_at = Instant::now();
+        let kernel = KernelTable::read();
+        board
+            .feed
+            .publish(sampler.sample(kernel.as_ref()).to_json());
+        if let Some(kernel) = &kernel {
+            board.drop_lagging(kernel, read_at);
+        }
+        // Keep the beat even if a sample was slow, but never sample twice
+        // in a row to catch up.
+        next = (next + SAMPLE_EVERY).max(Instant::now() + SAMPLE_EVERY / 2);
+    }
+}
+
+/// Accepts connections until the dashboard stops, one thread each; when
+/// there is no free place, the one [`Places`] names is closed to make room.
+/// Then shuts what is still open and joins the threads.
 fn accept_loop(listener: &TcpListener, board: &Arc<Board>) {
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id = 0u64;
@@ -165,28 +211,34 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>) {
         if board.stopping.load(Ordering::Acquire) {
             break;
         }
-        let stream = match accepted {
-            Ok((stream, _)) => Arc::new(stream),
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_transient_accept_error(&e) => continue,
             Err(_) => {
                 thread::sleep(ACCEPT_BACKOFF);
                 continue;
             }
         };
-        next_id += 1;
-        let id = next_id;
-        if !board.admit(id, &stream) {
-            turn_away(&stream);
+        let Ok(local) = stream.local_addr() else {
+            // Already gone: nothing to serve.
             continue;
+        };
+        next_id += 1;
+        let id = ConnId(next_id);
+        let stream = Arc::new(stream);
+        if let Some(displaced) = board.admit(id, &stream, local, peer) {
+            // Its thread wakes from its read or write and ends; an
+            // unfinished request gets no answer.
+            let _ = displaced.shutdown(Shutdown::Both);
         }
         let spawned = {
             let board = board.clone();
             let stream = stream.clone();
             thread::Builder::new()
-                .name(format!("dashboard-{id}"))
+                .name(format!("dashboard-{}", id.0))
                 .spawn(move || {
-                    connection::serve(&stream, &board.feed);
-                    board.open.lock().remove(&id);
+                    serve(&board, id, &stream, local.ip());
+                    board.leave(id);
                 })
         };
         match spawned {
@@ -195,14 +247,20 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>) {
                 board
                     .log
                     .always(&format!("dashboard: cannot start a thread: {e}"));
-                board.open.lock().remove(&id);
+                board.leave(id);
                 turn_away(&stream);
             }
         }
         threads.retain(|thread| !thread.is_finished());
     }
     // Shutting a socket down wakes its thread from a read or a write at once.
-    let open: Vec<Arc<TcpStream>> = board.open.lock().values().cloned().collect();
+    let open: Vec<Arc<TcpStream>> = board
+        .open
+        .lock()
+        .sockets
+        .values()
+        .map(|conn| conn.stream.clone())
+        .collect();
     for stream in open {
         let _ = stream.shutdown(Shutdown::Both);
     }
@@ -211,15 +269,78 @@ fn accept_loop(listener: &TcpListener, board: &Arc<Board>) {
     }
 }
 
+/// One connection's thread: read the request, answer, close; at each step
+/// say what this connection now is, so the accept thread knows which to
+/// displace first.
+fn serve(board: &Board, id: ConnId, stream: &TcpStream, arrived_at: IpAddr) {
+    let Some(request) = connection::read_request(stream, arrived_at) else {
+        return;
+    };
+    let phase = match request {
+        Request::Route(Route::Events) => Phase::Stream,
+        _ => Phase::Answer,
+    };
+    board.set_phase(id, phase);
+    if connection::answer(stream, request, &board.feed) {
+        board.set_phase(id, Phase::Answered);
+        connection::finish(stream);
+    }
+}
+
 impl Board {
-    /// Takes a place for connection `id`; false if all are taken.
-    fn admit(&self, id: u64, stream: &Arc<TcpStream>) -> bool {
+    /// Gives connection `id` a place; returns the socket of the connection it
+    /// displaced, for the caller to shut down outside the lock.
+    fn admit(
+        &self,
+        id: ConnId,
+        stream: &Arc<TcpStream>,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> Option<Arc<TcpStream>> {
         let mut open = self.open.lock();
-        if open.len() >= MAX_CONNECTIONS {
-            return false;
+        let displaced = open.places.admit(id, Origin::of(peer.ip()));
+        open.sockets.insert(
+            id,
+            Conn {
+                stream: stream.clone(),
+                local,
+                peer,
+            },
+        );
+        displaced.and_then(|victim| open.sockets.remove(&victim).map(|conn| conn.stream))
+    }
+
+    /// Connection `id` moved on to `phase`.
+    fn set_phase(&self, id: ConnId, phase: Phase) {
+        self.open.lock().places.set_phase(id, phase);
+    }
+
+    /// Connection `id` ended: its place is free (if it still had one).
+    fn leave(&self, id: ConnId) {
+        let mut open = self.open.lock();
+        open.places.leave(id);
+        open.sockets.remove(&id);
+    }
+
+    /// Closes the streams whose browser has left bytes unacknowledged for
+    /// too long (see [`places::BEHIND_FOR`]), by the kernel's `tables` as
+    /// read at `read_at`.
+    fn drop_lagging(&self, tables: &KernelTable, read_at: Instant) {
+        let behind: Vec<Arc<TcpStream>> = {
+            let mut open = self.open.lock();
+            let Open { places, sockets } = &mut *open;
+            let dropped = places.note_lag(read_at, |id| {
+                let conn = sockets.get(&id)?;
+                tables.lookup(conn.local, conn.peer).map(|q| q.send)
+            });
+            dropped
+                .iter()
+                .filter_map(|id| sockets.remove(id).map(|conn| conn.stream))
+                .collect()
+        };
+        for stream in behind {
+            let _ = stream.shutdown(Shutdown::Both);
         }
-        open.insert(id, stream.clone());
-        true
     }
 }
 

@@ -1,7 +1,8 @@
-//! The sampler: every half second, one [`Snapshot`] of the room, made from the
-//! registry's copy, the counters, the broadcaster's queue and the kernel's
-//! tables, and published to the [`Feed`] as JSON. Rates are the change in a
-//! counter between two samples, so one sampler serves every open page.
+//! The sampler: one [`Snapshot`] of the room, made from the registry's copy,
+//! the counters, the broadcaster's queue and the kernel's tables. The
+//! `dashboard-sampler` thread (`mod.rs`) takes one every half second and
+//! publishes it as JSON. Rates are the change in a counter between two
+//! samples, so one sampler serves every open page.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,9 +10,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-
-use super::feed::Feed;
 use super::procnet::KernelTable;
 use super::snapshot::{ClientRow, RoomRow, Snapshot, Totals};
 use crate::server::client::ClientView;
@@ -51,30 +49,14 @@ impl Sampler {
         }
     }
 
-    /// Publishes a snapshot every [`SAMPLE_EVERY`] until `stop_rx` is
-    /// disconnected.
-    pub(crate) fn run(mut self, feed: &Feed, stop_rx: &Receiver<()>) {
-        let mut next = Instant::now() + SAMPLE_EVERY;
-        loop {
-            match stop_rx.recv_deadline(next) {
-                Err(RecvTimeoutError::Timeout) => {
-                    feed.publish(self.sample().to_json());
-                    // Keep the beat even if a sample was slow, but never
-                    // sample twice in a row to catch up.
-                    next = (next + SAMPLE_EVERY).max(Instant::now() + SAMPLE_EVERY / 2);
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// The room now. The registry lock is held only inside
+    /// The room now, with each client's kernel queues from `kernel` (the
+    /// caller reads the tables, which it also uses for the dashboard's own
+    /// streams). The registry lock is held only inside
     /// [`Registry::snapshot`](crate::server::registry::Registry::snapshot),
-    /// for the copy; everything else here reads atomics or files.
-    pub(crate) fn sample(&mut self) -> Snapshot {
+    /// for the copy; everything else here reads atomics.
+    pub(crate) fn sample(&mut self, kernel: Option<&KernelTable>) -> Snapshot {
         let shared = &self.shared;
         let views = shared.registry.snapshot();
-        let kernel = KernelTable::read();
         let now = Instant::now();
         let now_ms = shared.millis(now);
         let clients: Vec<ClientRow> = views
@@ -91,9 +73,7 @@ impl Sampler {
                     queued_bytes: meters.queued_bytes.load(Relaxed),
                     rate_limited: meters.throttled.load(Relaxed),
                     muted: meters.mute.left(now_ms).is_some(),
-                    kernel: kernel
-                        .as_ref()
-                        .and_then(|table| table.lookup(self.chat_addr, view.addr)),
+                    kernel: kernel.and_then(|table| table.lookup(self.chat_addr, view.addr)),
                 }
             })
             .collect();
