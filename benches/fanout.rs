@@ -16,6 +16,7 @@
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
 //! - `fanout/procfs.rs`: peak RSS and CPU time from Linux's `/proc`
 //! - `fanout/report.rs`: one run's results, as text or JSON
+//! - `fanout/sockets.rs`: blocking client sockets and named threads (E and G)
 //! - `fanout/stalled.rs`: scenario E, stalled clients: one run
 //! - `fanout/observer.rs`: what E's healthy observer makes of its bytes (pure)
 //! - `fanout/stalled_report.rs`: all of E, its table and its targets
@@ -50,6 +51,8 @@ mod procfs;
 mod report;
 #[path = "fanout/rooms.rs"]
 mod rooms;
+#[path = "fanout/sockets.rs"]
+mod sockets;
 #[path = "fanout/stalled.rs"]
 mod stalled;
 #[path = "fanout/stalled_report.rs"]
