@@ -61,6 +61,22 @@ pub(crate) fn await_welcome(
     })
 }
 
+/// Reads `stream` until the line `line` (without its newline), skipping any
+/// other; returns whatever came after it.
+///
+/// # Errors
+/// It did not come by `limit`.
+pub(crate) fn await_line(
+    stream: &TcpStream,
+    who: &str,
+    limit: Instant,
+    line: &str,
+) -> Result<Vec<u8>, String> {
+    read_until(stream, who, limit, line, |got| {
+        (got == line.as_bytes()).then_some(Ok(()))
+    })
+}
+
 /// Reads whole lines until `check` says yes (`Some(Ok)`) or no (`Some(Err)`);
 /// `None` reads on. Returns the bytes after the line it said yes to.
 fn read_until(

@@ -613,8 +613,10 @@ impl Room {
             .filter_map(|s| s.local_addr().ok())
             .map(|local| {
                 let port = local.port();
-                let client_rx = queues.get(&(port, self.server_port)).map_or(0, |q| q.1);
-                let server_tx = queues.get(&(self.server_port, port)).map_or(0, |q| q.0);
+                let client_rx = queues
+                    .get(&(port, self.server_port))
+                    .map_or(0, |q| q.receive);
+                let server_tx = queues.get(&(self.server_port, port)).map_or(0, |q| q.send);
                 client_rx + server_tx
             })
             .collect();
