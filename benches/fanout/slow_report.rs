@@ -317,6 +317,12 @@ pub(crate) fn target_rows(results: &Results) -> String {
     t
 }
 
+/// KB a second the lobby sends a member that gets the lines of `talkers`.
+fn lobby_kbps(talkers: usize) -> f64 {
+    // As delivered, each line gains `> 127.0.0.1:PORT: ` (about 20 bytes).
+    f64::from(slow::rate()) * talkers as f64 * (LINE_SIZE + 20) as f64 / 1e3
+}
+
 /// "1, 5 and 20 slow readers".
 fn ks(rows: &[&SlowRow]) -> String {
     let ks: Vec<String> = rows.iter().map(|r| r.slow.to_string()).collect();
@@ -345,17 +351,17 @@ pub(crate) fn section(results: &Results) -> String {
     let _ = writeln!(t, "## Scenario G: slow readers (issue 24)\n");
     let _ = writeln!(
         t,
-        "In-process, with the settings above except the rate limit, which stays at its default ({rate} lines/s per client). Three kinds of client, each connected and welcomed before the next connects. **Talkers**: {TALKERS} healthy clients in the lobby; each sends {lines} lines of {LINE_SIZE} bytes, one every {} ms (the rate limit), for {} s, and reads everything the server sends it as soon as it arrives. They take turns: talker i sends at i/{TALKERS} of each interval, so the lobby gets a line every {:.2} ms, about {:.0} KB a second to each of its members. **The pair**: two clients that move to `{QUIET_ROOM}` (`/join {QUIET_ROOM}`) and chat there, each sending a {PAIR_SIZE}-byte line every {} ms, half an interval apart. **Slow readers**: K clients in the lobby on a slow but steady link; each asks for a {} KiB receive buffer before connecting{rcvbuf}, and reads {SLOW_READ} bytes every {} ms, {:.0} KB a second (after a late tick it catches up, at most {} KiB at once). The lobby sends them about five times that, so they fall further behind every second; they never stop reading.\n",
+        "In-process, with the settings above except the rate limit, which stays at its default ({rate} lines/s per client). Three kinds of client, each connected and welcomed before the next connects. **Talkers**: {TALKERS} healthy clients in the lobby; each sends {lines} lines of {LINE_SIZE} bytes, one every {} ms (the rate limit), for {} s, and reads everything the server sends it as soon as it arrives. They take turns: talker i sends at i/{TALKERS} of each interval, so the lobby gets a line every {:.2} ms, about {:.0} KB a second to each of its members. **The pair**: two clients that move to `{QUIET_ROOM}` (`/join {QUIET_ROOM}`) and chat there, each sending a {PAIR_SIZE}-byte line every {} ms, half an interval apart. **Slow readers**: K clients in the lobby on a slow but steady link; each asks for a receive buffer of {} KiB before connecting{rcvbuf}, and reads {SLOW_READ} bytes every {} ms, {:.0} KB a second (after a late tick it catches up, at most {} KiB at once). The lobby sends each of them about {:.0} times that, so they fall further behind every second; they never stop reading.\n",
         1000 / rate,
         SEND_FOR.as_secs(),
         1000.0 / f64::from(rate) / TALKERS as f64,
-        // As delivered, each line gains `> 127.0.0.1:PORT: ` (about 20 bytes).
-        f64::from(rate) * (TALKERS - 1) as f64 * (LINE_SIZE + 20) as f64 / 1e3,
+        lobby_kbps(TALKERS - 1),
         1000 / rate,
         SLOW_RCVBUF / 1024,
         SLOW_EVERY.as_millis(),
         planned_kbps(),
         SLOW_BURST / 1024,
+        lobby_kbps(TALKERS) / planned_kbps(),
     );
     let _ = writeln!(
         t,
@@ -367,7 +373,8 @@ pub(crate) fn section(results: &Results) -> String {
     t.push_str(&table(results));
     let _ = writeln!(
         t,
-        "\n**Reading the figures.** One run per K, on a machine of two cores shared with other work (the \"other load\" column): the percentiles move from run to run, most of all the p99 and the worst, so compare several runs (`--slow-readers`) before drawing a line between two figures. Issue 24 asks for these figures before and after its change; this report has those of the code it was written on. Peak RSS is this whole process (the server and every client, whose threads and buffers are the same in every run), from just before sending; the kernel's socket buffers are not in it.\n"
+        "\n**Reading the figures.** One run per K, on a machine of two cores shared with other work (the \"other load\" column): the percentiles move from run to run, most of all the p99 and the worst, so compare several runs (`--slow-readers`) before drawing a line between two figures. Issue 24 asks for these figures before and after its change; this report has those of the code it was written on. Peak RSS is this whole process, server and clients, from just before sending; the kernel's socket buffers are not in it. The talkers and the pair cost the same in every run; each slow reader adds a thread and an {} KiB buffer on the client side, and a reader thread and a send queue in the server.\n",
+        SLOW_BURST / 1024
     );
     let _ = writeln!(
         t,
