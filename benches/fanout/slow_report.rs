@@ -348,6 +348,15 @@ pub(crate) fn section(results: &Results) -> String {
         .map_or(String::new(), |b| {
             format!(" (Linux doubles what is asked, for its bookkeeping: the socket had {b} bytes)")
         });
+    let baseline = results.rows.iter().find(|r| r.slow == 0).map_or(
+        "no run without slow readers here".to_string(),
+        |r| {
+            format!(
+                "without slow readers, this run's worst line took {}",
+                latency(r.max_ms, r.max_at_least)
+            )
+        },
+    );
     let _ = writeln!(t, "## Scenario G: slow readers (issue 24)\n");
     let _ = writeln!(
         t,
@@ -365,7 +374,7 @@ pub(crate) fn section(results: &Results) -> String {
     );
     let _ = writeln!(
         t,
-        "Every talker checks every other talker's lines (once, in order, intact), the pair each other's, and each line's **latency** runs from the moment its sender formatted it to the moment a read returned it, on one clock. The latencies are those of every talker line at every other talker ({} per run when all arrive), and of every pair line at the other one. After the last line is sent the run waits up to {} s more for the lines still on their way, and ends as soon as all have arrived. A line that had not arrived by then counts as late as the end of the run: a figure that rests on such lines is only a lower bound, marked ≥ (so a server that holds lines back cannot look faster for it). **Lines held 1 s or more from** is the send time, from the start of sending, of the first line that took a second or more (or never arrived): when the server began to hold the room up. A second, because on this shared machine a healthy room's worst line takes up to about a tenth of that (K = 0), and a late line there is the machine, not the server. **Evicted** counts the slow readers announced as `* NAME left (too slow)` to the talkers, with the first one's time; in parentheses, how many slow readers' connections the server had closed by the end, from the kernel's table of connections (an evicted reader still has megabytes to read before it sees the close). **Skip notices** are `* N lines skipped` lines the slow readers received. **Kernel held** is what the kernel held per slow reader at the end (its receive queue and the server's send queue to it, median), from `/proc/net/tcp`. **Broadcaster blocked writing** is the share of samples, every 2 ms while the lines went out, that found the server's broadcaster thread in a socket write. Each run is a fresh process; all of G took {:.0} s.\n",
+        "Every talker checks every other talker's lines (once, in order, intact), the pair each other's, and each line's **latency** runs from the moment its sender formatted it to the moment a read returned it, on one clock. The latencies are those of every talker line at every other talker ({} per run when all arrive), and of every pair line at the other one. After the last line is sent the run waits up to {} s more for the lines still on their way, and ends as soon as all have arrived. A line that had not arrived by then counts as late as the end of the run: a figure that rests on such lines is only a lower bound, marked ≥ (so a server that holds lines back cannot look faster for it). **Lines held 1 s or more from** is the send time, from the start of sending, of the first line that took a second or more (or never arrived): when the server began to hold the room up. A second, because a busy moment of this shared machine can delay a line by a few tenths on its own ({baseline}). **Evicted** counts the slow readers announced as `* NAME left (too slow)` to the talkers, with the first one's time; in parentheses, how many slow readers' connections the server had closed by the end, from the kernel's table of connections (an evicted reader still has megabytes to read before it sees the close). **Skip notices** are `* N lines skipped` lines the slow readers received. **Kernel held** is what the kernel held per slow reader at the end (its receive queue and the server's send queue to it, median), from `/proc/net/tcp`. **Broadcaster blocked writing** is the share of samples, every 2 ms while the lines went out, that found the server's broadcaster thread in a socket write. Each run is a fresh process; all of G took {:.0} s.\n",
         u64::from(lines) * TALKERS as u64 * (TALKERS as u64 - 1),
         GRACE.as_secs(),
         results.took.as_secs_f64()
