@@ -13,9 +13,11 @@
 //! `talk-N` thread that sends its lines on schedule and a `hear-N` thread that
 //! reads and tallies everything the server sends it; so does each of the pair
 //! (`pair-N`, `pair-hear-N`); each slow reader has a `slow-N` thread that
-//! reads at its pace. The main thread connects everyone, samples the
-//! server's broadcaster while the lines go out, decides when the run ends,
-//! and ends the other threads by shutting their sockets down.
+//! reads at its pace, and at the end reads the rest at full speed, to find
+//! any skip notice behind what the kernel holds for it. The main thread
+//! connects everyone, samples the server's broadcaster while the lines go
+//! out, decides when the run ends, and ends the other threads by shutting
+//! their sockets down.
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -72,6 +74,10 @@ const JOIN_LIMIT: Duration = Duration::from_secs(30);
 /// Bytes per read of a healthy client: a few dozen lines. Small, because the
 /// peak RSS measured is this whole process, clients included.
 const READ_BUF: usize = 16 * 1024;
+/// After the run, the longest a slow reader reads on at full speed to reach
+/// any skip notice the server queued behind what the kernel holds for it
+/// (megabytes, read in well under a second).
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(3);
 /// How often the main thread samples what the broadcaster is doing.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 
@@ -186,6 +192,12 @@ record! {
         skipped_lines: u64,
         /// Such notices the healthy clients got (should be 0).
         healthy_skip_notices: u64,
+        /// Talker lines the slow readers missed below a later one they got
+        /// (lines skipped, announced or not), and those they got twice, out
+        /// of order or broken (should be 0). Counted after the drain.
+        slow_missing: u64,
+        /// See `slow_missing`.
+        slow_errors: u64,
         /// What a slow reader read per second, median over them, KB (1000 bytes).
         slow_read_kbps: Option<f64>,
         /// Talker lines a slow reader received, median over them.
@@ -237,7 +249,7 @@ impl SlowRow {
              talkers     delivered {} of {} ({} not by the end); lost {} dup {} reordered {} corrupt {} stray {}\n  \
              latency     p50 {}  p90 {}  p99 {}  max {}; lines held a second or more from {}\n  \
              pair        delivered {} of {}, errors {}; latency p50 {}  p99 {}  max {}\n  \
-             slow        evicted {} of {} (first at {}; closed by the server {}), others evicted {}, healthy dropped {}; read {} KB/s each, {} lines each; skip notices {} ({} lines), to healthy clients {}\n  \
+             slow        evicted {} of {} (first at {}; closed by the server {}), others evicted {}, healthy dropped {}; read {} KB/s each, {} lines each; then drained: skip notices {} ({} lines), lines missing {}, errors {}; skip notices to healthy clients {}\n  \
              kernel      held {} per slow reader at the end\n  \
              broadcaster on CPU {}  blocked writing {}  waiting for events {}  other calls {}; senders at most {:.1} ms behind\n  \
              memory      peak RSS {} (settled {}); other processes used {} of the CPU; took {:.1} s\n",
@@ -280,6 +292,8 @@ impl SlowRow {
             opt(self.slow_lines, ""),
             self.skip_notices,
             self.skipped_lines,
+            self.slow_missing,
+            self.slow_errors,
             self.healthy_skip_notices,
             opt(self.kernel_held_kib, " KiB"),
             opt(self.broadcaster_running_pct, "%"),
@@ -437,7 +451,7 @@ pub(crate) fn run(slow: usize) -> Result<SlowRow, String> {
     let (kernel_held, slow_closed) = room.kernel_view();
 
     room.shared.stopping.store(true, Ordering::Release);
-    room.shut_down();
+    room.shut_down_healthy();
     let mut heard = Vec::new();
     for handle in hear_threads {
         heard.push(join(handle)?);
@@ -446,6 +460,10 @@ pub(crate) fn run(slow: usize) -> Result<SlowRow, String> {
     for handle in pair_threads {
         pair_heard.push(join(handle)?);
     }
+    // What the kernel holds for a slow reader comes before anything the
+    // server tells it now, a skip notice included: the slow readers read
+    // the rest at full speed, so the notices can be counted.
+    room.shared.draining.store(true, Ordering::Release);
     let mut trickled = Vec::new();
     for handle in slow_threads {
         trickled.push(join(handle)?);
@@ -528,6 +546,14 @@ pub(crate) fn run(slow: usize) -> Result<SlowRow, String> {
         slow_closed: slow_closed.map(|n| n as f64),
         skip_notices: trickled.iter().map(|h| h.observer.skip_notices).sum(),
         skipped_lines: trickled.iter().map(|h| h.observer.skipped_lines).sum(),
+        slow_missing: trickled
+            .iter()
+            .map(|h| slow_lines(h, |l| l.missing_below_highest()))
+            .sum(),
+        slow_errors: trickled
+            .iter()
+            .map(|h| slow_lines(h, |l| l.duplicated + l.reordered + l.corrupted) + h.observer.stray)
+            .sum(),
         healthy_skip_notices: heard
             .iter()
             .chain(&pair_heard)
@@ -539,12 +565,7 @@ pub(crate) fn run(slow: usize) -> Result<SlowRow, String> {
                 .map(|h| h.bytes as f64 / 1e3 / sending_s.max(1e-9))
                 .collect(),
         ),
-        slow_lines: median(
-            trickled
-                .iter()
-                .map(|h| h.observer.distinct() as f64)
-                .collect(),
-        ),
+        slow_lines: median(trickled.iter().map(|h| h.lines as f64).collect()),
         kernel_held_kib: kernel_held.map(|bytes| bytes as f64 / 1024.0),
         broadcaster_running_pct: share(ThreadState::Running),
         broadcaster_writing_pct: share(ThreadState::Writing),
@@ -556,6 +577,11 @@ pub(crate) fn run(slow: usize) -> Result<SlowRow, String> {
         other_load_pct: load_end.others_since(&load_start),
         took_s: sending_s,
     })
+}
+
+/// `count` summed over the talkers' lines as a slow reader received them.
+fn slow_lines(heard: &Heard, count: impl Fn(&crate::observer::Lines) -> u64) -> u64 {
+    (0..TALKERS).map(|j| count(heard.observer.lines(j))).sum()
 }
 
 fn seconds(ns: u64) -> f64 {
@@ -677,8 +703,11 @@ struct Talked {
 #[derive(Debug)]
 struct Heard {
     observer: Observer,
-    /// Bytes read.
+    /// Bytes and distinct watched lines read at the client's own pace (a
+    /// slow reader's drain at the end not included).
     bytes: u64,
+    /// See `bytes`.
+    lines: u64,
     /// The server closed the connection before the run ended.
     dropped: bool,
 }
@@ -693,6 +722,8 @@ struct Shared {
     /// Set before the main thread shuts the sockets down, so a reader can
     /// tell that from the server closing its connection.
     stopping: AtomicBool,
+    /// Set when the slow readers are to read the rest at full speed.
+    draining: AtomicBool,
 }
 
 impl Shared {
@@ -788,6 +819,7 @@ impl Room {
             epoch,
             deadline: epoch + JOIN_LIMIT + SEND_FOR + GRACE + Duration::from_secs(10),
             stopping: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         });
         // From here on, dropping `room` on an error tears everything down.
         let mut room = Room {
@@ -851,10 +883,10 @@ impl Room {
         (held.get(held.len() / 2).copied(), Some(closed))
     }
 
-    /// Shuts every client's socket down, which ends the threads reading and
-    /// writing them.
-    fn shut_down(&self) {
-        for client in self.slow.iter().chain(&self.talkers).chain(&self.pair) {
+    /// Shuts the talkers' and the pair's sockets down, which ends the
+    /// threads reading and writing them.
+    fn shut_down_healthy(&self) {
+        for client in self.talkers.iter().chain(&self.pair) {
             let _ = client.stream.shutdown(Shutdown::Both);
         }
     }
@@ -862,7 +894,10 @@ impl Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        self.shut_down();
+        for client in &self.slow {
+            let _ = client.stream.shutdown(Shutdown::Both);
+        }
+        self.shut_down_healthy();
         self.slow.clear();
         self.talkers.clear();
         self.pair.clear();
@@ -887,7 +922,9 @@ fn connect_slow(addr: SocketAddr) -> Result<(TcpStream, usize), String> {
 
 /// A reading thread: reads at `pace` and tallies until the socket is shut
 /// down or closed, or the deadline passes, publishing its count of distinct
-/// lines in `heard` as it goes.
+/// lines in `heard` as it goes. A slow reader told to drain then reads at full
+/// speed until nothing comes for [`sockets::POLL`](crate::sockets::POLL), or
+/// for at most [`DRAIN_LIMIT`].
 fn read(
     stream: TcpStream,
     mut observer: Observer,
@@ -906,9 +943,20 @@ fn read(
     let mut bytes = 0u64;
     let mut ticks = 0u32;
     let mut dropped = false;
-    while Instant::now() < shared.deadline {
+    // When a slow reader's drain began, and what it had read at its pace.
+    let mut drain: Option<(Instant, u64, u64)> = None;
+    loop {
+        let now = Instant::now();
+        if now >= shared.deadline || drain.is_some_and(|(begun, ..)| now >= begun + DRAIN_LIMIT) {
+            break;
+        }
         let want = match pace {
             Pace::Full => buf.len(),
+            Pace::Slow if drain.is_some() => buf.len(),
+            Pace::Slow if shared.draining.load(Ordering::Acquire) => {
+                drain = Some((now, bytes, observer.distinct()));
+                buf.len()
+            }
             Pace::Slow => {
                 // Pacing, not synchronisation: this is the link's speed.
                 ticks += 1;
@@ -931,6 +979,8 @@ fn read(
                 observer.feed(&buf[..n], shared.now_ns());
                 heard.store(observer.distinct(), Ordering::Relaxed);
             }
+            // Drained: nothing more came for a while.
+            Err(e) if is_timeout(&e) && drain.is_some() => break,
             Err(e) if is_timeout(&e) => {}
             Err(_) => {
                 dropped = !shared.stopping.load(Ordering::Acquire);
@@ -938,9 +988,11 @@ fn read(
             }
         }
     }
+    let (bytes, lines) = drain.map_or((bytes, observer.distinct()), |(_, b, l)| (b, l));
     Heard {
         observer,
         bytes,
+        lines,
         dropped,
     }
 }
@@ -995,6 +1047,7 @@ pub(crate) fn self_test() -> Result<(), String> {
         Heard {
             observer,
             bytes: 0,
+            lines: 0,
             dropped: false,
         }
     };

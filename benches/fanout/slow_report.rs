@@ -147,7 +147,7 @@ pub(crate) fn table(results: &Results) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| slow readers K | talker lines delivered to talkers (not by the end) | lost / dup / reordered / corrupt | p50 | p90 | p99 | worst | lines held 1 s or more from | pair in `{QUIET_ROOM}`: p99 | pair: worst | slow readers evicted as too slow (first at; closed by the server) | skip notices (lines skipped) | a slow reader read (lines) | kernel held per slow reader | broadcaster blocked writing | peak RSS | other load |"
+        "| slow readers K | talker lines delivered to talkers (not by the end) | lost / dup / reordered / corrupt | p50 | p90 | p99 | worst | lines held 1 s or more from | pair in `{QUIET_ROOM}`: p99 | pair: worst | slow readers evicted as too slow (first at; closed by the server) | after the run, skip notices to slow readers (lines skipped; lines missing) | a slow reader read (lines) | kernel held per slow reader | broadcaster blocked writing | peak RSS | other load |"
     );
     let _ = writeln!(
         t,
@@ -204,7 +204,17 @@ pub(crate) fn table(results: &Results) -> String {
             if r.slow == 0 {
                 "-".to_string()
             } else {
-                format!("{} ({})", r.skip_notices, r.skipped_lines)
+                format!(
+                    "{} ({}; {}){}",
+                    r.skip_notices,
+                    r.skipped_lines,
+                    r.slow_missing,
+                    if r.slow_errors > 0 {
+                        format!(", {} out of order, twice or broken", r.slow_errors)
+                    } else {
+                        String::new()
+                    }
+                )
             },
             r.slow_read_kbps.map_or("-".to_string(), |kbps| format!(
                 "{kbps:.0} KB/s ({})",
@@ -374,9 +384,10 @@ pub(crate) fn section(results: &Results) -> String {
     );
     let _ = writeln!(
         t,
-        "Every talker checks every other talker's lines (once, in order, intact), the pair each other's, and each line's **latency** runs from the moment its sender formatted it to the moment a read returned it, on one clock. The latencies are those of every talker line at every other talker ({} per run when all arrive), and of every pair line at the other one. After the last line is sent the run waits up to {} s more for the lines still on their way, and ends as soon as all have arrived. A line that had not arrived by then counts as late as the end of the run: a figure that rests on such lines is only a lower bound, marked ≥ (so a server that holds lines back cannot look faster for it). **Lines held 1 s or more from** is the send time, from the start of sending, of the first line that took a second or more (or never arrived): when the server began to hold the room up. A second, because a busy moment of this shared machine can delay a line by a few tenths on its own ({baseline}). **Evicted** counts the slow readers announced as `* NAME left (too slow)` to the talkers, with the first one's time; in parentheses, how many slow readers' connections the server had closed by the end, from the kernel's table of connections (an evicted reader still has megabytes to read before it sees the close). **Skip notices** are `* N lines skipped` lines the slow readers received. **Kernel held** is what the kernel held per slow reader at the end (its receive queue and the server's send queue to it, median), from `/proc/net/tcp`. **Broadcaster blocked writing** is the share of samples, every 2 ms while the lines went out, that found the server's broadcaster thread in a socket write. Each run is a fresh process; all of G took {:.0} s.\n",
+        "Every talker checks every other talker's lines (once, in order, intact), the pair each other's, and each line's **latency** runs from the moment its sender formatted it to the moment a read returned it, on one clock. The latencies are those of every talker line at every other talker ({} per run when all arrive), and of every pair line at the other one. After the last line is sent the run waits up to {} s more for the lines still on their way, and ends as soon as all have arrived. A line that had not arrived by then counts as late as the end of the run: a figure that rests on such lines is only a lower bound, marked ≥ (so a server that holds lines back cannot look faster for it). **Lines held 1 s or more from** is the send time, from the start of sending, of the first line that took a second or more (or never arrived): when the server began to hold the room up. A second, because a busy moment of this shared machine can delay a line by a few tenths on its own ({baseline}). **Evicted** counts the slow readers announced as `* NAME left (too slow)` to the talkers, with the first one's time; in parentheses, how many slow readers' connections the server had closed by the end, from the kernel's table of connections (an evicted reader still has megabytes to read before it sees the close). **Skip notices**: a server may let a reader that falls too far behind skip ahead and tell it so with a `* N lines skipped` line, at the point of the gap. Such a line waits behind everything the kernel already holds for that reader, megabytes that a slow reader takes longer than the run to read; so once the talkers are measured and gone, each slow reader reads the rest at full speed (until nothing comes for 0.1 s, at most {} s), and the notices are counted then, with the lines they add up to and the talker lines the slow readers found missing below a later one (skipped, announced or not). **A slow reader read** is its pace and its lines before that. **Kernel held** is what the kernel held per slow reader at the end (its receive queue and the server's send queue to it, median), from `/proc/net/tcp`. **Broadcaster blocked writing** is the share of samples, every 2 ms while the lines went out, that found the server's broadcaster thread in a socket write. Each run is a fresh process; all of G took {:.0} s.\n",
         u64::from(lines) * TALKERS as u64 * (TALKERS as u64 - 1),
         GRACE.as_secs(),
+        slow::DRAIN_LIMIT.as_secs(),
         results.took.as_secs_f64()
     );
     t.push_str(&table(results));
