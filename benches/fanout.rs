@@ -5,7 +5,8 @@
 //! By default it starts our server in this process on port 0; `--addr` drives any
 //! running chat server instead. `--stalled` runs scenario E (clients that never
 //! read, issue 13), `--many-rooms` scenario F (many rooms on one server, issue
-//! 17). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and writes that
+//! 17), `--slow-readers` scenario G (clients on slow but steady links, issue
+//! 24). `--suite` runs the scenarios of `docs/BENCHMARKS.md` and writes that
 //! file. A bench with `harness = false`: a plain `main`.
 //!
 //! # Layout
@@ -16,10 +17,13 @@
 //! - `fanout/histogram.rs`: latency percentiles in fixed memory
 //! - `fanout/procfs.rs`: peak RSS and CPU time from Linux's `/proc`
 //! - `fanout/report.rs`: one run's results, as text or JSON
+//! - `fanout/sockets.rs`: blocking client sockets and named threads (E and G)
 //! - `fanout/stalled.rs`: scenario E, stalled clients: one run
-//! - `fanout/observer.rs`: what E's healthy observer makes of its bytes (pure)
+//! - `fanout/observer.rs`: what a client of E or G makes of its bytes (pure)
 //! - `fanout/stalled_report.rs`: all of E, its table and its targets
 //! - `fanout/rooms.rs`: scenario F, many rooms: its runs, table and targets
+//! - `fanout/slow.rs`: scenario G, slow readers: one run
+//! - `fanout/slow_report.rs`: all of G, its table and its targets
 //! - `fanout/child.rs`: one run in a child process, read back as JSON
 //! - `fanout/suite.rs`: the scenarios, the tables and `docs/BENCHMARKS.md`
 //! - `fanout/cells.rs`: how the tables write a figure, and a verdict
@@ -50,6 +54,12 @@ mod procfs;
 mod report;
 #[path = "fanout/rooms.rs"]
 mod rooms;
+#[path = "fanout/slow.rs"]
+mod slow;
+#[path = "fanout/slow_report.rs"]
+mod slow_report;
+#[path = "fanout/sockets.rs"]
+mod sockets;
 #[path = "fanout/stalled.rs"]
 mod stalled;
 #[path = "fanout/stalled_report.rs"]
@@ -88,7 +98,8 @@ fn main() -> ExitCode {
     let result = if options.self_test {
         marker::self_test()
             .and_then(|()| observer::self_test())
-            .map(|()| println!("marker and observer self-tests passed"))
+            .and_then(|()| slow::self_test())
+            .map(|()| println!("marker, observer and scenario G self-tests passed"))
     } else if options.suite {
         suite::run(&options)
     } else if options.many_rooms {
@@ -97,6 +108,10 @@ fn main() -> ExitCode {
         stalled_report::run(options.deadline)
     } else if let Some(k) = options.stalled_run {
         stalled::flood(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
+    } else if options.slow_readers {
+        slow_report::run()
+    } else if let Some(k) = options.slow_run {
+        slow::run(k).map(|row| print(row.to_text(), row.to_json()))
     } else if let Some(k) = options.stalled_latency {
         stalled::latency(k, options.deadline).map(|row| print(row.to_text(), row.to_json()))
     } else {

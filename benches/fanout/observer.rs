@@ -1,7 +1,8 @@
-//! What scenario E's healthy observer makes of the bytes it receives: lines cut
-//! from the stream, sorted into join notices, `too slow` notices and watched
-//! senders' marked lines, and tallied (loss, order, gaps, latency). Pure: the
-//! caller reads the socket and the clock (`stalled.rs`).
+//! What a client of scenarios E and G makes of the bytes it receives: lines cut
+//! from the stream, sorted into join notices, `too slow` notices, `lines
+//! skipped` notices and watched senders' marked lines, and tallied (loss,
+//! order, gaps, latency). Pure: the caller reads the socket and the clock
+//! (`stalled.rs`, `slow.rs`).
 //!
 //! Unlike the fan-out generator, which counts markers anywhere in any server's
 //! stream, this one reads our server's line format, because it must also tell
@@ -9,11 +10,17 @@
 
 use std::collections::HashSet;
 
+use crate::histogram::Histogram;
 use crate::marker::{Format, Found};
 
 /// A silence at least this long between two deliveries is counted (the issue's
 /// latency target: a room that stays quiet longer feels frozen).
 pub(crate) const GAP_NOTED_NS: u64 = 100_000_000;
+
+/// A line that took at least this long was held up by the server, not just
+/// delayed by a busy machine: on two shared cores a healthy room's worst
+/// line takes up to about a tenth of this (scenario G with no slow readers).
+pub(crate) const LATE_NS: u64 = 1_000_000_000;
 
 /// The longest unfinished line kept between reads. Our server never sends a
 /// line near this long (`--max-line-bytes` is 1024 by default, plus a name),
@@ -62,6 +69,9 @@ pub(crate) struct Lines {
     pub(crate) gaps_noted: u64,
     /// Send-to-receive time of each line, if kept.
     pub(crate) latencies_ns: Vec<u64>,
+    /// The earliest send time of a line that arrived [`LATE_NS`] or more
+    /// after it was sent: when the room began to be held up.
+    pub(crate) first_late_sent_ns: Option<u64>,
     /// A bit per sequence number seen; grows with the highest one.
     seen: Vec<u64>,
     /// One more than the highest sequence number seen.
@@ -69,14 +79,15 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
-    fn record(&mut self, seq: u32, sent_ns: u64, now_ns: u64, keep_latency: bool) {
+    /// Tallies one line; true if it had not arrived before.
+    fn record(&mut self, seq: u32, sent_ns: u64, now_ns: u64, keep_latency: bool) -> bool {
         let (word, bit) = (seq as usize / 64, 1u64 << (seq % 64));
         if word >= self.seen.len() {
             self.seen.resize(word + 1, 0);
         }
         if self.seen[word] & bit != 0 {
             self.duplicated += 1;
-            return;
+            return false;
         }
         self.seen[word] |= bit;
         self.distinct += 1;
@@ -85,8 +96,13 @@ impl Lines {
         } else {
             self.next = seq + 1;
         }
+        let latency = now_ns.saturating_sub(sent_ns);
         if keep_latency {
-            self.latencies_ns.push(now_ns.saturating_sub(sent_ns));
+            self.latencies_ns.push(latency);
+        }
+        if latency >= LATE_NS {
+            let first = self.first_late_sent_ns.get_or_insert(sent_ns);
+            *first = (*first).min(sent_ns);
         }
         match self.first_ns {
             None => self.first_ns = Some(now_ns),
@@ -99,6 +115,13 @@ impl Lines {
             }
         }
         self.last_ns = now_ns;
+        true
+    }
+
+    /// True if line `seq` has arrived.
+    pub(crate) fn has(&self, seq: u32) -> bool {
+        let (word, bit) = (seq as usize / 64, 1u64 << (seq % 64));
+        self.seen.get(word).is_some_and(|w| w & bit != 0)
     }
 
     /// Lines below the highest one received that never arrived: for a sender
@@ -138,6 +161,15 @@ pub(crate) struct Observer {
     pub(crate) evicted_others: u64,
     /// Chat lines from nobody watched, or carrying another sender's marker.
     pub(crate) stray: u64,
+    /// `* N lines skipped` notices (a server that lets a reader that fell too
+    /// far behind skip ahead), and the N they added up to.
+    pub(crate) skip_notices: u64,
+    /// See `skip_notices`.
+    pub(crate) skipped_lines: u64,
+    /// The latency of every watched line, once each, if asked for: one
+    /// histogram for all senders, in fixed memory (G's clients each get
+    /// thousands of lines).
+    pub(crate) latency: Option<Histogram>,
     /// The start of a line cut off by the end of the last read.
     carry: Vec<u8>,
 }
@@ -155,8 +187,22 @@ impl Observer {
             evicted: Vec::new(),
             evicted_others: 0,
             stray: 0,
+            skip_notices: 0,
+            skipped_lines: 0,
+            latency: None,
             carry: Vec::new(),
         }
+    }
+
+    /// The same, also keeping every watched line's latency in [`Observer::latency`].
+    pub(crate) fn with_histogram(mut self) -> Observer {
+        self.latency = Some(Histogram::default());
+        self
+    }
+
+    /// Distinct lines from all watched senders together.
+    pub(crate) fn distinct(&self) -> u64 {
+        self.tallies.iter().map(|t| t.distinct).sum()
     }
 
     /// What arrived from watched sender `sender`.
@@ -236,7 +282,10 @@ impl Observer {
                 }),
             ) => {
                 if id as usize == sender {
-                    tally.record(seq, sent_ns, now_ns, watch.keep_latencies);
+                    let new = tally.record(seq, sent_ns, now_ns, watch.keep_latencies);
+                    if let (true, Some(histogram)) = (new, &mut self.latency) {
+                        histogram.record(now_ns.saturating_sub(sent_ns));
+                    }
                 } else {
                     self.stray += 1;
                 }
@@ -255,8 +304,20 @@ impl Observer {
             } else {
                 self.evicted_others += 1;
             }
+        } else if let Some(skipped) = skipped(&text) {
+            self.skip_notices += 1;
+            self.skipped_lines += skipped;
         }
     }
+}
+
+/// N, if `text` (a notice without its `* `) says that N lines were skipped:
+/// `312 lines skipped: you fell behind`, or `1 line skipped`. Only the
+/// number and the word matter, so a rewording after it still counts.
+fn skipped(text: &str) -> Option<u64> {
+    let (count, rest) = text.split_once(' ')?;
+    let count = count.parse().ok()?;
+    (rest.starts_with("line") && rest.contains("skipped")).then_some(count)
 }
 
 /// Checks the observer against the cases that matter. A bench with
@@ -364,6 +425,34 @@ pub(crate) fn self_test() -> Result<(), String> {
     check(
         o.evicted_others == 1,
         "a healthy client's eviction is noted",
+    )?;
+
+    // Skip notices, a histogram of every watched line, and lateness.
+    let mut o = observer().with_histogram();
+    o.feed(
+        b"* 312 lines skipped: you fell behind\n* 1 line skipped\n* 3 joined\n",
+        0,
+    );
+    check(
+        o.skip_notices == 2 && o.skipped_lines == 313,
+        "skip notices are counted with their lines",
+    )?;
+    o.feed(&chat(flood, 190, 0, 0, 1_000), 2_000);
+    o.feed(&chat(talk, 64, 1, 0, 5_000), 5_000 + LATE_NS);
+    o.feed(&chat(talk, 64, 1, 0, 5_000), 5_000 + LATE_NS);
+    let histogram = o.latency.as_ref().expect("asked for");
+    check(
+        histogram.count() == 2 && histogram.max() == LATE_NS,
+        "the histogram has each line once, from every sender",
+    )?;
+    check(o.distinct() == 2, "distinct lines over all senders")?;
+    check(
+        o.lines(1).first_late_sent_ns == Some(5_000) && o.lines(0).first_late_sent_ns.is_none(),
+        "a line that took a second is late, with its send time",
+    )?;
+    check(
+        o.lines(1).has(0) && !o.lines(1).has(1) && !o.lines(1).has(1_000),
+        "which lines arrived",
     )?;
     Ok(())
 }

@@ -36,6 +36,13 @@ Scenario F, many rooms (in-process; issue 17):
   --many-rooms       all of F: one room and many rooms of the same size, the
                      same lines per second; each run in a fresh child process
 
+Scenario G, slow readers (in-process; issue 24):
+  --slow-readers     all of G: 40 clients talking at the default rate limit
+                     and a pair in another room, next to 0, 1, 5 and 20
+                     clients reading 800 bytes every 5 ms; each run in a fresh
+                     child process (about a minute)
+  --slow-run K       one run of G with K slow readers, in this process
+
 Scenario E, stalled clients (in-process; issue 13):
   --stalled          all of E: a 20000-line flood with 0, 1, 5, 20 and 50 clients
                      that never read, then a normal talker's latency next to 5 of
@@ -47,11 +54,11 @@ Scenario E, stalled clients (in-process; issue 13):
                      [default: 120]
 
 The suite (what `make bench` runs):
-  --suite            scenarios A-F, a sweep, memory per client, 9000 clients,
+  --suite            scenarios A-G, a sweep, memory per client, 9000 clients,
                      and A-D against separate server processes
   --write FILE       write the suite's report to FILE (and its chart beside it)
   --no-node          skip the Node baseline even if `node` is installed
-  --self-test        check the marker scanner and scenario E's observer, and exit
+  --self-test        check the marker scanner and the observer of E and G, and exit
 ";
 
 /// What the command line asks for.
@@ -103,6 +110,10 @@ pub(crate) struct Options {
     pub(crate) crowd: Option<usize>,
     /// Run all of scenario F.
     pub(crate) many_rooms: bool,
+    /// Run all of scenario G.
+    pub(crate) slow_readers: bool,
+    /// One run of G with this many slow readers.
+    pub(crate) slow_run: Option<usize>,
 }
 
 impl Default for Options {
@@ -134,6 +145,8 @@ impl Default for Options {
             rooms: 0,
             crowd: None,
             many_rooms: false,
+            slow_readers: false,
+            slow_run: None,
         }
     }
 }
@@ -174,6 +187,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             "--rooms" => o.rooms = number(&flag, &value(&flag)?)?,
             "--crowd" => o.crowd = Some(number(&flag, &value(&flag)?)?),
             "--many-rooms" => o.many_rooms = true,
+            "--slow-readers" => o.slow_readers = true,
+            "--slow-run" => o.slow_run = Some(number(&flag, &value(&flag)?)?),
             "--stalled" => o.stalled = true,
             "--write" => o.write = Some(PathBuf::from(value(&flag)?)),
             "--json" => o.json = true,
@@ -197,6 +212,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
     // of the open-files limit.
     if o.stalled_run.or(o.stalled_latency).unwrap_or(0) > 5000 {
         return Err("--stalled-run and --stalled-latency take at most 5000 clients".into());
+    }
+    // A slow reader also costs the generator a thread of its own.
+    if o.slow_run.unwrap_or(0) > 1000 {
+        return Err("--slow-run takes at most 1000 slow readers".into());
     }
     if o.rooms > o.clients {
         return Err(format!(

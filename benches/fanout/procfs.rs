@@ -303,16 +303,30 @@ pub(crate) fn ticks_to_seconds(ticks: u64) -> f64 {
     ticks as f64 / 100.0
 }
 
-/// Bytes the kernel holds for loopback IPv4 connections, keyed by (local port,
-/// remote port): (bytes in the send queue, bytes in the receive queue). From
+/// One side of a loopback TCP connection, as the kernel sees it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TcpSide {
+    /// Bytes in its send queue.
+    pub(crate) send: u64,
+    /// Bytes in its receive queue.
+    pub(crate) receive: u64,
+    /// Still ESTABLISHED: this side has not closed it, nor seen it closed
+    /// (a side that closed with bytes still queued stays listed until they
+    /// are delivered, in another state).
+    pub(crate) established: bool,
+}
+
+/// Loopback IPv4 connections, keyed by (local port, remote port). From
 /// `/proc/net/tcp`, so it covers every process in this network namespace; on
 /// loopback both ends of a connection are listed, each from its own side.
 ///
-/// Scenario E uses it to say how much a client that never reads absorbs before
-/// it stalls: its own receive queue plus the server's send queue to it. This is
-/// kernel memory, which no RSS figure includes.
+/// Scenarios E and G use it to say how much a client that does not keep up
+/// absorbs: its own receive queue plus the server's send queue to it. This is
+/// kernel memory, which no RSS figure includes. G also asks whether the
+/// server has closed a slow reader's connection.
 #[cfg(target_os = "linux")]
-pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), (u64, u64)>> {
+pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), TcpSide>> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
     // 127.0.0.1 as the kernel prints it: the address's bytes in host order.
     let loopback = if cfg!(target_endian = "little") {
@@ -346,7 +360,12 @@ pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u1
             continue;
         };
         if let (Ok(tx), Ok(rx)) = (u64::from_str_radix(tx, 16), u64::from_str_radix(rx, 16)) {
-            queues.insert((local, remote), (tx, rx));
+            let side = TcpSide {
+                send: tx,
+                receive: rx,
+                established: *state == "01",
+            };
+            queues.insert((local, remote), side);
         }
     }
     Some(queues)
@@ -354,7 +373,7 @@ pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u1
 
 /// Not available off Linux.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), (u64, u64)>> {
+pub(crate) fn loopback_tcp_queues() -> Option<std::collections::HashMap<(u16, u16), TcpSide>> {
     None
 }
 

@@ -23,8 +23,8 @@
 //! connects, waits, measures, and ends the other threads by shutting their
 //! sockets down.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -32,11 +32,11 @@ use std::time::{Duration, Instant};
 use chatroom::ServerConfig;
 
 use crate::inprocess::{self, InProcess};
-use crate::load::connect_quickly;
 use crate::marker::Format;
 use crate::observer::{Observer, Watch};
 use crate::procfs::{self, LoadMark};
 use crate::report::record;
+use crate::sockets::{await_welcome, connect, is_timeout, join, name_of, spawn, write_before};
 
 /// The flood: lines, and bytes per line with its newline (the figures).
 pub(crate) const FLOOD_LINES: u32 = 20_000;
@@ -51,10 +51,6 @@ pub(crate) const TALK_LINES: u32 = 30;
 pub(crate) const TALK_EVERY: Duration = Duration::from_millis(100);
 pub(crate) const TALK_SIZE: usize = 64;
 
-/// Every socket's read and write timeout: how often a thread blocked on a
-/// socket looks at the clock (the deadline). Not a delay: data is handled the
-/// moment a read or write returns.
-const POLL: Duration = Duration::from_millis(100);
 /// Lines formatted per write when flooding: about 12 KiB, in the middle of the
 /// generator's 4-16 KiB pieces; lines straddle writes, as from a real program.
 const CHUNK_LINES: u32 = 64;
@@ -517,7 +513,11 @@ impl Room {
             server_port: addr.port(),
             backlog: Vec::new(),
         };
-        room.backlog = await_welcome(&room.observer, epoch + JOIN_LIMIT.min(limit))?;
+        room.backlog = await_welcome(
+            &room.observer,
+            "the observer",
+            epoch + JOIN_LIMIT.min(limit),
+        )?;
         for i in 0..senders {
             let stream = connect(addr, "a sender")?;
             // Small lines must leave at once, not wait for an ACK (Nagle).
@@ -613,8 +613,10 @@ impl Room {
             .filter_map(|s| s.local_addr().ok())
             .map(|local| {
                 let port = local.port();
-                let client_rx = queues.get(&(port, self.server_port)).map_or(0, |q| q.1);
-                let server_tx = queues.get(&(self.server_port, port)).map_or(0, |q| q.0);
+                let client_rx = queues
+                    .get(&(port, self.server_port))
+                    .map_or(0, |q| q.receive);
+                let server_tx = queues.get(&(self.server_port, port)).map_or(0, |q| q.send);
                 client_rx + server_tx
             })
             .collect();
@@ -663,77 +665,6 @@ impl Client {
             send(stream, Format::new(size), sender, pace, epoch, deadline)
         })
     }
-}
-
-/// Reads the observer's socket until its welcome, its first line, so that the
-/// server has made it a member before anyone else connects. Reader threads
-/// race to register: without this, a client whose join the broadcaster handled
-/// before the observer's would be announced to everyone but the observer.
-/// Returns whatever came after the welcome.
-fn await_welcome(stream: &TcpStream, limit: Instant) -> Result<Vec<u8>, String> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(end) = memchr::memchr(b'\n', &got) {
-            return if got.starts_with(b"* welcome ") {
-                Ok(got.split_off(end + 1))
-            } else {
-                Err(format!(
-                    "the observer's first line was not a welcome: {:?}",
-                    String::from_utf8_lossy(&got[..end])
-                ))
-            };
-        }
-        if Instant::now() >= limit {
-            return Err("the observer was not welcomed in time".to_string());
-        }
-        match (&*stream).read(&mut buf) {
-            Ok(0) => return Err("the server closed the observer's connection".to_string()),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => return Err(format!("the observer's connection failed: {e}")),
-        }
-    }
-}
-
-fn connect(addr: SocketAddr, who: &str) -> Result<TcpStream, String> {
-    let stream = connect_quickly(addr).map_err(|e| format!("cannot connect {who}: {e}"))?;
-    stream
-        .set_read_timeout(Some(POLL))
-        .and_then(|()| stream.set_write_timeout(Some(POLL)))
-        .map_err(|e| e.to_string())?;
-    Ok(stream)
-}
-
-/// A client's name in our room: its address as the server sees it.
-fn name_of(stream: &TcpStream) -> Result<String, String> {
-    stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn spawn<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<JoinHandle<T>, String> {
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(f)
-        .map_err(|e| format!("cannot start thread {name}: {e}"))
-}
-
-fn join<T>(handle: JoinHandle<T>) -> Result<T, String> {
-    handle
-        .join()
-        .map_err(|_| "a scenario E thread panicked".to_string())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }
 
 /// The observer thread's work: read and tally until `goal` is reached, the
@@ -843,23 +774,6 @@ fn send(
         }
     }
     sent
-}
-
-/// Writes all of `bytes`, retrying while the server does not take them, until
-/// `deadline`. False if it could not (deadline, or the socket was shut down).
-fn write_before(stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> bool {
-    while !bytes.is_empty() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        match (&*stream).write(bytes) {
-            Ok(0) => return false,
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if is_timeout(&e) => {}
-            Err(_) => return false,
-        }
-    }
-    true
 }
 
 /// A drain thread: reads and discards what the server sends a sending client,

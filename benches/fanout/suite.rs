@@ -1,6 +1,7 @@
 //! The suite behind `make bench`: scenarios A-D (three runs each, the median
 //! reported), scenario E (stalled clients, `stalled_report.rs`), scenario F
-//! (many rooms, `rooms.rs`), a sweep over client counts, memory per idle
+//! (many rooms, `rooms.rs`), scenario G (slow readers, `slow_report.rs`), a
+//! sweep over client counts, memory per idle
 //! client, 9000 clients, and A-D against separate server processes (ours, and
 //! a Node baseline if `node` is installed; D three times each, for its CPU).
 //! Prints a table and writes the report.
@@ -21,8 +22,8 @@ use crate::chart::{self, Point};
 use crate::child;
 use crate::options::Options;
 use crate::report::{self, Report};
-use crate::{marker, observer};
-use crate::{rooms, stalled_report};
+use crate::{marker, observer, slow};
+use crate::{rooms, slow_report, stalled_report};
 
 /// Bytes per line in every scenario (the issue's figures are for 64).
 const SIZE: usize = 64;
@@ -353,6 +354,8 @@ struct Results {
     stalled: Option<stalled_report::Results>,
     /// Scenario F.
     rooms: Option<rooms::Results>,
+    /// Scenario G.
+    slow: Option<slow_report::Results>,
     node_version: Option<String>,
     started: String,
     took: Duration,
@@ -365,6 +368,7 @@ struct Results {
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     marker::self_test()?;
     observer::self_test()?;
+    slow::self_test()?;
     let begun = Instant::now();
     let mut results = Results {
         started: chatroom::log::utc_now(),
@@ -383,6 +387,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     }
     results.stalled = Some(stalled_report::measure(options.deadline)?);
     results.rooms = Some(rooms::measure()?);
+    results.slow = Some(slow_report::measure()?);
 
     println!("Sweep ({SWEEP_SENDERS} senders x {SWEEP_MESSAGES} lines), in-process:");
     for clients in SWEEP {
@@ -554,7 +559,7 @@ fn targets_table(results: &Results) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| target (issue 5; E: issue 13; F and rows so marked: issue 17) | measured (A-D: median of {REPEATS}; E, F: one run) | Node baseline here | verdict |"
+        "| target (issue 5; E: issue 13; F and rows so marked: issue 17; G: issue 24) | measured (A-D: median of {REPEATS}; E, F, G: one run) | Node baseline here | verdict |"
     );
     let _ = writeln!(t, "|---|---|---|---|");
     let node = |key: &str| {
@@ -688,6 +693,9 @@ fn targets_table(results: &Results) -> String {
     if let Some(rooms) = &results.rooms {
         t.push_str(&rooms::target_rows(rooms));
     }
+    if let Some(slow) = &results.slow {
+        t.push_str(&slow_report::target_rows(slow));
+    }
     t
 }
 
@@ -796,11 +804,11 @@ fn markdown(results: &Results, summary: &str) -> String {
     let _ = writeln!(t, "## How to reproduce\n");
     let _ = writeln!(
         t,
-        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\ncargo bench --bench fanout -- --stalled      # scenario E alone\ncargo bench --bench fanout -- --many-rooms   # scenario F alone (under a minute)\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
+        "```sh\nmake bench                                   # this whole report (a few minutes)\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 1000 --size 64\ncargo bench --bench fanout -- --clients 100 --senders 10 --messages 250 --rate 50 --json\ncargo bench --bench fanout -- --clients 5000 --senders 1 --messages 20 --addr 127.0.0.1:9000 --pid \"$(pidof server)\"\ncargo bench --bench fanout -- --stalled      # scenario E alone\ncargo bench --bench fanout -- --many-rooms   # scenario F alone (under a minute)\ncargo bench --bench fanout -- --slow-readers # scenario G alone (about a minute)\nnode benches/node_baseline.js 9000           # the Node baseline, to drive with --addr\ncargo bench --bench fanout -- --help\n```\n"
     );
     let _ = writeln!(
         t,
-        "In-process runs start our server on `127.0.0.1:0` with `quiet: true`, `rate_limit: 0`, `max_clients: 20000` and `join_grace: 0`: the default rate limit (20 lines/s per client) and client cap (1024) would otherwise be what is measured, and the generator's clients never name themselves, so the 500 ms join grace would only delay every `joined` notice (the Node baseline has none). Every other setting is the default, including the 1000 ms write timeout (a client that does not read for a second is disconnected: the generator reads every socket as soon as it is readable, and the `disconnected` count shows whether any client was cut off) and `--crowd 100`: in a room of more than 100, joins and leaves are summed up once a second, so B, D, the larger sweep runs and the 9000 clients settle only when the summary that counts everyone (`(N here)`) has reached every client, up to a second after the last join. The separate-process runs start `target/release/server --port 0 --quiet --rate-limit 0 --max-clients 20000 --join-grace-ms 0`.\n"
+        "In-process runs start our server on `127.0.0.1:0` with `quiet: true`, `rate_limit: 0`, `max_clients: 20000` and `join_grace: 0`: the default rate limit (20 lines/s per client) and client cap (1024) would otherwise be what is measured, and the generator's clients never name themselves, so the 500 ms join grace would only delay every `joined` notice (the Node baseline has none). Every other setting is the default, including the 1000 ms write timeout (a client that does not read for a second is disconnected: the generator reads every socket as soon as it is readable, and the `disconnected` count shows whether any client was cut off) and `--crowd 100`: in a room of more than 100, joins and leaves are summed up once a second, so B, D, the larger sweep runs and the 9000 clients settle only when the summary that counts everyone (`(N here)`) has reached every client, up to a second after the last join. Scenario G keeps the default rate limit: its clients send at it, as students would. The separate-process runs start `target/release/server --port 0 --quiet --rate-limit 0 --max-clients 20000 --join-grace-ms 0`.\n"
     );
 
     let _ = writeln!(t, "## Machine\n");
@@ -853,6 +861,9 @@ fn markdown(results: &Results, summary: &str) -> String {
     }
     if let Some(rooms) = &results.rooms {
         t.push_str(&rooms::section(rooms));
+    }
+    if let Some(slow) = &results.slow {
+        t.push_str(&slow_report::section(slow));
     }
 
     let _ = writeln!(t, "## Sweep over client counts\n");
