@@ -186,3 +186,105 @@ fn a_client_without_a_session_is_not_held() {
     bob.send("/nick ann");
     bob.expect("* you are now ann");
 }
+
+/// A held session that never comes back: when its hold runs out (here
+/// `--hold-secs 1`), the room is told it left, with the reason its
+/// connection ended, and its name is free again.
+#[test]
+fn a_held_session_that_never_comes_back_is_told_gone() {
+    let server = TestServer::with(|c| {
+        c.join_grace = Duration::from_millis(500);
+        c.hold = Duration::from_secs(1);
+    });
+    let mut ann = Numbered::join(&server, "ann");
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.expect("* bob joined");
+    bob.send("unread");
+    ann.client.reset();
+    bob.expect("* ann left (connection reset)");
+    bob.send("/nick ann");
+    bob.expect("* you are now ann");
+}
+
+/// The server stops (SIGTERM) and starts again within a second on the same
+/// port with the same transcript: three clients that had sessions resume
+/// under their names (nobody is told anything left or joined), and a
+/// client that joins afterwards gets the lines said before the restart as
+/// its history.
+#[cfg(unix)]
+#[test]
+fn a_restart_keeps_the_class() {
+    use common::server_binary;
+    use std::process::Command;
+
+    let dir = std::env::temp_dir().join(format!("chatroom-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let transcript = dir.join("class.jsonl");
+    let _ = std::fs::remove_file(&transcript);
+    let path = transcript.to_str().expect("a UTF-8 path").to_string();
+    let args = ["--transcript", path.as_str(), "--history", "10", "--quiet"];
+    let (mut first, addr) = server_binary(&args);
+    let port = addr.port().to_string();
+    let connect = |name: &str| {
+        let mut client = Numbered {
+            client: Client::connect(addr),
+            token: String::new(),
+            last: 0,
+            run: (0, 0),
+        };
+        client.client.send(&format!("/nick {name}"));
+        client.client.expect(&format!("* you are now {name}"));
+        client.client.send("/session");
+        let line = client
+            .client
+            .wait_for("the token", |l| l.starts_with("#session "));
+        let mut words = line.split(' ').skip(1);
+        client.token = words.next().expect("a token").to_string();
+        client.last = words.next().and_then(|n| n.parse().ok()).expect("a number");
+        client
+    };
+    let mut class = vec![connect("ann"), connect("bob"), connect("cy")];
+    class[0].client.send("before the restart");
+    for other in &mut class[1..] {
+        other
+            .client
+            .wait_for("ann's line", |l| l.ends_with("before the restart"));
+    }
+    let pid = first.child.id().to_string();
+    let stopped = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    assert_eq!(first.exit_code(), Some(0), "a clean stop");
+    for client in &mut class {
+        client
+            .client
+            .wait_for("the goodbye", |l| l == "* server shutting down");
+    }
+    let (_second, again) = server_binary(&[
+        "--port",
+        &port,
+        "--transcript",
+        &path,
+        "--history",
+        "10",
+        "--quiet",
+    ]);
+    assert_eq!(again.port(), addr.port());
+    for (client, name) in class.iter().zip(["ann", "bob", "cy"]) {
+        let mut back = Client::connect(again);
+        back.send(&format!("/resume {} {}", client.token, client.last));
+        back.wait_for("the resume", |l| l.starts_with("* resumed: "));
+        back.send("/who");
+        let who = back.wait_for("the who answer", |l| l.starts_with("* online"));
+        assert!(who.contains(name), "{who}");
+    }
+    let mut late = Client::connect(again);
+    late.expect("* history: the last 1 line");
+    late.expect("> ann: before the restart");
+    late.expect("* end of history");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -177,7 +177,6 @@ impl Registry {
             held,
         } = &mut *state;
         let (name, room, replaced) = if let Some(session) = held.remove(token) {
-            rooms.release(session.room);
             (session.name, session.room, Replaced::Held(session.id))
         } else {
             let old = clients
@@ -185,13 +184,17 @@ impl Registry {
                 .find(|(&other, c)| other != id && c.token.as_ref() == Some(token))
                 .map(|(&other, _)| other)?;
             let record = clients.remove(&old)?;
+            // Kept (as if held) until the new connection is in it.
+            rooms.hold(record.room);
             rooms.leave(record.room);
             record.meters.gone.store(true, Ordering::Release);
             (record.name, record.room, Replaced::Live(old))
         };
         let record = clients.get_mut(&id)?;
         rooms.leave(record.room);
+        // In before the hold is let go, or an empty room would go.
         rooms.enter(room);
+        rooms.release(room);
         record.room = room;
         record.name = name.clone();
         record.token = Some(token.clone());
@@ -215,12 +218,15 @@ impl Registry {
     ) -> Option<(ClientRecord, bool)> {
         let mut state = self.state.lock();
         let record = state.clients.remove(&id)?;
-        state.rooms.leave(record.room);
         record.meters.gone.store(true, Ordering::Release);
+        if record.token.is_some() {
+            // Held before it leaves, or a room it empties would go.
+            state.rooms.hold(record.room);
+        }
+        state.rooms.leave(record.room);
         let Some(token) = record.token.clone() else {
             return Some((record, false));
         };
-        state.rooms.hold(record.room);
         let session = Held {
             id,
             name: record.name.clone(),
@@ -479,5 +485,60 @@ mod tests {
         registry.join(ClientId(3), "lobby").expect("moved back");
         assert_eq!(registry.rooms().len(), 1, "the empty room is gone");
         assert_eq!(registry.join(ClientId(9), "x"), Err(JoinError::Gone));
+    }
+
+    #[test]
+    fn a_held_session_keeps_its_name_and_room_until_it_comes_back_or_runs_out() {
+        let registry = registry(&["ann", "bob"]);
+        registry.join(ClientId(1), "lab").expect("moved");
+        let token = registry.start_session(ClientId(1)).expect("registered");
+        assert_eq!(
+            registry.start_session(ClientId(1)),
+            Some(token.clone()),
+            "the same"
+        );
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let (_, held) = registry
+            .hold(ClientId(1), Some("connection reset".into()), later)
+            .expect("registered");
+        assert!(held);
+        assert_eq!(registry.rename(ClientId(2), "ANN"), Err(RenameError::Taken));
+        assert!(
+            registry.rooms().iter().any(|(name, _)| &**name == "lab"),
+            "kept"
+        );
+        assert!(registry.find("ann").is_none(), "not connected");
+        // A new connection takes it back.
+        registry.insert(ClientId(3), record("127.0.0.1:9"));
+        let resumed = registry.resume(ClientId(3), &token).expect("held");
+        assert_eq!((&*resumed.name, &*resumed.room_name), ("ann", "lab"));
+        assert!(matches!(resumed.replaced, Replaced::Held(ClientId(1))));
+        assert_eq!(registry.find("ann").map(|(id, _)| id), Some(ClientId(3)));
+        // Held again, it runs out.
+        registry.hold(ClientId(3), None, Instant::now());
+        assert_eq!(
+            registry.next_expiry().map(|at| at <= Instant::now()),
+            Some(true)
+        );
+        let expired = registry.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].id, ClientId(3));
+        assert!(registry.resume(ClientId(2), &token).is_none(), "gone");
+        assert_eq!(registry.rename(ClientId(2), "ann").map(|_| ()), Ok(()));
+        assert!(!registry.rooms().iter().any(|(name, _)| &**name == "lab"));
+    }
+
+    #[test]
+    fn a_client_without_a_session_is_removed_not_held() {
+        let registry = registry(&["ann"]);
+        let (_, held) = registry
+            .hold(
+                ClientId(1),
+                None,
+                Instant::now() + std::time::Duration::from_secs(60),
+            )
+            .expect("registered");
+        assert!(!held);
+        assert_eq!(registry.next_expiry(), None);
     }
 }
