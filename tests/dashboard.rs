@@ -502,7 +502,9 @@ fn a_throttled_client_and_its_kernel_receive_queue() {
 }
 
 /// Deliveries count each chat line once per recipient; a kick is counted
-/// and listed as a kick. Through the real binary: `--dashboard` and its log line.
+/// and listed as a kick; the teacher's commands (`kick`, `say`, `mute`) are
+/// listed as the teacher's, in order. Through the real binary:
+/// `--dashboard` and its log line.
 #[test]
 fn deliveries_and_kicks_are_counted() {
     let (mut server, chat) = server_binary(&["--join-grace-ms", "0", "--dashboard", "0"]);
@@ -543,6 +545,33 @@ fn deliveries_and_kicks_are_counted() {
             &"enough".into()
         ),
         "{last}"
+    );
+    // The teacher's actions are in the recent events too, in their place.
+    server.type_line("say back to work");
+    server.type_line(&format!("mute {} 60", bob.name));
+    bob.wait_for("the say", |l| l == "* [server] back to work");
+    let state = wait_for_state(addr, "the teacher's mute", |s| {
+        s["recent"].as_array().is_some_and(|r| {
+            r.iter().any(|e| {
+                e["kind"] == "teacher"
+                    && e["detail"].as_str().is_some_and(|d| d.starts_with("mute "))
+            })
+        })
+    });
+    let teacher: Vec<&str> = state["recent"]
+        .as_array()
+        .expect("recent events")
+        .iter()
+        .filter(|e| e["kind"] == "teacher")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        teacher,
+        [
+            format!("kick {} enough", cy.name),
+            "say back to work".to_string(),
+            format!("mute {} 60", bob.name)
+        ]
     );
 }
 

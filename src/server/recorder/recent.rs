@@ -1,6 +1,7 @@
 //! The dashboard's memory of the room: the last joins, leaves (with their
-//! reason), renames, moves and kicks, in a small ring. The recorder thread
-//! pushes every entry it is handed; the dashboard's sampler copies it.
+//! reason), renames, moves, kicks and the teacher's actions at the console
+//! (`say`, `mute`, `ban`, ...), in a small ring. The recorder thread pushes
+//! every entry it is handed; the dashboard's sampler copies it.
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,6 +28,8 @@ pub(crate) enum RecentKind {
     Kick,
     /// A client moved to another room.
     Move,
+    /// The teacher did something at the console (`say`, `mute`, `ban`, ...).
+    Teacher,
 }
 
 impl RecentKind {
@@ -38,6 +41,7 @@ impl RecentKind {
             RecentKind::Rename => "rename",
             RecentKind::Kick => "kick",
             RecentKind::Move => "move",
+            RecentKind::Teacher => "teacher",
         }
     }
 }
@@ -52,9 +56,10 @@ pub(crate) struct RecentEvent {
     pub(crate) at_ms: u64,
     /// What happened.
     pub(crate) kind: RecentKind,
-    /// Who (the old name, for a rename).
+    /// Who (the old name, for a rename; `teacher` for the console).
     pub(crate) name: String,
-    /// The leave or kick reason, the new name of a rename, the room of a move.
+    /// The leave or kick reason, the new name of a rename, the room of a
+    /// move, the teacher's command.
     pub(crate) detail: Option<String>,
 }
 
@@ -72,8 +77,9 @@ struct Ring {
 }
 
 impl Recent {
-    /// Keeps `entry` if it is a join, leave, rename or kick; chat and every
-    /// other entry are ignored before any lock is taken.
+    /// Keeps `entry` if it is a join, leave, rename, move, kick or console
+    /// command; chat and every other entry are ignored before any lock is
+    /// taken.
     pub(crate) fn push(&self, entry: &Entry) {
         let Some((kind, name, detail)) = classify(entry) else {
             return;
@@ -112,6 +118,9 @@ fn classify(entry: &Entry) -> Option<(RecentKind, String, Option<String>)> {
         Entry::Join { name } => Some((RecentKind::Join, name.clone(), None)),
         Entry::Rename { from, to } => Some((RecentKind::Rename, from.clone(), Some(to.clone()))),
         Entry::Move { name, room } => Some((RecentKind::Move, name.clone(), Some(room.clone()))),
+        Entry::Console { command } => {
+            Some((RecentKind::Teacher, "teacher".into(), Some(command.clone())))
+        }
         Entry::Leave { name, reason } => {
             let kicked = lines::kick_reason(None);
             let kicked_because = lines::kick_reason(Some(""));
@@ -175,7 +184,8 @@ mod tests {
             (4, "kick", "bob", None),
             (5, "kick", "eve", Some("spam")),
             (6, "leave", "zed", Some("quit: kicked")),
-            (7, "move", "ann", Some("lab1")),
+            (7, "teacher", "teacher", Some("kick bob")),
+            (8, "move", "ann", Some("lab1")),
         ];
         let want: Vec<(u64, &str, String, Option<String>)> = want
             .into_iter()
