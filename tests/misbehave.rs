@@ -228,6 +228,25 @@ fn slow_fails_without_a_write_timeout() {
     assert_eq!(run.status.code(), Some(1), "{}", run.output());
 }
 
+/// Against the default server `half-close` passes: ten clients that send
+/// `/quit` and close their side at once each get `* bye` and the server's
+/// FIN, and (on Linux) no server socket is left in CLOSE-WAIT.
+#[test]
+fn half_close_passes_against_the_default_server() {
+    let run = misbehave(&["half-close"]);
+    let verdict = run.verdict("half-close");
+    assert!(
+        verdict.is_some_and(|v| v.starts_with("PASS")),
+        "{verdict:?}\n{}",
+        run.output()
+    );
+    assert!(
+        run.stdout.contains("the server closed 10"),
+        "{}",
+        run.output()
+    );
+}
+
 /// Against the default server `dashboard-lurkers` passes: a fresh viewer gets
 /// `/state.json` at once, every time, while one address holds dashboard
 /// streams that never read and requests that never end. Its report shows the

@@ -10,7 +10,7 @@
 //! cargo run --example misbehave -- dashboard-lurkers --addr 127.0.0.1:9000 --dashboard 127.0.0.1:8080
 //! ```
 //!
-//! Layout: `main.rs` (flags, the in-process server), `modes/` (the thirteen
+//! Layout: `main.rs` (flags, the in-process server), `modes/` (the fourteen
 //! misbehaviours and their verdicts), `peer.rs` (clients that record what they
 //! receive), `talker.rs` (a steady well-behaved talker), `memory.rs` (`bomb`),
 //! `source.rs` (a connection from 127.0.0.2, for `crowd` and
@@ -75,6 +75,11 @@ Modes:
            never end, from one address (127.0.0.2 on Linux): a fresh viewer
            must still get /state.json within 2 s, every time, the unfinished
            requests must be closed within 3.5 s, and the chat must not notice
+  half-close
+           ten clients each send a line and /quit and close their sending
+           side at once: each must get its welcome and `* bye`, then the
+           server's FIN; the observers must hear every line; no server socket
+           may be left waiting to be closed (CLOSE-WAIT, Linux)
   all      every mode in turn
 
 Options:

@@ -1,4 +1,4 @@
-//! The thirteen misbehaviours, and what they share: the observers ([`Cast`]),
+//! The fourteen misbehaviours, and what they share: the observers ([`Cast`]),
 //! the findings ([`Problems`]) and the [`Verdict`]. Each mode seats two
 //! observers (alice and bob) and a bad client, misbehaves, waits for what a
 //! sound server must deliver, and judges only by what the observers (and, for
@@ -8,6 +8,7 @@ mod abuse;
 mod admission;
 mod dashboard;
 mod framing;
+mod lifecycle;
 mod pressure;
 mod voice;
 
@@ -49,11 +50,12 @@ pub(crate) enum Mode {
     Spoof,
     Hidden,
     DashboardLurkers,
+    HalfClose,
 }
 
 impl Mode {
     /// Every mode, in the order `all` runs them.
-    pub(crate) const ALL: [Mode; 13] = [
+    pub(crate) const ALL: [Mode; 14] = [
         Mode::Split,
         Mode::Merge,
         Mode::Slow,
@@ -67,6 +69,7 @@ impl Mode {
         Mode::Spoof,
         Mode::Hidden,
         Mode::DashboardLurkers,
+        Mode::HalfClose,
     ];
 
     /// The mode's name on the command line.
@@ -85,6 +88,7 @@ impl Mode {
             Mode::Spoof => "spoof",
             Mode::Hidden => "hidden",
             Mode::DashboardLurkers => "dashboard-lurkers",
+            Mode::HalfClose => "half-close",
         }
     }
 
@@ -110,6 +114,7 @@ impl Mode {
             Mode::DashboardLurkers => {
                 "dashboard connections that never read and requests that never end"
             }
+            Mode::HalfClose => "clients that say /quit and close their side at once",
         }
     }
 
@@ -166,6 +171,7 @@ pub(crate) fn run(
         Mode::Ghost => admission::ghost(addr, config.map(|c| c.max_clients)),
         Mode::Spoof => voice::spoof(addr),
         Mode::Hidden => voice::hidden(addr),
+        Mode::HalfClose => lifecycle::half_close(addr),
         Mode::DashboardLurkers => match dashboard {
             Some(dashboard) => dashboard::lurkers(addr, dashboard),
             None => Err(io::Error::other(
