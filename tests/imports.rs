@@ -546,11 +546,11 @@ fn src_has_no_import_circles() {
     // Each binary is a crate of its own, which imports the library by name.
     files.retain(|name, _| !name.starts_with("bin/"));
     let graph = graph(&files);
-    // Not vacuous: the server's root imports its reader, which imports the
-    // protocol.
+    // Not vacuous: the server's root imports its shared state, and the
+    // reader's session imports the protocol.
     for edge in [
         ("server/mod.rs", "server/shared.rs"),
-        ("server/reader/mod.rs", "protocol/mod.rs"),
+        ("server/reader/session.rs", "protocol/mod.rs"),
     ] {
         let edge = (edge.0.to_string(), edge.1.to_string());
         assert!(graph.edges.contains_key(&edge), "no edge {edge:?}");

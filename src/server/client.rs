@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::rooms::RoomId;
-use super::session::Token;
+use super::token::Token;
 
 /// A client's identity for the life of the server. Ids grow with every
 /// accepted connection, so sorting by id gives the order clients joined.

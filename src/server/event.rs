@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::client::ClientId;
 use super::recorder::Entry;
 use super::rooms::RoomId;
-use super::session::{Resumed, Token};
+use super::session::Resumed;
+use super::token::Token;
 
 /// Events that may wait for the broadcaster. Bounded, so a busy room pushes
 /// back on readers instead of growing a queue: at most this many events (each

@@ -5,7 +5,8 @@
 //! - [`shared`]: what every thread can see, and who owns each piece of a client
 //! - [`client`]: one client's state: its record, meters and mute
 //! - [`registry`]: the client records behind one lock; [`rooms`] the room
-//!   list; [`session`] what lets a client come back after a lost connection
+//!   list; [`session`] what lets a client come back after a lost connection,
+//!   with its [`token`]
 //! - [`event`]: the messages readers send the broadcaster
 //! - [`reader`]: one client's reader thread; [`reader::plan`] its pure decisions
 //! - [`broadcaster`]: the only writer; its batch layout and per-client state
@@ -40,6 +41,7 @@ mod shutdown;
 mod socket;
 mod stats;
 mod stats_logger;
+mod token;
 
 use std::collections::HashMap;
 use std::io;
@@ -65,11 +67,11 @@ use recorder::{Entry, Record, TranscriptTarget};
 use refuser::Refuser;
 use reserve::Reserve;
 use rooms::{RoomId, LOBBY_NAME};
-use session::Token;
 use shared::Shared;
 pub use shutdown::ShutdownHandle;
 use socket::{is_transient_accept_error, LINGER};
 use stats_logger::StatsLogger;
+use token::Token;
 
 /// Pause after `accept` fails for lack of resources (out of descriptors), so
 /// the loop retries a few times a second instead of spinning.

@@ -17,7 +17,8 @@ use crate::protocol::skeleton;
 
 use super::client::{ClientId, ClientRecord, ClientView, Meters};
 use super::rooms::{RoomId, Rooms};
-use super::session::{Held, Replaced, Resumed, Token};
+use super::session::{Held, Replaced, Resumed};
+use super::token::Token;
 
 /// Why a rename was refused.
 #[derive(Debug, PartialEq, Eq)]

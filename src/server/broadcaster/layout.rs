@@ -11,16 +11,17 @@ use std::time::{Instant, SystemTime};
 
 use super::fanout::{Eviction, Fanout};
 use super::presence::{Presence, Say};
+use super::restart::Restart;
 use super::roomlog::Kind;
-use super::Restart;
 use crate::protocol::lines;
 use crate::server::client::ClientId;
 use crate::server::event::{Event, MovedBy};
 use crate::server::recorder::{Entry, Record, Recorder};
 use crate::server::rooms::RoomId;
-use crate::server::session::{Replaced, Resumed, Token};
+use crate::server::session::{Replaced, Resumed};
 use crate::server::shared::Shared;
 use crate::server::socket::Failure;
+use crate::server::token::Token;
 
 /// The broadcaster's decisions and the state they need.
 #[derive(Debug)]

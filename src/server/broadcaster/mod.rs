@@ -26,6 +26,7 @@ mod pace;
 mod peer;
 mod plan;
 mod presence;
+mod restart;
 mod roomlog;
 mod write;
 
@@ -37,32 +38,13 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, TryRecvError};
 
-use super::client::ClientId;
 use super::event::Event;
 use super::recorder::Recorder;
-use super::rooms::RoomId;
 use super::shared::Shared;
 use fanout::Fanout;
 use layout::Layout;
 use limits::{Limits, GOODBYE_GRACE, MAX_BATCH_EVENTS};
-
-/// What a restarted server takes back (from its transcript) before its
-/// first event: rooms' lines, and the sessions held in them.
-#[derive(Debug)]
-pub(crate) struct Restart {
-    /// Rooms with their names and lines, oldest first.
-    pub(crate) rooms: Vec<RestoredLines>,
-    /// The held sessions' ids (the room knew them), rooms and rooms' names.
-    pub(crate) held: Vec<(ClientId, RoomId, Arc<str>)>,
-    /// The number the next room line gets.
-    pub(crate) next_line: u64,
-    /// When the held sessions run out.
-    pub(crate) until: Instant,
-}
-
-/// A room a restart gives lines back to: its id and name, and its lines'
-/// numbers and text.
-pub(crate) type RestoredLines = (RoomId, Arc<str>, Vec<(u64, Vec<u8>)>);
+pub(crate) use restart::Restart;
 
 /// The running broadcaster thread.
 #[derive(Debug)]

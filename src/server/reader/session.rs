@@ -19,9 +19,9 @@ use crate::server::event::{Event, MovedBy};
 use crate::server::ratelimit::TokenBucket;
 use crate::server::recorder::Entry;
 use crate::server::registry::JoinError;
-use crate::server::session::Token;
 use crate::server::shared::Shared;
 use crate::server::socket::{describe, is_timeout, linger};
+use crate::server::token::Token;
 
 use super::pending::Pending;
 use super::plan::{self, Renamed, Step};
