@@ -63,6 +63,16 @@ pub(crate) const CONSOLE_HELP: &[&str] = &[
     "shutdown             stop the server, as Ctrl-C does",
 ];
 
+/// What `help` adds on a terminal, where the console has the line editor
+/// and the log scrolls above it. Not in [`CONSOLE_HELP`], whose lines each
+/// start with a command.
+pub(crate) const TERMINAL_HELP: &[&str] = &[
+    "keys: Tab completes commands and names, Up and Down recall commands,",
+    "      Ctrl-C stops the server, Ctrl-D on an empty line closes the console",
+    "chat: the log shows the first 5 lines every 5 s and sums up the rest",
+    "      (start the server with 2>FILE to keep every line in FILE)",
+];
+
 /// Parses one console line. A leading `/` is optional; command words are
 /// case-insensitive. The rule is the chat commands' (see
 /// [`ParseError`](crate::protocol::ParseError)): the last word a command
