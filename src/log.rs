@@ -1,7 +1,7 @@
 //! The server's log: one timestamped line per event on stderr, and the UTC
 //! clock it and the transcript share. `--quiet` keeps only start, stop and
 //! errors. While the console draws on the terminal, lines go to it instead
-//! ([`Sink`]), so they scroll above the command being typed.
+//! (a `Sink`), so they scroll above the command being typed.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
