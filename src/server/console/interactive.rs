@@ -336,8 +336,7 @@ impl Screen {
     }
 }
 
-/// The log's sink while the console is interactive (see
-/// [`Sink`](crate::log::Sink)): chat is counted for the summary, every
+/// The log's sink while the console is interactive (see [`Sink`]): chat is counted for the summary, every
 /// other line goes to the console thread to be drawn. Called on whichever
 /// thread logs, so it never waits: a full channel drops the line and counts it.
 #[derive(Debug)]
