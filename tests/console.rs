@@ -508,9 +508,12 @@ mod on_a_terminal {
         if !tmux_ready(test) {
             return;
         }
-        let Some((tmux, addr)) = console_in_tmux(test, &["--join-grace-ms", "0"]) else {
+        let Some((tmux, addr)) =
+            console_in_tmux(test, &["--join-grace-ms", "0", "--rate-limit", "0"])
+        else {
             return;
         };
+        // No rate limit: the flood arrives at once, within one or two summaries.
         const SENT: usize = 60;
         let mut ann = Client::connect(addr);
         ann.send("/nick ann");
