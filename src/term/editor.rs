@@ -1,6 +1,7 @@
 //! A line editor as a pure state machine: keyboard bytes in, [`Action`]s and
 //! the exact bytes to draw out. Whoever owns the terminal (the client's
-//! interactive mode) does the I/O; everything here is tested without one.
+//! interactive mode, the server's console) does the I/O; everything here is
+//! tested without one.
 
 use super::complete::{Completer, Cycle};
 use super::keys::{Key, KeyDecoder};
@@ -8,7 +9,7 @@ use super::recent::Recent;
 use super::width::{char_width, str_width};
 use super::words::{spaced_word_start_before, word_end_after, word_start_before};
 
-/// What a key press asks the client to do, beyond redrawing the input line.
+/// What a key press asks the program to do, beyond redrawing the input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     /// Enter on a line that is not blank: send it.
