@@ -1,9 +1,14 @@
 //! The server's log: one timestamped line per event on stderr, and the UTC
-//! clock it and the transcript share. `--quiet` keeps only start, stop and errors.
+//! clock it and the transcript share. `--quiet` keeps only start, stop and
+//! errors. While the console draws on the terminal, lines go to it instead
+//! (a `Sink`), so they scroll above the command being typed.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 /// Writes log lines to stderr.
 #[derive(Debug, Clone, Copy)]
@@ -26,14 +31,24 @@ impl Log {
     /// A per-event line (connection, disconnection, message).
     pub fn info(&self, line: &str) {
         if !self.quiet {
-            write_line(line);
+            write_line(line, Level::Info);
         }
     }
 
     /// A start, stop or error line, kept even with `--quiet`.
     pub fn always(&self, line: &str) {
-        write_line(line);
+        write_line(line, Level::Always);
     }
+}
+
+/// Which of [`Log`]'s methods wrote a line: a [`Sink`] may treat them
+/// differently (the console summarises chat, which only `info` writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// [`Log::info`]: a per-event line, dropped under `--quiet`.
+    Info,
+    /// [`Log::always`]: a start, stop or error line.
+    Always,
 }
 
 /// Set by [`capture_for_tests`]: log lines go through `eprint!`.
@@ -53,8 +68,79 @@ pub fn capture_for_tests() {
     FOR_TESTS.store(true, Ordering::Relaxed);
 }
 
-fn write_line(line: &str) {
-    let line = format!("{} {line}\n", utc_now());
+/// Whoever draws on the terminal that stderr is, while it does: the
+/// server's interactive console. Log lines written to stderr meanwhile would
+/// land in the middle of the command being typed, so the log hands them to
+/// the sink, which prints them above it.
+///
+/// A trait here, implemented by the console, so that imports point down:
+/// the log knows nothing of consoles, and every thread that logs (readers,
+/// the broadcaster) goes on calling [`Log`] as before.
+pub(crate) trait Sink: Send + Sync + std::fmt::Debug {
+    /// Takes one line: `stamp` is its time ([`utc_now`]), `line` its text,
+    /// `level` the method that wrote it. Called on the logging thread, so it
+    /// must not block: false if it does not take the line (the console is
+    /// gone, or stderr is not its terminal), which then goes to stderr.
+    fn line(&self, stamp: &str, line: &str, level: Level) -> bool;
+
+    /// Gives the terminal back ([`restore_stderr`]): the console stops
+    /// drawing, erases its input line and restores the terminal's mode.
+    /// Returns when that is done, or after a moment if it cannot be.
+    fn close(&self);
+}
+
+/// The sink in use, if any: one per process, as stderr is.
+static SINK: Mutex<Option<Arc<dyn Sink>>> = Mutex::new(None);
+
+/// Sends this process's log lines to `sink` until the returned [`Diversion`]
+/// is dropped, or [`restore_stderr`] is called. (Only a Unix terminal
+/// console diverts the log.)
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) fn divert(sink: Arc<dyn Sink>) -> Diversion {
+    *SINK.lock() = Some(sink.clone());
+    Diversion { sink }
+}
+
+/// While it lives, the log goes to its sink; dropping it sends the log to
+/// stderr again (if the sink is still the one in use).
+#[derive(Debug)]
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) struct Diversion {
+    sink: Arc<dyn Sink>,
+}
+
+impl Drop for Diversion {
+    fn drop(&mut self) {
+        let mut current = SINK.lock();
+        if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.sink)) {
+            *current = None;
+        }
+    }
+}
+
+/// Sends the log to stderr again, after the sink in use (the interactive
+/// console) has handed the terminal back, its mode restored. The `server`
+/// binary calls this when [`Server::run`](crate::Server::run) returns and
+/// before it exits at a second Ctrl-C: the console's thread is never joined,
+/// and a process that ended while the terminal was switched would leave the
+/// teacher's shell without echo. Does nothing when nothing was diverted.
+pub fn restore_stderr() {
+    // Taken out first, so that lines logged meanwhile go to stderr, and the
+    // lock is not held while the console finishes.
+    let sink = SINK.lock().take();
+    if let Some(sink) = sink {
+        sink.close();
+    }
+}
+
+fn write_line(line: &str, level: Level) {
+    let stamp = utc_now();
+    // Cloned out, so no lock is held while the sink works.
+    let sink = SINK.lock().clone();
+    if sink.is_some_and(|sink| sink.line(&stamp, line, level)) {
+        return;
+    }
+    let line = format!("{stamp} {line}\n");
     if FOR_TESTS.load(Ordering::Relaxed) {
         eprint!("{line}");
         return;

@@ -1,6 +1,8 @@
 //! The teacher's console, driven through the server binary's standard input:
 //! `say`, `who`, `kick`, `mute`, mistakes, the end of input, a server started
-//! in the background; and `--history` for late joiners.
+//! in the background; `--history` for late joiners; and the console on a
+//! terminal (tmux): the log above the command being typed, the chat summed
+//! up, Tab, Up and Ctrl-C.
 
 use std::time::Duration;
 
@@ -135,6 +137,11 @@ fn mistakes_get_one_error_line() {
     let (mut server, addr) = server_binary(&[]);
     server.type_line("dance");
     server.wait_for("stdout", "error: unknown command 'dance' (try help)");
+    server.type_line("whoo");
+    server.wait_for(
+        "stdout",
+        "error: unknown command 'whoo' (did you mean who?)",
+    );
     server.type_line("kick nobody");
     server.wait_for("stdout", "error: no such client nobody");
     server.type_line("mute");
@@ -382,4 +389,215 @@ fn a_moved_student_is_told_who_moved_it() {
     server.wait_for("stdout", "ok: moved bob to lab");
     bob.expect("* the teacher moved you to lab");
     ann.expect("* bob left (went to lab)");
+}
+
+/// Through pipes the log keeps every chat line, however many: only a console
+/// on a terminal sums the chat up.
+#[test]
+fn a_piped_console_keeps_every_chat_line_in_the_log() {
+    let (mut server, addr) = server_binary(&["--join-grace-ms", "0"]);
+    let mut ann = Client::connect(addr);
+    ann.send("/nick ann");
+    ann.expect("* you are now ann");
+    for n in 0..20 {
+        ann.send(&format!("flood {n}"));
+    }
+    for n in 0..20 {
+        server.wait_for("stderr", &format!("ann: flood {n}"));
+    }
+}
+
+/// The console on a terminal: only Unix has one (elsewhere it reads plain
+/// lines, which the tests above cover).
+#[cfg(unix)]
+mod on_a_terminal {
+    use std::net::SocketAddr;
+
+    use super::common::{shell_quote, Client, Tmux};
+    use super::tools;
+
+    /// True if a tmux test may run: tmux is there, or the test fails saying how
+    /// to install it, unless `SKIP_TMUX` is set.
+    fn tmux_ready(test: &str) -> bool {
+        tools::ready(
+            test,
+            tools::tmux_missing(),
+            "SKIP_TMUX",
+            tools::INSTALL_TMUX,
+        )
+    }
+
+    /// The last row of the screen that is not empty: the console's input line.
+    fn last_line(screen: &str) -> &str {
+        screen.lines().rev().find(|l| !l.is_empty()).unwrap_or("")
+    }
+
+    /// The server binary in tmux, between two `stty -g` (so a test can tell the
+    /// terminal was restored), with `args`; returns once its prompt is up (the
+    /// terminal is switched: keys typed now reach the editor), with its address.
+    fn console_in_tmux(test: &str, args: &[&str]) -> Option<(Tmux, SocketAddr)> {
+        let mut server = shell_quote(env!("CARGO_BIN_EXE_server"));
+        for arg in ["--port", "0"].iter().chain(args) {
+            server.push(' ');
+            server.push_str(&shell_quote(arg));
+        }
+        let command = format!("stty -g; {server}; echo \"server exited $?\"; stty -g");
+        let tmux = Tmux::start(test, &command)?;
+        let screen = tmux.wait_for("the console's prompt", |s| last_line(s) == "console>");
+        let addr = screen
+            .lines()
+            .find_map(|l| l.split_once("listening on ").map(|(_, a)| a.trim()))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address on the screen:\n{screen}"));
+        Some((tmux, addr))
+    }
+
+    /// A log line that arrives while a command is half typed scrolls above it:
+    /// the command stays whole on the bottom line, the cursor at its end, and
+    /// then runs when finished.
+    #[test]
+    fn a_log_line_leaves_the_command_being_typed_whole() {
+        let test = "a_log_line_leaves_the_command_being_typed_whole";
+        if !tmux_ready(test) {
+            return;
+        }
+        let Some((tmux, addr)) = console_in_tmux(test, &["--join-grace-ms", "0"]) else {
+            return;
+        };
+        tmux.type_text("sa");
+        tmux.wait_for("the half command", |s| last_line(s) == "console> sa");
+        // The log line comes while `sa` is on the screen, not before it.
+        let mut ann = Client::connect(addr);
+        let connected = format!("{} connected", ann.name);
+        let screen = tmux.wait_for("the log line above the half command", |s| {
+            let rows: Vec<&str> = s.lines().filter(|l| !l.is_empty()).collect();
+            rows.len() >= 2
+                && rows[rows.len() - 2].ends_with(&connected)
+                && last_line(s) == "console> sa"
+                && tmux.cursor().0 == "console> sa".len()
+        });
+        // The log line has a row of its own: no other row holds the prompt (a
+        // line written over it would leave `console> sa2026-…` behind).
+        let prompts = screen.lines().filter(|l| l.contains("console>")).count();
+        assert_eq!(prompts, 1, "the command was split:\n{screen}");
+        tmux.type_text("y hello all");
+        tmux.keys(&["Enter"]);
+        ann.expect("* [server] hello all");
+        let screen = tmux.wait_for("the command, its log line and its answer", |s| {
+            s.contains("console> say hello all\n")
+                && s.contains("console: say hello all\n")
+                && s.contains("ok: said to everyone\n")
+                && last_line(s) == "console>"
+        });
+        // The command as typed, then what it logged, then the answer.
+        let at = |text: &str| screen.find(text).expect("on the screen");
+        assert!(
+            at("console> say hello all") < at("console: say hello all")
+                && at("console: say hello all") < at("ok: said to everyone"),
+            "{screen}"
+        );
+    }
+
+    /// On a terminal the log shows the first chat lines of every few seconds and
+    /// sums up the rest in one line, so a flood takes a few rows; events (a
+    /// rename here) are shown as they come. Every line is accounted for: those
+    /// shown plus those summed up are all that were sent.
+    #[test]
+    fn a_flood_of_chat_is_summed_up_on_a_terminal() {
+        let test = "a_flood_of_chat_is_summed_up_on_a_terminal";
+        if !tmux_ready(test) {
+            return;
+        }
+        let Some((tmux, addr)) =
+            console_in_tmux(test, &["--join-grace-ms", "0", "--rate-limit", "0"])
+        else {
+            return;
+        };
+        // No rate limit: the flood arrives at once, within one or two summaries.
+        const SENT: usize = 60;
+        let mut ann = Client::connect(addr);
+        ann.send("/nick ann");
+        ann.expect("* you are now ann");
+        for n in 0..SENT {
+            ann.send(&format!("flood {n}"));
+        }
+        // The flood may straddle two summaries: wait until both are in.
+        let accounted = |screen: &str| {
+            let shown = screen
+                .lines()
+                .filter(|l| l.contains(" ann: flood "))
+                .count();
+            let summed: usize = screen
+                .lines()
+                .filter_map(|l| l.split_once(" chat: ")?.1.split_once(" more line"))
+                .map(|(n, _)| n.parse::<usize>().expect("a number"))
+                .sum();
+            (shown, summed)
+        };
+        let screen = tmux.wait_for("every line shown or summed up", |s| {
+            let (shown, summed) = accounted(s);
+            shown + summed == SENT
+        });
+        let (shown, summed) = accounted(&screen);
+        assert!(summed > 0 && shown <= 10, "{screen}");
+        assert!(
+            screen.contains("more lines from ann in the last "),
+            "{screen}"
+        );
+        assert!(screen.contains(" is now known as ann\n"), "{screen}");
+        assert_eq!(last_line(&screen), "console>");
+    }
+
+    /// Tab completes a command and a client's name, Up brings the last command
+    /// back, and Ctrl-C stops the server as it does anywhere (exit 0, the
+    /// handler's `stopping` line), with the terminal restored exactly.
+    #[test]
+    fn tab_up_and_ctrl_c_at_the_console() {
+        let test = "tab_up_and_ctrl_c_at_the_console";
+        if !tmux_ready(test) {
+            return;
+        }
+        let Some((tmux, addr)) = console_in_tmux(test, &["--join-grace-ms", "0"]) else {
+            return;
+        };
+        let mut bob = Client::connect(addr);
+        bob.send("/nick bobby");
+        bob.expect("* you are now bobby");
+        tmux.type_text("mu");
+        tmux.keys(&["Tab"]);
+        tmux.wait_for("the command completed", |s| last_line(s) == "console> mute");
+        tmux.type_text("bo");
+        tmux.keys(&["Tab"]);
+        tmux.wait_for("the name completed", |s| {
+            last_line(s) == "console> mute bobby"
+        });
+        tmux.type_text("30");
+        tmux.keys(&["Enter"]);
+        bob.expect("! you are muted for 30 s");
+        tmux.wait_for("the answer", |s| s.contains("ok: muted bobby for 30 s\n"));
+        tmux.keys(&["Up"]);
+        tmux.wait_for("the command recalled", |s| {
+            last_line(s) == "console> mute bobby 30"
+        });
+        tmux.keys(&["C-c"]);
+        bob.expect("* server shutting down");
+        let screen = tmux.wait_for("the server's exit and the second stty -g", |s| {
+            s.contains("server exited 0\n") && s.lines().filter(|l| l.contains(':')).count() > 2
+        });
+        assert!(
+            screen.contains("console> mute bobby 30 (not run)\n"),
+            "the recalled command stays, marked:\n{screen}"
+        );
+        assert!(
+            screen.contains("^Cstopping (press Ctrl-C again to quit at once)\n"),
+            "{screen}"
+        );
+        // `stty -g` before and after: one line of colon-separated settings each.
+        let settings: Vec<&str> = screen
+            .lines()
+            .filter(|l| !l.contains(' ') && l.matches(':').count() > 10)
+            .collect();
+        assert_eq!(settings.len(), 2, "{screen}");
+        assert_eq!(settings[0], settings[1], "the terminal was not restored");
+    }
 }

@@ -1,5 +1,6 @@
 //! The `server` binary: parse flags, install the Ctrl-C/SIGTERM handler,
-//! attach the console to standard input, run.
+//! attach the console to standard input, run, and take the terminal back
+//! from an interactive console on the way out.
 //! Exit codes: 0 after a clean stop, 1 if it cannot start, 2 for bad flags,
 //! 130 for a second Ctrl-C.
 
@@ -39,6 +40,10 @@ fn main() -> ExitCode {
     let stopping = AtomicBool::new(false);
     // The `termination` feature makes this fire for SIGTERM (and SIGHUP) too.
     let installed = ctrlc::set_handler(move || {
+        // An interactive console hands the terminal back first (its mode
+        // restored, its input line erased), so what follows is written on a
+        // terminal in its normal mode, on a line of its own.
+        chatroom::log::restore_stderr();
         if stopping.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: the user is not willing to wait.
             std::process::exit(130);
@@ -54,7 +59,11 @@ fn main() -> ExitCode {
     if let Err(e) = installed {
         eprintln!("server: cannot install the Ctrl-C handler ({e}); stop it with a kill");
     }
-    match server.run() {
+    let ran = server.run();
+    // The console's thread is never joined: if it still has the terminal
+    // switched, it hands it back now, before the process ends.
+    chatroom::log::restore_stderr();
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("server: {e}");

@@ -268,7 +268,7 @@ impl Conversation {
                 for action in screen.editor.feed(&bytes, &completer) {
                     match action {
                         Action::Send(line) => self.send(screen.painter, line, above),
-                        Action::Quit => return Some(Flow::End(Stop::User)),
+                        Action::Quit | Action::Interrupt => return Some(Flow::End(Stop::User)),
                         Action::Suspend => return Some(Flow::Suspend),
                         Action::Redraw => return Some(Flow::Redraw),
                     }

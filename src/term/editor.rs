@@ -1,6 +1,7 @@
 //! A line editor as a pure state machine: keyboard bytes in, [`Action`]s and
 //! the exact bytes to draw out. Whoever owns the terminal (the client's
-//! interactive mode) does the I/O; everything here is tested without one.
+//! interactive mode, the server's console) does the I/O; everything here is
+//! tested without one.
 
 use super::complete::{Completer, Cycle};
 use super::keys::{Key, KeyDecoder};
@@ -8,13 +9,16 @@ use super::recent::Recent;
 use super::width::{char_width, str_width};
 use super::words::{spaced_word_start_before, word_end_after, word_start_before};
 
-/// What a key press asks the client to do, beyond redrawing the input line.
+/// What a key press asks the program to do, beyond redrawing the input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     /// Enter on a line that is not blank: send it.
     Send(String),
-    /// Ctrl-D on an empty line, or Ctrl-C.
+    /// Ctrl-D on an empty line: the end of input.
     Quit,
+    /// Ctrl-C. The client quits as it does at Ctrl-D; the server's console
+    /// stops the server, as Ctrl-C does anywhere else.
+    Interrupt,
     /// Ctrl-Z: stop the process until the shell's `fg`.
     Suspend,
     /// Ctrl-L: clear the screen and draw it again
@@ -164,7 +168,7 @@ impl Editor {
             Key::Enter => return self.enter(),
             Key::EndOfInput if self.line.is_empty() => return Some(Action::Quit),
             Key::EndOfInput => return self.press(Key::Delete, completer),
-            Key::Interrupt => return Some(Action::Quit),
+            Key::Interrupt => return Some(Action::Interrupt),
             Key::Suspend => return Some(Action::Suspend),
             Key::Redraw => return Some(Action::Redraw),
             // Backspace at the start, Delete at the end.
@@ -574,9 +578,9 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_c_quits_even_with_text() {
+    fn ctrl_c_interrupts_even_with_text() {
         let mut e = editor();
-        assert_eq!(e.keys(b"half typed\x03more"), [Action::Quit]);
+        assert_eq!(e.keys(b"half typed\x03more"), [Action::Interrupt]);
     }
 
     #[test]

@@ -28,4 +28,4 @@ pub(crate) use editor::{Action, Editor};
 pub(crate) use escapes::EscapeStripper;
 pub(crate) use keys::clean_typed_line;
 #[cfg(unix)]
-pub(crate) use tty::{is_interactive, RawMode, Size};
+pub(crate) use tty::{is_interactive, restore, RawMode, Size};

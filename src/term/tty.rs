@@ -86,8 +86,10 @@ impl Drop for RawMode {
     }
 }
 
-/// Puts the terminal back as it was saved, if it is still switched.
-fn restore() {
+/// Puts the terminal back as it was saved, if it is still switched: what
+/// dropping the [`RawMode`] does, for a thread that does not own it (the
+/// server's main thread, when the console's thread cannot finish in time).
+pub(crate) fn restore() {
     // Take the settings out first: the lock is not held while stty runs.
     let saved = SAVED.lock().take();
     if let Some(saved) = saved {

@@ -63,6 +63,16 @@ pub(crate) const CONSOLE_HELP: &[&str] = &[
     "shutdown             stop the server, as Ctrl-C does",
 ];
 
+/// What `help` adds on a terminal, where the console has the line editor
+/// and the log scrolls above it. Not in [`CONSOLE_HELP`], whose lines each
+/// start with a command.
+pub(crate) const TERMINAL_HELP: &[&str] = &[
+    "keys: Tab completes commands and names, Up and Down recall commands,",
+    "      Ctrl-C stops the server, Ctrl-D on an empty line closes the console",
+    "chat: the log shows the first 5 lines every 5 s and sums up the rest",
+    "      (start the server with 2>FILE to keep every line in FILE)",
+];
+
 /// Parses one console line. A leading `/` is optional; command words are
 /// case-insensitive. The rule is the chat commands' (see
 /// [`ParseError`](crate::protocol::ParseError)): the last word a command
@@ -133,8 +143,86 @@ pub(crate) fn parse(line: &str) -> Result<ConsoleCommand<'_>, String> {
         "stats" => nothing(ConsoleCommand::Stats, "stats"),
         "help" => nothing(ConsoleCommand::Help, "help"),
         "shutdown" => nothing(ConsoleCommand::Shutdown, "shutdown"),
-        _ => Err(format!("unknown command '{word}' (try help)")),
+        _ => Err(unknown(word)),
     }
+}
+
+/// The error for a word that is no command: with the commands closest to it
+/// ([`suggest`]), or with `(try help)` when none is close (the handouts quote
+/// that form).
+fn unknown(word: &str) -> String {
+    match suggest(word).as_slice() {
+        [] => format!("unknown command '{word}' (try help)"),
+        close => format!(
+            "unknown command '{word}' (did you mean {}?)",
+            close.join(" or ")
+        ),
+    }
+}
+
+/// The console's command words, in the order `help` lists them: the first
+/// word of each line of [`CONSOLE_HELP`], so a new command is suggested and
+/// completed as soon as `help` shows it.
+pub(crate) fn command_words() -> impl Iterator<Item = &'static str> {
+    CONSOLE_HELP
+        .iter()
+        .filter_map(|line| line.split_whitespace().next())
+}
+
+/// The commands a mistyped `word` was probably meant to be: those at the
+/// smallest [`edit_distance`] from it, if that is small enough to be a slip
+/// of the fingers: 1 for a command of up to four letters, 2 for a longer
+/// one. (A fixed 2 would offer `who` for `w`, and `say` for `sh`: guesses,
+/// not slips.) Ties are all offered, in `help`'s order: `nban` may be `ban`
+/// or `unban`, and only the teacher knows which.
+pub(crate) fn suggest(word: &str) -> Vec<&'static str> {
+    let word = word.to_ascii_lowercase();
+    let close: Vec<(usize, &'static str)> = command_words()
+        .map(|command| (edit_distance(&word, command), command))
+        .filter(|&(distance, command)| {
+            let slip = if command.len() <= 4 { 1 } else { 2 };
+            distance <= slip
+        })
+        .collect();
+    let Some(best) = close.iter().map(|&(distance, _)| distance).min() else {
+        return Vec::new();
+    };
+    close
+        .into_iter()
+        .filter(|&(distance, _)| distance == best)
+        .map(|(_, command)| command)
+        .collect()
+}
+
+/// How many one-character edits turn `a` into `b`: inserting, deleting or
+/// replacing a character, or swapping two neighbours (the "optimal string
+/// alignment" distance). Swaps count as one edit because `mvoe` for `move`
+/// is the commonest slip on a keyboard; plain Levenshtein would call it two.
+/// Counted in characters, not bytes. Pure.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: the distance between the first i characters of a and the
+    // first j of b. Three rows are all the recurrence looks back on, but the
+    // words are a few letters long: the whole table is clearer.
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let replace = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + replace);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -213,6 +301,55 @@ mod tests {
         assert!(parse("mute bob 0").is_err());
         assert!(parse("mute bob 60 more").unwrap_err().contains("'60 more'"));
         assert!(parse("mute bob 999999999").is_err());
+    }
+
+    #[test]
+    fn edit_distance_counts_one_character_edits() {
+        assert_eq!(edit_distance("who", "who"), 0);
+        assert_eq!(edit_distance("whoo", "who"), 1, "one inserted");
+        assert_eq!(edit_distance("wo", "who"), 1, "one deleted");
+        assert_eq!(edit_distance("wha", "who"), 1, "one replaced");
+        assert_eq!(edit_distance("mvoe", "move"), 1, "two swapped");
+        assert_eq!(edit_distance("", "kick"), 4);
+        assert_eq!(edit_distance("kick", ""), 4);
+        assert_eq!(edit_distance("dance", "ban"), 3);
+        assert_eq!(edit_distance("é", "e"), 1, "characters, not bytes");
+        // Symmetric, as a distance must be.
+        for (a, b) in [("shutdwn", "shutdown"), ("ab", "ba"), ("xyz", "")] {
+            assert_eq!(edit_distance(a, b), edit_distance(b, a), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn a_slip_gets_a_suggestion_and_a_stranger_gets_help() {
+        assert_eq!(
+            parse("whoo"),
+            Err("unknown command 'whoo' (did you mean who?)".into())
+        );
+        assert_eq!(
+            parse("SHUTDWON"),
+            Err("unknown command 'SHUTDWON' (did you mean shutdown?)".into())
+        );
+        assert_eq!(suggest("sya"), ["say"]);
+        assert_eq!(suggest("stat"), ["stats"]);
+        assert_eq!(suggest("unmtue"), ["unmute"]);
+        assert_eq!(suggest("nban"), ["ban", "unban"], "a tie offers both");
+        assert_eq!(suggest("mutee"), ["mute"], "the closest wins");
+        // Too far to be a slip: the handouts' wording stays.
+        for word in ["dance", "w", "sh", "banana", "x"] {
+            assert_eq!(suggest(word), Vec::<&str>::new(), "{word}");
+        }
+        assert_eq!(
+            parse("dance"),
+            Err("unknown command 'dance' (try help)".into())
+        );
+        assert_eq!(
+            command_words().collect::<Vec<_>>(),
+            [
+                "who", "say", "kick", "mute", "unmute", "ban", "unban", "move", "stats", "help",
+                "shutdown"
+            ]
+        );
     }
 
     #[test]
