@@ -6,6 +6,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use chatroom::protocol::HELP;
 use common::{Client, TestServer};
 
 /// `/nick` renames: the others are told, the client is told, new lines carry the name.
@@ -143,16 +144,17 @@ fn me_and_help() {
     room[0].send("/me");
     room[0].expect("! usage: /me TEXT");
     room[1].send("/Help");
-    for command in [
-        "/nick", "/who", "/join", "/rooms", "/msg", "/me", "/stats", "/help", "/quit", "/key",
-        "/session", "/resume", "//",
-    ] {
-        let line = room[1].line();
-        assert!(
-            line.starts_with(&format!("* {command}")),
-            "{line:?} for {command}"
-        );
+    // Every line of the list, in its order, as a notice to the asker.
+    assert!(HELP.len() >= 10, "{HELP:?}");
+    for help in HELP {
+        room[1].expect(&format!("* {help}"));
     }
+    room[1].send("/Help me");
+    room[1].expect("! usage: /help");
+    // The other client saw none of it: its next line is this public one.
+    let name = room[1].name.clone();
+    room[1].send("done");
+    room[0].expect(&format!("> {name}: done"));
 }
 
 /// `//TEXT` is chat starting with `/`; any other `/word` is an unknown command.

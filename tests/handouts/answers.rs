@@ -108,8 +108,10 @@ impl Answers {
             mirror(&self.root.join(part), &copy.join(part), &patched)
                 .map_err(|e| format!("cannot copy {part}: {e}"))?;
         }
+        // `exec 2>&1` first, so that every command of a compound one
+        // (`a && b`) reports into the same pipe, not only the last.
         let child = Command::new("sh")
-            .args(["-c", &format!("{command} 2>&1")])
+            .args(["-c", &format!("exec 2>&1; {command}")])
             .current_dir(&copy)
             // Its own target folder: a copy built in the project's would
             // replace the binaries the handouts are running.

@@ -99,10 +99,9 @@ pub(crate) fn run(
         ("PATH".to_string(), path),
         ("LANG".to_string(), "C.UTF-8".to_string()),
     ];
-    let name = Path::new(&doc.path)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // From the whole path: README.md and docs/labs/README.md run at the
+    // same time, and each needs a tmux server and an answers folder of its own.
+    let name = doc.path.trim_end_matches(".md").replace('/', "-");
     let mut run = Run {
         doc,
         terminals: Terminals::new(&name, state, root, env),

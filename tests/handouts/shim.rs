@@ -4,7 +4,6 @@
 //! one) and points the client at it. `cargo test` goes to the real cargo.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The programs the shim runs, by absolute path.
@@ -60,6 +59,11 @@ esac
     );
     let path = bin.join("cargo");
     fs::write(&path, script)?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    // A shell script run through tmux: only Unix runs the checker.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    }
     Ok(bin.display().to_string())
 }
