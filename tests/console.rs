@@ -82,6 +82,39 @@ fn a_kicked_client_that_never_closes_loses_its_place() {
     drop(stubborn);
 }
 
+/// A mute outlives a broken connection: the session that comes back (the
+/// client's `/resume`) is still muted, and nothing it says reaches anyone.
+#[test]
+fn a_mute_survives_a_resume() {
+    let (mut server, addr) = server_binary(&[]);
+    let mut ann = Client::connect(addr);
+    ann.send("/nick ann");
+    ann.expect("* you are now ann");
+    let mut bob = Client::connect(addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
+    ann.expect("* bob joined");
+    bob.send("/session");
+    let line = bob.wait_for("the token", |l| l.starts_with("#session "));
+    let words: Vec<&str> = line.split(' ').collect();
+    let (token, last) = (words[1].to_string(), words[2].to_string());
+    server.type_line("mute bob 60");
+    server.wait_for("stdout", "ok: muted bob for 60 s");
+    bob.expect("! you are muted for 60 s");
+    // A line of ann's left unread, and the connection reset: held.
+    ann.send("still there?");
+    bob.reset();
+    let mut back = Client::connect(addr);
+    back.send(&format!("/resume {token} {last}"));
+    back.wait_for("the resume", |l| l.starts_with("* resumed: "));
+    back.send("muted no more?");
+    let answer = back.line();
+    assert!(answer.starts_with("! you are muted ("), "{answer}");
+    // Nothing of bob's reached ann: her next line is the teacher's.
+    server.type_line("say done");
+    ann.expect("* [server] done");
+}
+
 /// `mute`: the muted client's chat, `/me` and `/msg` reach nobody and it is
 /// told so; its commands still work; nobody else is told. `unmute` and a mute
 /// that runs out both end it with `* you can talk again`.

@@ -40,6 +40,12 @@ impl Mute {
         self.until.store(until, Ordering::Release);
     }
 
+    /// When the mute ends (in `Shared::millis`), 0 for none: what a held
+    /// session keeps, so a mute outlives a broken connection.
+    pub(crate) fn until(&self) -> u64 {
+        self.until.load(Ordering::Acquire)
+    }
+
     /// How long the mute still runs at `now`, if it runs.
     pub(crate) fn left(&self, now: u64) -> Option<Duration> {
         let until = self.until.load(Ordering::Acquire);

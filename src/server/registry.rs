@@ -177,8 +177,9 @@ impl Registry {
             rooms,
             held,
         } = &mut *state;
-        let (name, room, replaced) = if let Some(session) = held.remove(token) {
-            (session.name, session.room, Replaced::Held(session.id))
+        let (name, room, replaced, muted_until) = if let Some(session) = held.remove(token) {
+            let muted_until = session.muted_until;
+            (session.name, session.room, Replaced::Held(session.id), muted_until)
         } else {
             let old = clients
                 .iter()
@@ -189,7 +190,8 @@ impl Registry {
             rooms.hold(record.room);
             rooms.leave(record.room);
             record.meters.gone.store(true, Ordering::Release);
-            (record.name, record.room, Replaced::Live(old))
+            let muted_until = record.meters.mute.until();
+            (record.name, record.room, Replaced::Live(old), muted_until)
         };
         let record = clients.get_mut(&id)?;
         rooms.leave(record.room);
@@ -199,6 +201,9 @@ impl Registry {
         record.room = room;
         record.name = name.clone();
         record.token = Some(token.clone());
+        if muted_until != 0 {
+            record.meters.mute.set(muted_until);
+        }
         Some(Resumed {
             room_name: rooms.name(room).unwrap_or_else(|| Arc::from("?")),
             name,
@@ -234,6 +239,7 @@ impl Registry {
             room: record.room,
             reason,
             until,
+            muted_until: record.meters.mute.until(),
         };
         state.held.insert(token, session);
         Some((record, true))
@@ -258,6 +264,7 @@ impl Registry {
             room,
             reason: None,
             until,
+            muted_until: 0,
         };
         state.held.insert(token, session);
         room

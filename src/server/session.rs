@@ -25,6 +25,9 @@ pub(crate) struct Held {
     pub(crate) reason: Option<String>,
     /// When the hold runs out.
     pub(crate) until: Instant,
+    /// When its mute ends ([`Mute::until`](super::client::Mute::until)), 0
+    /// for none: a student cannot shake off a mute by breaking the connection.
+    pub(crate) muted_until: u64,
 }
 
 /// What a successful `/resume` took over.
