@@ -113,7 +113,7 @@ fn the_page_shows_a_connected_client() {
     assert_eq!(report["title"], "Chat room dashboard");
 }
 
-/// With 500 clients the page draws the fullest queues and counts the rest,
+/// With 500 clients the page draws those furthest behind and counts the rest,
 /// and keeps up with the stream without a script error.
 #[test]
 fn the_page_stays_usable_with_500_clients() {
@@ -127,7 +127,7 @@ fn the_page_stays_usable_with_500_clients() {
         .collect();
     let report = load_page(
         server.dashboard_addr(),
-        r"showing the \d+ fullest of 500 clients; \d+ more not shown",
+        r"showing the \d+ furthest behind of 500 clients; \d+ more not shown",
     );
     assert_clean(&report);
     let text = report["text"].as_str().expect("the page's text");

@@ -261,6 +261,20 @@ fn the_page_is_served() {
     assert!(policy.starts_with("default-src 'none'"), "{policy}");
 }
 
+/// With a class code, the page counts the connections turned away for a
+/// wrong one.
+#[test]
+fn the_state_counts_wrong_codes() {
+    let server = TestServer::with_dashboard(|c| c.key = Some("owl".into()));
+    let addr = server.dashboard_addr();
+    let mut stranger = Client::connect_raw(server.addr);
+    stranger.expect("! this class needs a code: /key CODE");
+    stranger.send("/key cat");
+    stranger.expect("! wrong code");
+    let state = wait_for_state(addr, "one turned away", |s| s["totals"]["turned_away"] == 1);
+    assert_eq!(state["class_code"], true);
+}
+
 /// `/state.json` lists a connected client by name, with its room, and the
 /// room with its members; and the rename that named it.
 #[test]
@@ -274,7 +288,13 @@ fn the_state_lists_a_connected_client_and_its_room() {
     assert!(ann["addr"]
         .as_str()
         .is_some_and(|a| a.starts_with("127.0.0.1:")));
-    for field in ["id", "connected_secs", "lines_sent", "queued_bytes"] {
+    for field in [
+        "id",
+        "connected_secs",
+        "lines_sent",
+        "queued_bytes",
+        "skipped_lines",
+    ] {
         assert!(ann[field].is_u64(), "{field} in {ann}");
     }
     assert_eq!(
@@ -283,6 +303,11 @@ fn the_state_lists_a_connected_client_and_its_room() {
     );
     assert_eq!(state["totals"]["clients"], 2);
     assert_eq!(state["sendq_limit"], 256 * 1024);
+    assert_eq!(state["room_log_bytes"], 1024 * 1024);
+    assert_eq!(state["class_code"], false);
+    for total in ["lines_skipped", "turned_away", "records_dropped"] {
+        assert_eq!(state["totals"][total], 0, "{total}");
+    }
     assert_eq!(state["events_capacity"], 1024);
     let lobby = &state["rooms"][0];
     assert_eq!(lobby["name"], "lobby");

@@ -179,7 +179,12 @@ impl Registry {
         } = &mut *state;
         let (name, room, replaced, muted_until) = if let Some(session) = held.remove(token) {
             let muted_until = session.muted_until;
-            (session.name, session.room, Replaced::Held(session.id), muted_until)
+            (
+                session.name,
+                session.room,
+                Replaced::Held(session.id),
+                muted_until,
+            )
         } else {
             let old = clients
                 .iter()

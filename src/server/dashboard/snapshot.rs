@@ -14,10 +14,16 @@ use crate::server::recorder::recent::RecentEvent;
 pub(crate) struct Snapshot {
     /// Seconds since the server started.
     pub(crate) uptime_secs: u64,
-    /// `--sendq-bytes`: the most bytes that may wait for one client.
+    /// `--sendq-bytes`: the most bytes of its own (replies, private
+    /// messages, history) that may wait for one client.
     pub(crate) sendq_limit: u64,
+    /// `--room-log-bytes`: how far behind its room a client may fall
+    /// before it skips ahead.
+    pub(crate) room_log_bytes: u64,
     /// `--rate-limit`, lines per second per client (0: off).
     pub(crate) rate_limit: u32,
+    /// Whether the server asks for a class code (`--key`).
+    pub(crate) class_code: bool,
     /// Events waiting in the broadcaster's channel.
     pub(crate) events_queued: usize,
     /// How many it can hold.
@@ -49,8 +55,11 @@ pub(crate) struct ClientRow {
     pub(crate) connected_secs: u64,
     /// Chat lines it has sent.
     pub(crate) lines_sent: u64,
-    /// Bytes waiting for it in its send queue in the server.
+    /// How far behind it is in the server: the bytes of its room's log it
+    /// has not had yet, plus its own queue.
     pub(crate) queued_bytes: u64,
+    /// Room lines it skipped, having fallen too far behind.
+    pub(crate) skipped_lines: u64,
     /// Its reader is holding a line back for the rate limit right now.
     pub(crate) rate_limited: bool,
     /// The console muted it.
@@ -92,6 +101,13 @@ pub(crate) struct Totals {
     pub(crate) evicted_reset: u64,
     /// Clients the console kicked.
     pub(crate) kicked: u64,
+    /// Room lines that readers who fell too far behind skipped.
+    pub(crate) lines_skipped: u64,
+    /// Connections turned away for a wrong class code.
+    pub(crate) turned_away: u64,
+    /// Transcript and recent-event records dropped rather than making the
+    /// chat wait.
+    pub(crate) records_dropped: u64,
 }
 
 /// A JSON object being written: keeps track of the commas.
@@ -162,7 +178,9 @@ impl Snapshot {
         let mut top = Object::start(&mut out);
         top.number("uptime_secs", self.uptime_secs);
         top.number("sendq_limit", self.sendq_limit);
+        top.number("room_log_bytes", self.room_log_bytes);
         top.number("rate_limit", u64::from(self.rate_limit));
+        top.flag("class_code", self.class_code);
         top.number("events_queued", self.events_queued as u64);
         top.number("events_capacity", self.events_capacity as u64);
         top.flag("kernel_queues", self.kernel_queues);
@@ -198,6 +216,9 @@ fn write_totals(out: &mut String, totals: &Totals) {
     e.number("reset", totals.evicted_reset);
     e.number("kicked", totals.kicked);
     e.end();
+    o.number("lines_skipped", totals.lines_skipped);
+    o.number("turned_away", totals.turned_away);
+    o.number("records_dropped", totals.records_dropped);
     o.end();
 }
 
@@ -212,6 +233,7 @@ fn write_client(out: &mut String, client: &ClientRow) {
     o.number("connected_secs", client.connected_secs);
     o.number("lines_sent", client.lines_sent);
     o.number("queued_bytes", client.queued_bytes);
+    o.number("skipped_lines", client.skipped_lines);
     o.flag("rate_limited", client.rate_limited);
     o.flag("muted", client.muted);
     if let Some(kernel) = client.kernel {
@@ -274,6 +296,7 @@ mod tests {
         let snapshot = Snapshot {
             uptime_secs: 3,
             sendq_limit: 262_144,
+            room_log_bytes: 1_048_576,
             rate_limit: 20,
             events_capacity: 1024,
             ..Snapshot::default()
@@ -281,11 +304,12 @@ mod tests {
         assert_eq!(
             snapshot.to_json(),
             concat!(
-                r#"{"uptime_secs":3,"sendq_limit":262144,"rate_limit":20,"#,
+                r#"{"uptime_secs":3,"sendq_limit":262144,"room_log_bytes":1048576,"rate_limit":20,"class_code":false,"#,
                 r#""events_queued":0,"events_capacity":1024,"kernel_queues":false,"#,
                 r#""totals":{"clients":0,"lines_per_sec":0.0,"deliveries_per_sec":0.0,"#,
                 r#""bytes_per_sec":0.0,"lines":0,"deliveries":0,"bytes_out":0,"#,
-                r#""evicted":{"too_slow":0,"reset":0,"kicked":0}},"#,
+                r#""evicted":{"too_slow":0,"reset":0,"kicked":0},"#,
+                r#""lines_skipped":0,"turned_away":0,"records_dropped":0},"#,
                 r#""clients":[],"rooms":[],"recent":[]}"#
             )
         );
@@ -304,6 +328,7 @@ mod tests {
                     connected_secs: 61,
                     lines_sent: 4,
                     queued_bytes: 1200,
+                    skipped_lines: 312,
                     rate_limited: true,
                     muted: false,
                     kernel: Some(KernelQueues { send: 300, recv: 7 }),
@@ -348,10 +373,10 @@ mod tests {
         let json = snapshot.to_json();
         assert!(!json.contains('\n'));
         assert!(json.contains(
-            r#""clients":[{"id":1,"name":"ann \"the\" \\ one","room":"lobby","addr":"127.0.0.1:5000","connected_secs":61,"lines_sent":4,"queued_bytes":1200,"rate_limited":true,"muted":false,"kernel_send":300,"kernel_recv":7},"#
+            r#""clients":[{"id":1,"name":"ann \"the\" \\ one","room":"lobby","addr":"127.0.0.1:5000","connected_secs":61,"lines_sent":4,"queued_bytes":1200,"skipped_lines":312,"rate_limited":true,"muted":false,"kernel_send":300,"kernel_recv":7},"#
         ), "{json}");
         assert!(json.contains(
-            r#"{"id":2,"name":"bob","room":"lobby","addr":"[::1]:5001","connected_secs":0,"lines_sent":0,"queued_bytes":0,"rate_limited":false,"muted":true}]"#
+            r#"{"id":2,"name":"bob","room":"lobby","addr":"[::1]:5001","connected_secs":0,"lines_sent":0,"queued_bytes":0,"skipped_lines":0,"rate_limited":false,"muted":true}]"#
         ), "without kernel figures, none are written: {json}");
         assert!(
             json.contains(r#""rooms":[{"name":"lobby","members":["ann \"the\" \\ one","bob"]}]"#)
