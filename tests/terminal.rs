@@ -39,6 +39,11 @@ fn ready(test: &str) -> bool {
     )
 }
 
+/// Ann's flags. These tests are about the terminal, so the client exits
+/// when the server goes (`--no-reconnect`), as it always did, whether or
+/// not the server keeps sessions; `tests/resume.rs` tests reconnecting.
+const ANN: &[&str] = &["--name", "ann", "--no-reconnect"];
+
 /// A raw client named bob, in the room before ann arrives.
 fn bob(server: &TestServer) -> Client {
     let mut bob = server.connect();
@@ -52,7 +57,7 @@ fn bob(server: &TestServer) -> Client {
 /// reach the editor, not the terminal's own line mode). With `stty`, the
 /// client runs between two `stty -g`, followed by its exit status and `stty -a`.
 fn ann(test: &str, server: &TestServer, bob: &mut Client, env: &str, stty: bool) -> Option<Tmux> {
-    let client = client_command(server, env, &["--name", "ann"]);
+    let client = client_command(server, env, ANN);
     let command = if stty {
         // The inner shell prints its pid and becomes the client (`env` execs
         // too), so the test knows the client's pid for `kill`.
@@ -367,7 +372,7 @@ fn ctrl_z_suspends_and_fg_resumes() {
 
 /// Starts ann's client in tmux as [`ann`] does, followed by its exit status.
 fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<Tmux> {
-    let client = client_command(server, "", &["--name", "ann"]);
+    let client = client_command(server, "", ANN);
     let tmux = Tmux::start(test, &format!("{client}; echo \"client exited $?\""))?;
     bob.wait_for("ann's arrival under her name", |l| {
         l == "* ann joined" || l.ends_with(" is now known as ann")

@@ -354,7 +354,7 @@ impl Session {
         let window = cause.window().as_secs();
         out.push(Do::Tell(match (&ending, cause) {
             (Ending::Lost(Some(e)), _) => {
-                format!("Connection lost ({e}); reconnecting for up to {window} s.")
+                format!("Connection lost: {e}; reconnecting for up to {window} s.")
             }
             (_, Cause::Lost) => format!("Connection lost; reconnecting for up to {window} s."),
             (_, Cause::Shutdown) => format!(

@@ -108,7 +108,7 @@ fn a_lost_connection_resumes_from_the_last_line_received_whole() {
     let told = said(s.closed(reset(), false, t0));
     assert_eq!(told.len(), 1);
     assert!(
-        told[0].starts_with("tell Connection lost (") && told[0].ends_with("up to 60 s."),
+        told[0].starts_with("tell Connection lost: ") && told[0].ends_with("up to 60 s."),
         "{told:?}"
     );
     assert!(!s.can_send());
