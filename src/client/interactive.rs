@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{at, never, select, Receiver, RecvTimeoutError, Sender};
 
@@ -198,6 +198,16 @@ impl Chat {
         self.set_prompt(screen);
         screen.draw(&above)?;
         loop {
+            // Before any line goes out: after a sleep, the connection is
+            // checked (the loop comes here at least once a second).
+            let mut above = Vec::new();
+            let dos = self.link.clock(SystemTime::now(), Instant::now())?;
+            if let Some(Flow::End(stop)) = self.apply(screen, dos, &mut above) {
+                return Ok(stop);
+            }
+            if !above.is_empty() {
+                screen.draw(&above)?;
+            }
             let mut stop_gone = false;
             let wake = self.link.wake_at().map_or_else(never, at);
             let idle = if self.link.session().status(Instant::now()).is_some() {
@@ -381,7 +391,7 @@ impl Chat {
                 Do::End(ending) => return Some(Flow::End(Stop::Ended(ending))),
                 // The prompt is drawn from the session's name before each
                 // draw; the link sends and connects.
-                Do::Send(_) | Do::Connect(_) => {}
+                Do::Send(_) | Do::Connect(_) | Do::HangUp => {}
             }
         }
         None

@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Sender;
 
@@ -106,6 +106,15 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
         self.carry_out(dos)
     }
 
+    /// The clocks as read now: see [`Session::clock`].
+    ///
+    /// # Errors
+    /// A thread cannot be started.
+    pub(crate) fn clock(&mut self, wall: SystemTime, now: Instant) -> io::Result<Vec<Do>> {
+        let dos = self.session.clock(wall, now);
+        self.carry_out(dos)
+    }
+
     /// The user typed the class code the session asked for.
     ///
     /// # Errors
@@ -173,6 +182,13 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
                     }
                 }
                 Do::Connect(timeout) => self.spawn_connector(timeout)?,
+                // The `socket` thread sees the end, and the session hears
+                // of it as of any close.
+                Do::HangUp => {
+                    if let Some(stream) = &self.stream {
+                        let _ = stream.shutdown(Shutdown::Both);
+                    }
+                }
                 Do::End(ending) => {
                     // A connection still open (a resume that never came) is
                     // of no use any more; its thread ends with it.

@@ -6,9 +6,9 @@
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{at, never, select, Receiver, Sender};
+use crossbeam_channel::{at, never, select, tick, Receiver, Sender};
 
 use super::ending::Ending;
 use super::link::{Link, NetEvent};
@@ -23,6 +23,8 @@ const INPUT_AHEAD: usize = 64;
 /// Events from the network threads waiting at most; a server faster than
 /// the output waits in TCP.
 const EVENTS_CAPACITY: usize = 1024;
+/// How often the clocks are read, to notice that the computer slept.
+const CLOCK_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs a plain session on a connected `stream`: every line of `input` goes
 /// to the server, every line from the server to `output`, status lines to
@@ -83,7 +85,13 @@ fn drive(
     let mut input_open = true;
     // A line whose write failed: it goes first once lines can be sent.
     let mut held: Option<Vec<u8>> = None;
+    let clock = tick(CLOCK_CHECK);
     loop {
+        // Before any line goes out: after a sleep, the connection is checked.
+        let dos = link.clock(SystemTime::now(), Instant::now())?;
+        if let Some(ending) = printer.apply(dos, link)? {
+            return Ok(ending);
+        }
         if let Some(line) = held.take() {
             if link.send(&line).is_err() {
                 held = Some(line);
@@ -119,6 +127,7 @@ fn drive(
                 }
             },
             recv(wake) -> _ => link.tick(Instant::now())?,
+            recv(clock) -> _ => Vec::new(),
         };
         if let Some(ending) = printer.apply(dos, link)? {
             return Ok(ending);
@@ -165,7 +174,7 @@ impl Printer<'_> {
                 }
                 Do::End(ending) => return Ok(Some(ending)),
                 // The prompt is interactive mode's; the link sends and connects.
-                Do::Ready | Do::Send(_) | Do::Connect(_) => {}
+                Do::Ready | Do::Send(_) | Do::Connect(_) | Do::HangUp => {}
             }
         }
         Ok(None)

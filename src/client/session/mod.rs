@@ -6,15 +6,17 @@
 
 mod markers;
 mod retry;
+mod sleep;
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::ending::{Ending, LastWord};
 use super::incoming::ServerLine;
 use super::names::{refusal, NameEvent, NameTracker};
 use markers::{Markers, Seen};
 use retry::{try_again_after, Cause, Next, Outage};
+use sleep::Clocks;
 
 /// The server's lines the handshake reads, by how they start (issue 25's
 /// protocol note; the server's branch owns `protocol::lines`, so they are
@@ -35,6 +37,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest time given to an attempt, even the last one at the very end
 /// of the window.
 const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the server has to answer the check made after the computer
+/// slept (see `sleep.rs`), before the connection is taken for dead: an
+/// answer takes a round trip; a Wi-Fi coming back after a wake may take a
+/// few seconds more.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the session asks its driver to do, in order.
 #[derive(Debug)]
@@ -51,8 +58,11 @@ pub(crate) enum Do {
     /// [`Session::opened`] or [`Session::connect_failed`].
     Connect(Duration),
     /// Lines the user typed may be sent again: the session is resumed, or
-    /// joined again.
+    /// joined again, or the connection answered its check.
     Ready,
+    /// Close the connection: it did not answer its check. Its end comes
+    /// back as [`Session::closed`].
+    HangUp,
     /// The session is over, this way. The connection, if one is still open,
     /// is no longer wanted.
     End(Ending),
@@ -94,6 +104,11 @@ struct Conn {
     resume: Resume,
     /// `/session` was sent and neither answer has come.
     session_asked: bool,
+    /// After the computer slept, `/session` was sent again to check that
+    /// the connection still works: until when its answer may take.
+    check: Option<Instant>,
+    /// The check was not answered: the connection was hung up.
+    silent: bool,
 }
 
 impl Conn {
@@ -105,6 +120,8 @@ impl Conn {
             welcomed: false,
             resume: Resume::No,
             session_asked: false,
+            check: None,
+            silent: false,
         }
     }
 }
@@ -130,6 +147,8 @@ pub(crate) struct Session {
     /// Why the last attempt to connect failed, for the message if the
     /// client gives up.
     last_error: Option<String>,
+    /// The clocks when last read, to notice a sleep.
+    clocks: Option<Clocks>,
 }
 
 impl Session {
@@ -147,6 +166,7 @@ impl Session {
             phase: Phase::Connecting,
             outage: None,
             last_error: None,
+            clocks: None,
         }
     }
 
@@ -156,11 +176,15 @@ impl Session {
     }
 
     /// True while lines the user types can be sent: a connection is open,
-    /// and neither a resume nor the class code is awaited on it.
+    /// and neither a resume, nor the class code, nor the answer to a check
+    /// is awaited on it.
     pub(crate) fn can_send(&self) -> bool {
         match &self.phase {
             Phase::Open(conn) => {
-                self.outage.is_none() && !conn.asking_code && matches!(conn.resume, Resume::No)
+                self.outage.is_none()
+                    && !conn.asking_code
+                    && matches!(conn.resume, Resume::No)
+                    && conn.check.is_none()
             }
             _ => false,
         }
@@ -184,18 +208,49 @@ impl Session {
             }
             Phase::Connecting if self.outage.is_some() => Some("reconnecting...".to_string()),
             Phase::Open(_) if self.outage.is_some() => Some("resuming...".to_string()),
+            Phase::Open(conn) if conn.check.is_some() => {
+                Some("checking the connection...".to_string())
+            }
             _ => None,
         }
     }
 
     /// When [`Session::tick`] must be called next, if ever: the next
-    /// attempt, or the end of the window while a resume hangs.
+    /// attempt, the end of the window while a resume hangs, or the end of
+    /// a check's wait.
     pub(crate) fn wake_at(&self) -> Option<Instant> {
         match (&self.phase, &self.outage) {
             (Phase::Waiting(at), _) => Some(*at),
             (Phase::Open(_), Some(outage)) => Some(outage.deadline()),
+            (Phase::Open(conn), None) => conn.check,
             _ => None,
         }
+    }
+
+    /// Reads the clocks (the caller does, every second or so, and before
+    /// acting on an event): if the computer slept, checks that the
+    /// connection still works before any line typed goes out on it, by
+    /// asking for the session again (the server answers `#session TOKEN`,
+    /// hidden). Only for a session the server keeps: with no token there
+    /// is nothing to resume, and nothing to gain.
+    pub(crate) fn clock(&mut self, wall: SystemTime, now: Instant) -> Vec<Do> {
+        let mut out = Vec::new();
+        let slept = match &mut self.clocks {
+            Some(clocks) => clocks.slept(wall, now),
+            None => {
+                self.clocks = Some(Clocks::new(wall, now));
+                false
+            }
+        };
+        if !slept || self.token.is_none() || !self.can_send() {
+            return out;
+        }
+        if let Phase::Open(conn) = &mut self.phase {
+            conn.check = Some(now + CHECK_TIMEOUT);
+            conn.session_asked = true;
+            out.push(Do::Send("/session".to_string()));
+        }
+        out
     }
 
     /// A connection is open (the first, or one made for [`Do::Connect`]):
@@ -243,6 +298,9 @@ impl Session {
             Seen::Session(token) => {
                 conn.session_asked = false;
                 self.token = Some(token);
+                if conn.check.take().is_some() {
+                    out.push(Do::Ready);
+                }
                 return out;
             }
             Seen::Shown => {}
@@ -335,6 +393,13 @@ impl Session {
             }
         };
         self.markers.connection_ended();
+        let failure = match failure {
+            None if conn.silent => Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no answer after the computer slept",
+            )),
+            other => other,
+        };
         let ending = conn.last_word.ending(you_quit, failure);
         if self.outage.is_some() {
             // An attempt made while reconnecting.
@@ -378,10 +443,12 @@ impl Session {
         out
     }
 
-    /// Time passed: starts the next attempt when it is due, and gives up
-    /// when the window ends on a connection whose resume never came.
+    /// Time passed: starts the next attempt when it is due, gives up when
+    /// the window ends on a connection whose resume never came, and hangs
+    /// up a connection that did not answer its check.
     pub(crate) fn tick(&mut self, now: Instant) -> Vec<Do> {
         let mut out = Vec::new();
+        self.check_timed_out(now, &mut out);
         let Some(outage) = &self.outage else {
             return out;
         };
@@ -402,6 +469,18 @@ impl Session {
             _ => {}
         }
         out
+    }
+
+    /// A check not answered in time: the connection is hung up, and its
+    /// close will be taken for a loss.
+    fn check_timed_out(&mut self, now: Instant, out: &mut Vec<Do>) {
+        if let Phase::Open(conn) = &mut self.phase {
+            if conn.check.is_some_and(|until| now >= until) {
+                conn.check = None;
+                conn.silent = true;
+                out.push(Do::HangUp);
+            }
+        }
     }
 
     /// After a failure during an outage: the next attempt, or the end.

@@ -29,6 +29,7 @@ fn said(dos: Vec<Do>) -> Vec<String> {
             Do::AskCode => "ask code".to_string(),
             Do::Connect(t) => format!("connect {}s", t.as_secs()),
             Do::Ready => "ready".to_string(),
+            Do::HangUp => "hang up".to_string(),
             Do::End(e) => format!("end {e}"),
         })
         .collect()
@@ -397,4 +398,60 @@ fn control_lines_and_blank_lines_are_never_shown() {
     };
     assert!(s.line(&blank).is_empty());
     assert!(feed(&mut s, &["#session x", "#12 0", "#what is this"]).is_empty());
+}
+
+#[test]
+fn after_a_sleep_the_connection_is_checked_before_lines_go_out() {
+    let mut s = joined();
+    let wall = std::time::SystemTime::now();
+    let t0 = Instant::now();
+    assert!(s.clock(wall, t0).is_empty());
+    // Awake: nothing to check.
+    assert!(s.clock(wall + ms(1000), t0 + ms(1000)).is_empty());
+    // Ten minutes passed on the wall, a moment on the monotonic clock.
+    let woke = t0 + ms(1100);
+    let dos = said(s.clock(wall + Duration::from_secs(601), woke));
+    assert_eq!(dos, ["send /session"]);
+    assert!(!s.can_send());
+    assert_eq!(
+        s.status(woke).as_deref(),
+        Some("checking the connection...")
+    );
+    assert_eq!(s.wake_at(), Some(woke + CHECK_TIMEOUT));
+    // The server still has it: its hidden answer lets lines go again.
+    assert_eq!(feed(&mut s, &[&format!("#session {TOKEN}")]), ["ready"]);
+    assert!(s.can_send());
+    assert_eq!(s.wake_at(), None);
+}
+
+#[test]
+fn a_check_not_answered_hangs_up_and_reconnects() {
+    let mut s = joined();
+    let wall = std::time::SystemTime::now();
+    let t0 = Instant::now();
+    s.clock(wall, t0);
+    s.clock(wall + Duration::from_secs(601), t0 + ms(100));
+    assert!(s.tick(t0 + ms(5000)).is_empty());
+    assert_eq!(said(s.tick(t0 + ms(5100))), ["hang up"]);
+    let told = said(s.closed(None, false, t0 + ms(5200)));
+    assert_eq!(
+        told,
+        ["tell Connection lost: no answer after the computer slept; \
+          reconnecting for up to 60 s."]
+    );
+    assert_eq!(said(s.tick(t0 + ms(5450))), ["connect 10s"]);
+}
+
+#[test]
+fn without_a_session_a_sleep_checks_nothing() {
+    let mut s = Session::new(None, None, true);
+    s.opened();
+    feed(&mut s, &[WELCOME_1]);
+    let wall = std::time::SystemTime::now();
+    let t0 = Instant::now();
+    s.clock(wall, t0);
+    assert!(s
+        .clock(wall + Duration::from_secs(600), t0 + ms(10))
+        .is_empty());
+    assert!(s.can_send());
 }
