@@ -100,6 +100,7 @@ pub(crate) fn session(
         people: People::default(),
         chat_editor: None,
         told_not_connected: false,
+        prompt: String::new(),
     };
     let stopped = chat.run(&mut screen, &events_rx, stop, first);
     let (ending, you_quit) = match stopped {
@@ -114,10 +115,9 @@ pub(crate) fn session(
         screen.editor = editor;
     }
     let mut out = screen.close(unsent_note(&ending))?;
-    if you_quit {
-        // Like plain mode at the end of input: half-close, so the server
-        // says goodbye to the others, and show what it still sends.
-        chat.link.half_close();
+    // Like plain mode at the end of input: half-close, so the server says
+    // goodbye to the others, and show what it still sends.
+    if you_quit && chat.link.half_close() {
         wait_for_close(&events_rx, painter, &mut chat.link, &mut out)?;
     }
     if let Ending::Lost(Some(e)) = &ending {
@@ -174,6 +174,8 @@ struct Chat {
     chat_editor: Option<Editor>,
     /// Whether the user was told, in this outage, that Enter waits.
     told_not_connected: bool,
+    /// The prompt as last set, styled.
+    prompt: String,
 }
 
 impl Chat {
@@ -188,6 +190,7 @@ impl Chat {
         first: Vec<Do>,
     ) -> io::Result<Stop> {
         let mut stop = stop;
+        let mut resized_at = Instant::now();
         let mut above = Vec::new();
         if let Some(flow) = self.apply(screen, first, &mut above) {
             return Ok(match flow {
@@ -237,9 +240,17 @@ impl Chat {
                     continue;
                 }
                 default(idle) => {
-                    screen.check_resize()?;
-                    self.set_prompt(screen);
-                    screen.draw(&[])?;
+                    // Reading the size runs `stty`: once a second is enough,
+                    // even while the status counts down faster.
+                    if resized_at.elapsed() >= RESIZE_CHECK {
+                        resized_at = Instant::now();
+                        screen.check_resize()?;
+                    }
+                    // Drawn again only if the status changed: a redraw every
+                    // second would, on some terminals, undo a mouse selection.
+                    if self.set_prompt(screen) {
+                        screen.draw(&[])?;
+                    }
                     continue;
                 }
             };
@@ -397,9 +408,10 @@ impl Chat {
         None
     }
 
-    /// The prompt for what the input line is now: the code, or your name
-    /// with the session's status before it while it is not connected.
-    fn set_prompt(&self, screen: &mut Screen) {
+    /// Sets the prompt for what the input line is now: the code, or your
+    /// name with the session's status before it while it is not connected.
+    /// True if it changed.
+    fn set_prompt(&mut self, screen: &mut Screen) -> bool {
         let (plain, styled) = if self.chat_editor.is_some() {
             (CODE_PROMPT.to_string(), screen.painter.status(CODE_PROMPT))
         } else {
@@ -409,7 +421,12 @@ impl Chat {
                 .painter
                 .prompt_with_status(session.name(), status.as_deref())
         };
+        if styled == self.prompt {
+            return false;
+        }
         screen.set_prompt(&plain, &styled);
+        self.prompt = styled;
+        true
     }
 }
 

@@ -147,11 +147,15 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
 
     /// You are done (the input ended, or you quit): half-closes the
     /// connection, so the server says goodbye to the others and closes.
-    pub(crate) fn half_close(&mut self) {
-        if let Some(stream) = &self.stream {
-            let _ = stream.shutdown(Shutdown::Write);
-            self.half_closed = true;
-        }
+    /// False if there was no connection to close (you quit while the client
+    /// was reconnecting).
+    pub(crate) fn half_close(&mut self) -> bool {
+        let Some(stream) = &self.stream else {
+            return false;
+        };
+        let _ = stream.shutdown(Shutdown::Write);
+        self.half_closed = true;
+        true
     }
 
     /// When [`Link::tick`] must be called next, if ever.

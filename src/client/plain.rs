@@ -122,7 +122,7 @@ fn drive(
                 // and print what the server still sends until it closes.
                 Err(_) => {
                     input_open = false;
-                    link.half_close();
+                    let _ = link.half_close();
                     Vec::new()
                 }
             },
