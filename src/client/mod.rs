@@ -3,7 +3,9 @@
 //! drive one session (`session/`, carried out by `link.rs`) that reconnects
 //! and resumes by itself, and return how it ended. This file chooses.
 
-use std::io::{self, BufRead, Write};
+#[cfg(unix)]
+use std::io;
+use std::io::{BufRead, Write};
 use std::net::TcpStream;
 
 use crate::config::ClientConfig;

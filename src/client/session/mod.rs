@@ -197,7 +197,9 @@ impl Session {
 
     /// The session's state in a few words, for the input line, while it is
     /// not connected: `reconnecting in 3 s...`, `reconnecting...`,
-    /// `resuming...`. `None` while all is well.
+    /// `resuming...`. `None` while all is well. (Plain mode has no input
+    /// line: it says what happens in status lines instead.)
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn status(&self, now: Instant) -> Option<String> {
         match &self.phase {
             Phase::Waiting(at) => {
