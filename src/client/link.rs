@@ -45,6 +45,9 @@ pub(crate) struct Link<E> {
     /// You half-closed this connection (plain mode's end of input): the
     /// server's close is then the end you asked for.
     half_closed: bool,
+    /// The read error that ended the session, if one did: said even when
+    /// the session ended as you wished (a reset after you quit).
+    final_error: Option<String>,
 }
 
 impl<E: From<NetEvent> + Send + 'static> Link<E> {
@@ -65,6 +68,7 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
             port: config.port,
             events_tx,
             half_closed: false,
+            final_error: None,
         };
         let first = link.open(stream)?;
         Ok((link, first))
@@ -88,8 +92,13 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
                     Ended::Failed(e) => Some(e),
                     Ended::Closed | Ended::Stopped => None,
                 };
+                let error = failure.as_ref().map(ToString::to_string);
                 let you_quit = std::mem::take(&mut self.half_closed);
-                self.session.closed(failure, you_quit, now)
+                let dos = self.session.closed(failure, you_quit, now);
+                if dos.iter().any(|d| matches!(d, Do::End(_))) {
+                    self.final_error = error;
+                }
+                dos
             }
             NetEvent::Connected(Ok(stream)) => return self.open(stream),
             NetEvent::Connected(Err(e)) => self.session.connect_failed(&e, now),
@@ -156,6 +165,13 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
         let _ = stream.shutdown(Shutdown::Write);
         self.half_closed = true;
         true
+    }
+
+    /// The read error that ended the session, if one did (a reset): plain
+    /// mode says it even when the session ended as you wished, since a
+    /// lab shows what a reset looks like.
+    pub(crate) fn final_error(&self) -> Option<&str> {
+        self.final_error.as_deref()
     }
 
     /// When [`Link::tick`] must be called next, if ever.

@@ -67,7 +67,7 @@ where
         Some(ending) => ending,
         None => drive(&mut link, &events_rx, &input_rx, &mut printer)?,
     };
-    if let Ending::Lost(Some(e)) = &ending {
+    if let Some(e) = link.final_error() {
         let _ = writeln!(printer.status, "Connection error: {e}");
     }
     let _ = writeln!(printer.status, "Disconnected from the server.");
