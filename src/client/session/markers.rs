@@ -9,9 +9,15 @@ pub(crate) enum Seen {
     Shown,
     /// A control line, or a piece of one: never shown.
     Control,
-    /// `#session TOKEN`: the server keeps a session for this client, and
-    /// numbers its room lines from now on.
-    Session(String),
+    /// `#session TOKEN LAST`: the server keeps a session for this client,
+    /// and numbers its room lines from now on; LAST is the number of the
+    /// room's last line before (not sent by every server: `None` then).
+    Session {
+        /// What `/resume` takes back.
+        token: String,
+        /// Where counting starts.
+        last: Option<u64>,
+    },
 }
 
 /// A run of numbered room lines announced by `#SEQ COUNT`.
@@ -48,9 +54,18 @@ pub(crate) struct Markers {
 }
 
 impl Markers {
-    /// The number of the last room line received whole; 0 before any.
+    /// The number of the last room line received whole; 0 before any, or
+    /// the number the session started from.
     pub(crate) fn last(&self) -> u64 {
         self.last
+    }
+
+    /// A session starts at `last`: the room's last line before it, as the
+    /// server says in `#session TOKEN LAST`. The next room line is numbered
+    /// after it, so a loss before any room line resumes from here, not from
+    /// the start of the room's log.
+    pub(crate) fn start_at(&mut self, last: u64) {
+        self.last = last;
     }
 
     /// Reads one line, or one piece of a line (`whole` false: more of it
@@ -112,11 +127,21 @@ impl Markers {
     /// all the same: a newer server may send more kinds.
     fn control(&mut self, line: &str) -> Seen {
         let mut words = line[1..].split(' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some("session"), Some(token), None) if !token.is_empty() => {
-                Seen::Session(token.to_string())
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("session"), Some(token), last, None) if !token.is_empty() => {
+                match last.map(str::parse::<u64>) {
+                    None => Seen::Session {
+                        token: token.to_string(),
+                        last: None,
+                    },
+                    Some(Ok(last)) => Seen::Session {
+                        token: token.to_string(),
+                        last: Some(last),
+                    },
+                    Some(Err(_)) => Seen::Control,
+                }
             }
-            (Some(seq), Some(count), None) => {
+            (Some(seq), Some(count), None, None) => {
                 if let (Ok(next), Ok(left)) = (seq.parse(), count.parse()) {
                     // A new marker starts a new run, even if the last one
                     // was not finished.
@@ -148,7 +173,17 @@ mod tests {
         assert_eq!(m.last(), 0);
         assert_eq!(
             m.line("#session 0123456789abcdef0123456789abcdef", true),
-            Seen::Session("0123456789abcdef0123456789abcdef".into())
+            Seen::Session {
+                token: "0123456789abcdef0123456789abcdef".into(),
+                last: None
+            }
+        );
+        assert_eq!(
+            m.line("#session 0123456789abcdef0123456789abcdef 40", true),
+            Seen::Session {
+                token: "0123456789abcdef0123456789abcdef".into(),
+                last: Some(40)
+            }
         );
         let shown = feed(
             &mut m,
@@ -223,7 +258,15 @@ mod tests {
     #[test]
     fn unknown_and_broken_control_lines_are_hidden() {
         let mut m = Markers::default();
-        for line in ["#", "#session", "#x y", "#1 2 3", "#ping", "#session a b"] {
+        for line in [
+            "#",
+            "#session",
+            "#x y",
+            "#1 2 3",
+            "#ping",
+            "#session a b",
+            "#session a 1 2",
+        ] {
             assert_eq!(m.line(line, true), Seen::Control, "{line}");
         }
         assert_eq!(feed(&mut m, &["> bob: hi"]).len(), 1);

@@ -29,6 +29,13 @@ const CANNOT_RESUME: &str = "! cannot resume";
 /// hidden, as the user never typed them.
 const NO_SESSIONS: &str = "! unknown command /session (try /help)";
 const NO_KEYS: &str = "! unknown command /key (try /help)";
+/// A server without a class code answers `/key` so; the client forgets its
+/// code for this server.
+const NO_CODE_NEEDED: &str = "* no code needed here";
+/// A server that takes `/resume` only as a connection's very first line
+/// says so to one that sent its code first: the client, having forgotten
+/// the code, tries again.
+const RESUME_FIRST: &str = "! /resume must be the first line";
 
 /// The longest a connection attempt may take. Far longer than a refused
 /// connection takes; what it bounds is a connect to a network that drops
@@ -297,8 +304,14 @@ impl Session {
         };
         match self.markers.line(&line.text, line.whole) {
             Seen::Control => return out,
-            Seen::Session(token) => {
+            Seen::Session { token, last } => {
                 conn.session_asked = false;
+                // Counting starts where the server says when a session
+                // starts; a later answer (a resume's, a check's) changes
+                // nothing the markers do not.
+                if let (None, Some(last)) = (&self.token, last) {
+                    self.markers.start_at(last);
+                }
                 self.token = Some(token);
                 if conn.check.take().is_some() {
                     out.push(Do::Ready);
@@ -370,6 +383,14 @@ impl Session {
         }
         if (conn.session_asked && text == NO_SESSIONS) || (conn.key_sent && text == NO_KEYS) {
             conn.session_asked = false;
+            return out;
+        }
+        if conn.key_sent && text == NO_CODE_NEEDED {
+            self.key = None;
+            return out;
+        }
+        if matches!(conn.resume, Resume::Asked { .. }) && text.starts_with(RESUME_FIRST) {
+            out.push(Do::HangUp);
             return out;
         }
         show(&mut self.names, text, &mut out);

@@ -455,3 +455,93 @@ fn without_a_session_a_sleep_checks_nothing() {
         .is_empty());
     assert!(s.can_send());
 }
+
+#[test]
+fn a_session_starts_counting_where_the_server_says() {
+    let mut s = Session::new(Some("ann".into()), None, true);
+    s.opened();
+    feed(
+        &mut s,
+        &[
+            WELCOME_1,
+            "* you are now ann",
+            &format!("#session {TOKEN} 40"),
+        ],
+    );
+    // No room line yet: a loss resumes from line 40, not from the start.
+    let t0 = Instant::now();
+    s.closed(reset(), false, t0);
+    s.tick(t0 + ms(250));
+    assert_eq!(said(s.opened())[1], format!("send /resume {TOKEN} 40"));
+    // The resume's own `#session TOKEN LAST` and its markers go on from there.
+    feed(
+        &mut s,
+        &[
+            WELCOME_2,
+            &format!("#session {TOKEN} 40"),
+            "#41 1",
+            "> bob: forty-one",
+            "* resumed: 1 line you missed",
+        ],
+    );
+    assert_eq!(s.markers.last(), 41);
+}
+
+#[test]
+fn a_code_the_server_does_not_need_is_forgotten() {
+    let mut s = Session::new(Some("ann".into()), Some("blue".into()), true);
+    assert_eq!(
+        said(s.opened()),
+        ["send /key blue", "send /nick ann", "send /session"]
+    );
+    let shown = feed(
+        &mut s,
+        &[
+            WELCOME_1,
+            "* no code needed here",
+            "* you are now ann",
+            &format!("#session {TOKEN} 0"),
+        ],
+    );
+    assert_eq!(
+        shown,
+        [
+            format!("show {WELCOME_1}"),
+            "show * you are now ann".to_string()
+        ]
+    );
+    let t0 = Instant::now();
+    s.closed(reset(), false, t0);
+    s.tick(t0 + ms(250));
+    assert_eq!(
+        said(s.opened()),
+        [
+            "tell Reconnected; resuming your session.".to_string(),
+            format!("send /resume {TOKEN} 0")
+        ]
+    );
+}
+
+#[test]
+fn a_resume_refused_for_not_coming_first_is_tried_again_without_the_code() {
+    let mut s = Session::new(Some("ann".into()), Some("blue".into()), true);
+    s.opened();
+    feed(&mut s, &[WELCOME_1, &format!("#session {TOKEN} 0")]);
+    let t0 = Instant::now();
+    s.closed(reset(), false, t0);
+    s.tick(t0 + ms(250));
+    assert_eq!(said(s.opened())[0], "send /key blue");
+    // A server restarted without a code.
+    let answer = feed(
+        &mut s,
+        &[
+            WELCOME_2,
+            "* no code needed here",
+            "! /resume must be the first line",
+        ],
+    );
+    assert_eq!(answer, ["hang up"]);
+    assert!(s.closed(None, false, t0 + ms(400)).is_empty());
+    s.tick(t0 + ms(900));
+    assert_eq!(said(s.opened())[1], format!("send /resume {TOKEN} 0"));
+}
