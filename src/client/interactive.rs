@@ -263,7 +263,13 @@ impl Chat {
             let Some(first) = first else {
                 return Ok(Stop::Ended(Ending::Lost(None)));
             };
+            // The first keys after a wake may hold an Enter: the clocks are
+            // read before they are, not only at the top of the loop.
             let mut above = Vec::new();
+            let dos = self.link.clock(SystemTime::now(), Instant::now())?;
+            if let Some(Flow::End(stop)) = self.apply(screen, dos, &mut above) {
+                return Ok(stop);
+            }
             let mut flow = self.handle(screen, first, &mut above)?;
             while flow.is_none() && above.len() < BATCH {
                 match events.try_recv() {

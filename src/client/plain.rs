@@ -113,10 +113,12 @@ fn drive(
                     link.code(String::from_utf8_lossy(&line).into_owned())?
                 }
                 Ok(line) => {
+                    // A line read just after a wake waits for the check.
+                    let dos = link.clock(SystemTime::now(), Instant::now())?;
                     if link.send(&line).is_err() {
                         held = Some(line);
                     }
-                    Vec::new()
+                    dos
                 }
                 // The input ended (Ctrl-D, the end of a pipe): half-close,
                 // and print what the server still sends until it closes.
