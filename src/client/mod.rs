@@ -87,9 +87,13 @@ pub fn interactive() -> bool {
 /// Status lines go to stderr before and after the session. If the terminal
 /// cannot be switched (no `stty`), it says so and runs in plain mode instead.
 ///
+/// As in plain mode, the session reconnects and resumes by itself; the
+/// screen, and the line being typed, stay through it, and the input line
+/// shows the status meanwhile.
+///
 /// A message on `stop` ends the session as Ctrl-C does; the binary sends one
 /// from its signal handler, so SIGTERM restores the terminal too. Returns
-/// how the connection ended.
+/// how the session ended.
 ///
 /// # Errors
 /// The connection cannot be made, or the terminal cannot be written.
