@@ -18,7 +18,11 @@ fn client_binary(args: &[String]) -> ChildGuard {
 /// Starts the client binary against `server` and returns it with the name
 /// `peer` saw it join under.
 fn joined_client(server: &TestServer, peer: &mut Client) -> (ChildGuard, String) {
-    let client = client_binary(&port_args(server.addr.port()));
+    // Without reconnecting: these tests end the server and expect the
+    // client to end with it.
+    let mut args = port_args(server.addr.port());
+    args.push("--no-reconnect".into());
+    let client = client_binary(&args);
     let joined = peer.wait_for("the join", |l| l.ends_with(" joined"));
     let name = joined.trim_start_matches("* ").trim_end_matches(" joined");
     (client, name.to_string())

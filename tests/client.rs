@@ -185,3 +185,28 @@ fn a_reset_exits_3() {
     assert!(said.contains("reset"), "not a reset: {said}");
     assert_eq!(client.exit_code(), Some(3));
 }
+
+/// A reset after the input has ended is still told (`Connection error`),
+/// though the session ended as the user wished (exit 0): lab 5 shows what
+/// a socket closed with unread input does to its peer.
+#[test]
+fn a_reset_after_the_input_ended_is_still_told() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = client_binary(&["--port", &port]);
+    let (socket, _) = listener.accept().unwrap();
+    let mut server_side = Client::from_stream(socket);
+    server_side.expect("/session");
+    client.type_line("last words");
+    client.close_stdin();
+    server_side.expect("last words");
+    // The client's end of input: it half-closed.
+    server_side.expect_closed();
+    socket2::SockRef::from(&server_side.stream)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .expect("set SO_LINGER to 0");
+    drop(server_side);
+    let said = client.wait_for("stderr", "Connection error: ");
+    assert!(said.contains("reset"), "not a reset: {said}");
+    assert_eq!(client.exit_code(), Some(0));
+}

@@ -152,6 +152,22 @@ fn a_live_session_is_taken_over_by_its_new_connection() {
     bob.expect("> ann: still me");
 }
 
+/// A client that sends its class code first, to a server that has none (a
+/// restart without `--key`), may still resume with the line after it.
+#[test]
+fn a_code_before_the_resume_does_not_count_as_the_first_line() {
+    let server = server();
+    let mut ann = Numbered::join(&server, "ann");
+    let mut again = Client::connect_raw(server.addr);
+    again.wait_for("the welcome", |l| l.starts_with("* welcome "));
+    again.send("/key owl");
+    again.expect("* no code needed here");
+    again.send(&format!("/resume {} {}", ann.token, ann.last));
+    again.expect(&format!("#session {} {}", ann.token, ann.last));
+    again.expect("* resumed: 0 lines you missed");
+    ann.client.expect_closed();
+}
+
 /// A token nobody has gets a clear no, and the connection goes on as a new
 /// client; `/resume` after the first line is refused.
 #[test]
@@ -166,10 +182,8 @@ fn a_resume_without_a_session_goes_on_as_a_new_client() {
     lost.expect("! /resume must be the first line");
 }
 
-/// A held session that never comes back: after the hold the room is told
-/// it left, with the reason its connection ended, and its name is free.
-/// (The hold is a minute; this test checks the start of it and leaves the
-/// end to the unit tests of the registry.)
+/// A client that never asked for a session is not held: its reset is told
+/// at once, and its name is free again.
 #[test]
 fn a_client_without_a_session_is_not_held() {
     let server = server();

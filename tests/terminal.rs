@@ -8,7 +8,7 @@
 mod common;
 mod tools;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 
 use common::{shell_quote, Client, TestServer, Tmux, TIMEOUT};
 
@@ -39,6 +39,11 @@ fn ready(test: &str) -> bool {
     )
 }
 
+/// Ann's flags. These tests are about the terminal, so the client exits
+/// when the server goes (`--no-reconnect`), as it always did, whether or
+/// not the server keeps sessions; `tests/resume.rs` tests reconnecting.
+const ANN: &[&str] = &["--name", "ann", "--no-reconnect"];
+
 /// A raw client named bob, in the room before ann arrives.
 fn bob(server: &TestServer) -> Client {
     let mut bob = server.connect();
@@ -52,7 +57,7 @@ fn bob(server: &TestServer) -> Client {
 /// reach the editor, not the terminal's own line mode). With `stty`, the
 /// client runs between two `stty -g`, followed by its exit status and `stty -a`.
 fn ann(test: &str, server: &TestServer, bob: &mut Client, env: &str, stty: bool) -> Option<Tmux> {
-    let client = client_command(server, env, &["--name", "ann"]);
+    let client = client_command(server, env, ANN);
     let command = if stty {
         // The inner shell prints its pid and becomes the client (`env` execs
         // too), so the test knows the client's pid for `kill`.
@@ -367,7 +372,7 @@ fn ctrl_z_suspends_and_fg_resumes() {
 
 /// Starts ann's client in tmux as [`ann`] does, followed by its exit status.
 fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<Tmux> {
-    let client = client_command(server, "", &["--name", "ann"]);
+    let client = client_command(server, "", ANN);
     let tmux = Tmux::start(test, &format!("{client}; echo \"client exited $?\""))?;
     bob.wait_for("ann's arrival under her name", |l| {
         l == "* ann joined" || l.ends_with(" is now known as ann")
@@ -455,6 +460,15 @@ fn a_lost_connection_keeps_the_half_typed_line() {
     socket
         .write_all(b"* welcome ann, 0 others online, /help lists the commands\n")
         .expect("write the welcome");
+    // The client asks for a session; this server does not know sessions,
+    // so the client cannot resume and ends. The line is read, so that the
+    // close is a clean one (unread data would make it a reset).
+    let mut asked = String::new();
+    socket.set_read_timeout(Some(TIMEOUT)).expect("a timeout");
+    std::io::BufReader::new(&socket)
+        .read_line(&mut asked)
+        .expect("the client's first line");
+    assert_eq!(asked, "/session\n");
     tmux.wait_for("ann's prompt", |s| last_line(s) == "ann>");
     tmux.type_text("words in flight");
     tmux.wait_for("the half line", |s| last_line(s) == "ann> words in flight");

@@ -1,13 +1,14 @@
 //! How a connection ended, as a value the connection loops return: you quit,
-//! the server shut down, it sent you away, or the connection was lost. Pure:
-//! the server's last line and the way the socket closed in, an [`Ending`] out.
+//! the server shut down, it sent you away or refused you, or the connection
+//! was lost. Pure: the server's last line and the way the socket closed in,
+//! an [`Ending`] out. Whether to reconnect is decided from it elsewhere.
 
 use std::fmt;
 use std::io;
 
 /// How a session's connection ended. Both modes return it; the binary turns
-/// it into an exit code ([`super::Exit`]), and a client that reconnects by
-/// itself would decide from it whether to.
+/// it into an exit code ([`super::Exit`]), and the client decides from it
+/// whether to reconnect by itself.
 #[derive(Debug)]
 pub enum Ending {
     /// You ended it: `/quit` (the server answered `* bye`), Ctrl-D, Ctrl-C,
@@ -15,10 +16,13 @@ pub enum Ending {
     Quit,
     /// The server said `* server shutting down`, then closed.
     ServerShutdown,
-    /// The server sent you away: kicked you, or refused the connection
-    /// (server full, server busy, too many connections from your address).
-    /// Holds its last line, without the `! `.
+    /// The server sent you away for good: kicked or banned you, or refused
+    /// your class code. Holds its last line, without the `! `.
     SentAway(String),
+    /// The server refused the connection for now: server full, server busy,
+    /// too many connections from your address. Holds its last line, without
+    /// the `! `. Worth trying again while reconnecting, unlike [`Ending::SentAway`].
+    Refused(String),
     /// The connection ended without a goodbye: the server closed it with no
     /// last word (a crash, an eviction as too slow), or it failed (a reset).
     Lost(Option<io::Error>),
@@ -30,6 +34,7 @@ impl fmt::Display for Ending {
             Ending::Quit => write!(f, "you quit"),
             Ending::ServerShutdown => write!(f, "the server shut down"),
             Ending::SentAway(why) => write!(f, "sent away by the server: {why}"),
+            Ending::Refused(why) => write!(f, "refused by the server: {why}"),
             Ending::Lost(None) => write!(f, "connection lost"),
             Ending::Lost(Some(e)) => write!(f, "connection lost: {e}"),
         }
@@ -43,15 +48,33 @@ enum Goodbye {
     Bye,
     /// `* server shutting down`.
     Shutdown,
-    /// `! kicked by the server…`, `! server full…`, `! server busy…`,
-    /// `! too many connections from…`: the text after `! `.
+    /// `! kicked by the server…`, `! banned from this server…`,
+    /// `! wrong code`, `! too many wrong codes…`: the text after `! `.
     SentAway(String),
+    /// `! server full…`, `! server busy…`, `! too many connections from…`:
+    /// the text after `! `.
+    Refused(String),
 }
+
+/// The starts of the `!` lines that send a client away for good. The ban
+/// and the class-code lines are issue 25's protocol (`banned from this
+/// server for N min`, `wrong code`, `too many wrong codes, try again in N
+/// min`); the client names them here rather than in `protocol::lines`,
+/// which the server's branch owns.
+const SENT_AWAY: [&str; 4] = [
+    "kicked by the server",
+    "banned from this server",
+    "wrong code",
+    "too many wrong codes",
+];
+
+/// The starts of the `!` lines that refuse a connection for now.
+const REFUSED: [&str; 3] = ["server full ", "server busy", "too many connections from "];
 
 /// Which goodbye `line` (cleaned, without its newline) is, if any. The
 /// texts are those of `protocol::lines` (`bye`, `shutting_down`, `kicked`,
-/// `server_full`, `server_busy`, `too_many_from`); the tests hold the two
-/// together.
+/// `server_full`, `server_busy`, `too_many_from`) and of issue 25's
+/// protocol note; the tests hold them together.
 fn goodbye(line: &str) -> Option<Goodbye> {
     match line {
         "* bye" => return Some(Goodbye::Bye),
@@ -59,15 +82,14 @@ fn goodbye(line: &str) -> Option<Goodbye> {
         _ => {}
     }
     let error = line.strip_prefix("! ")?;
-    let sent_away = [
-        "kicked by the server",
-        "server full ",
-        "server busy",
-        "too many connections from ",
-    ]
-    .iter()
-    .any(|start| error.starts_with(start));
-    sent_away.then(|| Goodbye::SentAway(error.to_string()))
+    let starts = |starts: &[&str]| starts.iter().any(|start| error.starts_with(start));
+    if starts(&SENT_AWAY) {
+        Some(Goodbye::SentAway(error.to_string()))
+    } else if starts(&REFUSED) {
+        Some(Goodbye::Refused(error.to_string()))
+    } else {
+        None
+    }
 }
 
 /// Follows the server's lines for the one that explains a close. Only the
@@ -97,6 +119,7 @@ impl LastWord {
             Some(Goodbye::Bye) => Ending::Quit,
             Some(Goodbye::Shutdown) => Ending::ServerShutdown,
             Some(Goodbye::SentAway(why)) => Ending::SentAway(why),
+            Some(Goodbye::Refused(why)) => Ending::Refused(why),
             None => Ending::Lost(failure),
         }
     }
@@ -137,13 +160,24 @@ mod tests {
         for line in [
             lines::kicked(None),
             lines::kicked(Some("spam")),
+            b"! banned from this server for 10 min\n".to_vec(),
+            b"! wrong code\n".to_vec(),
+            b"! too many wrong codes, try again in 5 min\n".to_vec(),
+        ] {
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            match after(&[line], false, false) {
+                Ending::SentAway(why) => assert_eq!(format!("! {why}"), text),
+                other => panic!("{text:?} gave {other:?}"),
+            }
+        }
+        for line in [
             lines::server_full(2),
             lines::server_busy(),
             lines::too_many_from("127.0.0.2", 2),
         ] {
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
             match after(&[line], false, false) {
-                Ending::SentAway(why) => assert_eq!(format!("! {why}"), text),
+                Ending::Refused(why) => assert_eq!(format!("! {why}"), text),
                 other => panic!("{text:?} gave {other:?}"),
             }
         }

@@ -12,9 +12,9 @@ use super::error::ClientError;
 /// | 0 | you quit: `/quit`, Ctrl-D, Ctrl-C, the end of the input (plain mode), SIGTERM |
 /// | 1 | cannot connect, or cannot write to the terminal or the output |
 /// | 2 | usage: a bad flag or value |
-/// | 3 | the connection was lost: closed without a goodbye, or reset |
-/// | 4 | the server shut down (`* server shutting down`) |
-/// | 5 | the server sent you away: kicked, or refused (server full or busy, too many connections from your address) |
+/// | 3 | the connection was lost (closed without a goodbye, or reset), and the client could not resume within 60 s (at once with `--no-reconnect`, or against a server without sessions) |
+/// | 4 | the server shut down (`* server shutting down`) and did not come back within 30 s (at once, likewise) |
+/// | 5 | the server sent you away: kicked, banned, a wrong class code, or refused (server full or busy, too many connections from your address) |
 ///
 /// In plain mode, Ctrl-C is left to the terminal: it ends the program at
 /// once, and the shell reports the signal (130), as for any program.
@@ -26,11 +26,11 @@ pub enum Exit {
     Error = 1,
     /// 2: bad flags.
     Usage = 2,
-    /// 3: the connection was lost.
+    /// 3: the connection was lost, and not resumed.
     Lost = 3,
-    /// 4: the server shut down.
+    /// 4: the server shut down, and did not come back.
     ServerShutdown = 4,
-    /// 5: kicked or refused by the server.
+    /// 5: kicked, banned, a wrong code, or refused by the server.
     SentAway = 5,
 }
 
@@ -55,7 +55,7 @@ impl Exit {
         match ending {
             Ending::Quit => Exit::Quit,
             Ending::ServerShutdown => Exit::ServerShutdown,
-            Ending::SentAway(_) => Exit::SentAway,
+            Ending::SentAway(_) | Ending::Refused(_) => Exit::SentAway,
             Ending::Lost(_) => Exit::Lost,
         }
     }

@@ -118,17 +118,32 @@ pub(crate) enum Ended {
     Stopped,
 }
 
+/// A line from the server as [`read_lines`] hands it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerLine {
+    /// The text, without its `\n`, cleaned by an [`EscapeStripper`].
+    pub(crate) text: String,
+    /// True if a `\n` ended it; false for a piece shown before its line
+    /// ended (see [`Received::ended`]), or cut off by the end of the
+    /// connection. Only whole lines count as received room lines.
+    pub(crate) whole: bool,
+    /// True if the server's text held nothing but escape sequences: there is
+    /// nothing to print, yet it was a line.
+    pub(crate) blank: bool,
+}
+
 /// Reads the server's lines until it closes, calling `on_line` with each,
 /// until `on_line` breaks. Each line is cleaned by an [`EscapeStripper`]:
 /// escape sequences go whole, and no control character survives, so a
 /// hostile server can neither drive the terminal nor litter it with
-/// `[31m`. A line that held nothing but sequences is not passed on.
+/// `[31m`. A line that held nothing but sequences is passed on marked
+/// [`ServerLine::blank`], so that whoever counts lines still sees it.
 ///
 /// The socket blocks with no timeout while no text waits, and with [`IDLE`]
 /// as its timeout while some does: a timeout means the text is complete.
 pub(crate) fn read_lines(
     stream: &TcpStream,
-    mut on_line: impl FnMut(String) -> ControlFlow<()>,
+    mut on_line: impl FnMut(ServerLine) -> ControlFlow<()>,
 ) -> Ended {
     let mut assembler = LineAssembler::default();
     let mut stripper = EscapeStripper::new();
@@ -142,10 +157,12 @@ pub(crate) fn read_lines(
         if received.ended {
             stripper.end_line();
         }
-        if clean.is_empty() && !received.text.is_empty() {
-            return ControlFlow::Continue(());
-        }
-        on_line(clean)
+        let blank = clean.is_empty() && !received.text.is_empty();
+        on_line(ServerLine {
+            text: clean,
+            whole: received.ended,
+            blank,
+        })
     };
     let ended = loop {
         if assembler.waiting() != timeout_set {

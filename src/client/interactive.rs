@@ -1,43 +1,47 @@
-//! Interactive mode (Unix, a terminal on both sides): a `keys` thread and a
-//! `socket` thread feed this one, which alone draws on the [`Screen`]. One
-//! connection's loop returns how it ended; the screen outlives it.
+//! Interactive mode (Unix, a terminal on both sides): a `keys` thread and the
+//! network threads (a [`Link`]'s) feed this one, which alone draws on the
+//! [`Screen`]. The screen, and the half-typed line in it, outlive every
+//! connection: the session reconnects underneath while you go on typing.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{at, never, select, Receiver, RecvTimeoutError, Sender};
 
 use super::completion::ChatCompleter;
-use super::ending::{Ending, LastWord};
-use super::incoming::{read_lines, Ended};
-use super::names::{refusal, NameEvent, NameTracker};
+use super::ending::Ending;
+use super::link::{Link, NetEvent};
 use super::people::People;
 use super::render::Painter;
 use super::screen::Screen;
-use crate::term::{Action, RawMode};
+use super::session::Do;
+use crate::config::ClientConfig;
+use crate::term::{Action, Editor, RawMode};
 
-/// What the `keys` and `socket` threads tell the drawing thread.
+/// What the `keys` thread and the network threads tell the drawing thread.
 #[derive(Debug)]
 enum Event {
     /// Bytes typed (any piece of a key; the editor's decoder reassembles).
     Keys(Vec<u8>),
     /// The keyboard is gone (the terminal was closed).
     KeysEnded,
-    /// A line from the server, cleaned.
-    Line(String),
-    /// The connection ended; no more events from the socket.
-    Closed(Ended),
+    /// From the connection, or an attempt to make one.
+    Net(NetEvent),
+}
+
+impl From<NetEvent> for Event {
+    fn from(event: NetEvent) -> Event {
+        Event::Net(event)
+    }
 }
 
 /// What a batch of events asks of the drawing loop, beyond drawing.
 #[derive(Debug)]
 enum Flow {
-    /// The connection's loop is over.
+    /// The session is over.
     End(Stop),
     /// Ctrl-Z.
     Suspend,
@@ -45,11 +49,12 @@ enum Flow {
     Redraw,
 }
 
-/// Why one connection's loop stopped.
+/// Why the session's loop stopped.
 #[derive(Debug)]
 enum Stop {
-    /// The server closed the connection, or it failed.
-    Closed(Ended),
+    /// The session ended by itself (the server closed, or the client gave
+    /// up reconnecting).
+    Ended(Ending),
     /// Ctrl-D, Ctrl-C, a closed terminal, or SIGTERM.
     User,
 }
@@ -62,53 +67,58 @@ const EVENTS_CAPACITY: usize = 1024;
 const BATCH: usize = 256;
 /// How often an idle client checks whether the terminal was resized.
 const RESIZE_CHECK: Duration = Duration::from_secs(1);
+/// How often the input line's status is drawn again while it counts down.
+const STATUS_CHECK: Duration = Duration::from_millis(250);
 /// After you quit, how long the server gets to close its side.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// The prompt while the class code is asked for.
+const CODE_PROMPT: &str = "code> ";
 
-/// Runs an interactive session on a connected `stream` until the server
-/// closes or the user quits, and returns how it ended. `raw` is the switched
-/// terminal: it is restored before this returns, on every path (it is
-/// dropped), and also on a panic. `stop` receives a message on SIGTERM,
-/// SIGHUP or a SIGINT sent by `kill`.
+/// Runs an interactive session on a connected `stream` until it ends or the
+/// user quits, and returns how it ended. `raw` is the switched terminal: it
+/// is restored before this returns, on every path (it is dropped), and also
+/// on a panic. `stop` receives a message on SIGTERM, SIGHUP or a SIGINT
+/// sent by `kill`.
 ///
 /// A line typed and not sent stays on the screen at the end, with a note.
 ///
 /// # Errors
-/// Writing to the terminal failed.
+/// Writing to the terminal failed, or a thread cannot be started.
 pub(crate) fn session(
-    stream: Arc<TcpStream>,
+    config: &ClientConfig,
+    stream: TcpStream,
     raw: RawMode,
     stop: Receiver<()>,
     painter: Painter,
-    tracker: NameTracker,
 ) -> io::Result<Ending> {
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENTS_CAPACITY);
     spawn_key_reader(events_tx.clone())?;
     let mut screen = Screen::new(raw, painter)?;
-    // A client that reconnects would keep the screen (and the half-typed
-    // line in it) and run a new conversation on the same channel.
-    let mut talk = Conversation::start(stream, tracker, events_tx)?;
-    let (you_quit, failure) = match talk.run(&mut screen, &events_rx, stop) {
-        Ok(Stop::User) => (true, None),
-        Ok(Stop::Closed(Ended::Failed(e))) => (false, Some(e)),
-        Ok(Stop::Closed(Ended::Closed | Ended::Stopped)) => (false, None),
+    let (link, first) = Link::start(config, stream, events_tx)?;
+    let mut chat = Chat {
+        link,
+        people: People::default(),
+        chat_editor: None,
+        told_not_connected: false,
+        prompt: String::new(),
+    };
+    let stopped = chat.run(&mut screen, &events_rx, stop, first);
+    let (ending, you_quit) = match stopped {
+        Ok(Stop::User) => (Ending::Quit, true),
+        Ok(Stop::Ended(ending)) => (ending, false),
         // The terminal cannot be written: restore it (dropping the screen
         // does) and say so, without trying to draw anything more.
         Err(e) => return Err(e),
     };
-    let Conversation {
-        stream,
-        tracker,
-        last_word,
-        ..
-    } = talk;
-    let ending = last_word.ending(you_quit, failure);
+    // The half-typed chat line is what stays on the screen, never a code.
+    if let Some(editor) = chat.chat_editor.take() {
+        screen.editor = editor;
+    }
     let mut out = screen.close(unsent_note(&ending))?;
-    if you_quit {
-        // Like plain mode at the end of input: half-close, so the server
-        // says goodbye to the others, and show what it still sends.
-        let _ = stream.shutdown(Shutdown::Write);
-        wait_for_close(&events_rx, painter, &tracker, &mut out)?;
+    // Like plain mode at the end of input: half-close, so the server says
+    // goodbye to the others, and show what it still sends.
+    if you_quit && chat.link.half_close() {
+        wait_for_close(&events_rx, painter, &mut chat.link, &mut out)?;
     }
     if let Ending::Lost(Some(e)) = &ending {
         eprintln!("Connection error: {e}");
@@ -122,26 +132,9 @@ fn unsent_note(ending: &Ending) -> &'static str {
     match ending {
         Ending::Quit => "(not sent)",
         Ending::ServerShutdown => "(not sent: the server shut down)",
-        Ending::SentAway(_) => "(not sent: disconnected by the server)",
+        Ending::SentAway(_) | Ending::Refused(_) => "(not sent: disconnected by the server)",
         Ending::Lost(_) => "(not sent: connection lost)",
     }
-}
-
-/// The socket thread: the server's lines, then `Closed`.
-fn spawn_socket_reader(stream: Arc<TcpStream>, events_tx: Sender<Event>) -> io::Result<()> {
-    thread::Builder::new()
-        .name("socket".to_string())
-        .spawn(move || {
-            let ended = read_lines(&stream, |line| {
-                if events_tx.send(Event::Line(line)).is_ok() {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            });
-            let _ = events_tx.send(Event::Closed(ended));
-        })?;
-    Ok(())
 }
 
 /// The keys thread: raw bytes from the terminal as they are typed. Nobody
@@ -169,44 +162,62 @@ fn spawn_key_reader(events_tx: Sender<Event>) -> io::Result<()> {
     Ok(())
 }
 
-/// One connection, as the drawing thread follows it: where to send, your
-/// name on it, the people on it (for Tab), and the server's last word.
+/// The chat as the drawing thread follows it: the session and its
+/// connection, the people seen (for Tab), and while the class code is asked
+/// for, the chat's own editor, put aside with its half-typed line.
 #[derive(Debug)]
-struct Conversation {
-    stream: Arc<TcpStream>,
-    tracker: NameTracker,
+struct Chat {
+    link: Link<Event>,
     people: People,
-    last_word: LastWord,
+    /// The chat's editor while a fresh one takes the code: the code never
+    /// joins the chat's history (Up), nor stays on the screen.
+    chat_editor: Option<Editor>,
+    /// Whether the user was told, in this outage, that Enter waits.
+    told_not_connected: bool,
+    /// The prompt as last set, styled.
+    prompt: String,
 }
 
-impl Conversation {
-    /// Starts the socket thread for `stream`, sending on `events_tx`.
-    fn start(
-        stream: Arc<TcpStream>,
-        tracker: NameTracker,
-        events_tx: Sender<Event>,
-    ) -> io::Result<Conversation> {
-        spawn_socket_reader(stream.clone(), events_tx)?;
-        Ok(Conversation {
-            stream,
-            tracker,
-            people: People::default(),
-            last_word: LastWord::default(),
-        })
-    }
-
-    /// Draws and handles events until the connection closes or the user
-    /// quits; says which.
+impl Chat {
+    /// Draws and handles events until the session ends or the user quits;
+    /// says which. `first` is what the session asked for on its first
+    /// connection.
     fn run(
         &mut self,
         screen: &mut Screen,
         events: &Receiver<Event>,
         stop: Receiver<()>,
+        first: Vec<Do>,
     ) -> io::Result<Stop> {
         let mut stop = stop;
-        screen.draw(&[])?;
+        let mut resized_at = Instant::now();
+        let mut above = Vec::new();
+        if let Some(flow) = self.apply(screen, first, &mut above) {
+            return Ok(match flow {
+                Flow::End(stop) => stop,
+                Flow::Suspend | Flow::Redraw => Stop::User,
+            });
+        }
+        self.set_prompt(screen);
+        screen.draw(&above)?;
         loop {
+            // Before any line goes out: after a sleep, the connection is
+            // checked (the loop comes here at least once a second).
+            let mut above = Vec::new();
+            let dos = self.link.clock(SystemTime::now(), Instant::now())?;
+            if let Some(Flow::End(stop)) = self.apply(screen, dos, &mut above) {
+                return Ok(stop);
+            }
+            if !above.is_empty() {
+                screen.draw(&above)?;
+            }
             let mut stop_gone = false;
+            let wake = self.link.wake_at().map_or_else(never, at);
+            let idle = if self.link.session().status(Instant::now()).is_some() {
+                STATUS_CHECK
+            } else {
+                RESIZE_CHECK
+            };
             let first = select! {
                 recv(events) -> event => event.ok(),
                 recv(stop) -> signal => match signal {
@@ -218,8 +229,28 @@ impl Conversation {
                         None
                     }
                 },
-                default(RESIZE_CHECK) => {
-                    screen.check_resize()?;
+                recv(wake) -> _ => {
+                    let mut above = Vec::new();
+                    let dos = self.link.tick(Instant::now())?;
+                    if let Some(Flow::End(stop)) = self.apply(screen, dos, &mut above) {
+                        return Ok(stop);
+                    }
+                    self.set_prompt(screen);
+                    screen.draw(&above)?;
+                    continue;
+                }
+                default(idle) => {
+                    // Reading the size runs `stty`: once a second is enough,
+                    // even while the status counts down faster.
+                    if resized_at.elapsed() >= RESIZE_CHECK {
+                        resized_at = Instant::now();
+                        screen.check_resize()?;
+                    }
+                    // Drawn again only if the status changed: a redraw every
+                    // second would, on some terminals, undo a mouse selection.
+                    if self.set_prompt(screen) {
+                        screen.draw(&[])?;
+                    }
                     continue;
                 }
             };
@@ -227,20 +258,26 @@ impl Conversation {
                 stop = crossbeam_channel::never();
                 continue;
             }
-            // The keys thread holds a sender for good, and the socket thread
-            // until it sends `Closed`; if the channel closed all the same,
-            // the connection is gone.
+            // The keys thread and the link each hold a sender for good: if
+            // the channel closed all the same, the session is gone.
             let Some(first) = first else {
-                return Ok(Stop::Closed(Ended::Closed));
+                return Ok(Stop::Ended(Ending::Lost(None)));
             };
+            // The first keys after a wake may hold an Enter: the clocks are
+            // read before they are, not only at the top of the loop.
             let mut above = Vec::new();
-            let mut flow = self.handle(screen, first, &mut above);
+            let dos = self.link.clock(SystemTime::now(), Instant::now())?;
+            if let Some(Flow::End(stop)) = self.apply(screen, dos, &mut above) {
+                return Ok(stop);
+            }
+            let mut flow = self.handle(screen, first, &mut above)?;
             while flow.is_none() && above.len() < BATCH {
                 match events.try_recv() {
-                    Ok(event) => flow = self.handle(screen, event, &mut above),
+                    Ok(event) => flow = self.handle(screen, event, &mut above)?,
                     Err(_) => break,
                 }
             }
+            self.set_prompt(screen);
             screen.draw(&above)?;
             match flow {
                 Some(Flow::End(stop)) => return Ok(stop),
@@ -258,49 +295,167 @@ impl Conversation {
         screen: &mut Screen,
         event: Event,
         above: &mut Vec<String>,
-    ) -> Option<Flow> {
+    ) -> io::Result<Option<Flow>> {
         match event {
-            Event::Keys(bytes) => {
-                let completer = ChatCompleter {
-                    people: &self.people,
-                    me: self.tracker.name(),
-                };
-                for action in screen.editor.feed(&bytes, &completer) {
-                    match action {
-                        Action::Send(line) => self.send(screen.painter, line, above),
-                        Action::Quit | Action::Interrupt => return Some(Flow::End(Stop::User)),
-                        Action::Suspend => return Some(Flow::Suspend),
-                        Action::Redraw => return Some(Flow::Redraw),
+            Event::Keys(bytes) => Ok(self.keys(screen, &bytes, above)),
+            Event::KeysEnded => Ok(Some(Flow::End(Stop::User))),
+            Event::Net(event) => {
+                let dos = self.link.net(event, Instant::now())?;
+                Ok(self.apply(screen, dos, above))
+            }
+        }
+    }
+
+    /// Feeds typed keys to the editor and does what they ask.
+    fn keys(&mut self, screen: &mut Screen, bytes: &[u8], above: &mut Vec<String>) -> Option<Flow> {
+        let session = self.link.session();
+        let bytes = if session.can_send() || session.asking_code() {
+            bytes.to_vec()
+        } else {
+            // Not connected: Enter would have nowhere to send the line, so
+            // it stays on the input line, and the status in the prompt says why.
+            let (held, pressed) = hold_enter(bytes);
+            if pressed && !self.told_not_connected {
+                self.told_not_connected = true;
+                above.push(screen.painter.status(
+                    "(not connected: your line stays on the input line; \
+                     press Enter again once the session is back)",
+                ));
+            }
+            held
+        };
+        let completer = ChatCompleter {
+            people: &self.people,
+            me: self.link.session().name(),
+        };
+        let actions = screen.editor.feed(&bytes, &completer);
+        for action in actions {
+            match action {
+                Action::Send(line) => {
+                    if self.chat_editor.is_some() {
+                        self.give_code(screen, line, above);
+                    } else {
+                        self.send(screen, line, above);
                     }
                 }
+                Action::Quit | Action::Interrupt => return Some(Flow::End(Stop::User)),
+                Action::Suspend => return Some(Flow::Suspend),
+                Action::Redraw => return Some(Flow::Redraw),
             }
-            Event::KeysEnded => return Some(Flow::End(Stop::User)),
-            Event::Line(line) => {
-                self.last_word.line(&line);
-                self.people.line(&line);
-                let event = self.tracker.line(&line);
-                above.push(screen.painter.incoming(&line, self.tracker.name()));
-                match event {
-                    Some(NameEvent::Changed(name)) => screen.set_name(&name),
-                    Some(NameEvent::Refused { name, reason }) => {
-                        above.push(screen.painter.status(&refusal(&name, &reason)))
-                    }
-                    None => {}
-                }
-            }
-            Event::Closed(ended) => return Some(Flow::End(Stop::Closed(ended))),
         }
         None
     }
 
-    /// Sends a line and echoes it. A failed write is not reported here: the
-    /// socket thread sees the connection end and the loop ends with it.
-    fn send(&mut self, painter: Painter, line: String, above: &mut Vec<String>) {
-        let _ = (&*self.stream).write_all(format!("{line}\n").as_bytes());
-        self.tracker.sent(&line);
-        let me = self.tracker.name().unwrap_or("you");
-        above.push(painter.echo(&line, me));
+    /// Sends a line and echoes it. If it cannot leave (the connection broke
+    /// at this very moment), it goes back on the input line, in front of
+    /// whatever was typed after it.
+    fn send(&mut self, screen: &mut Screen, line: String, above: &mut Vec<String>) {
+        if self.link.send(line.as_bytes()).is_err() {
+            let mut back = vec![0x01]; // Ctrl-A: to the start of the line.
+            back.extend_from_slice(line.as_bytes());
+            let completer = ChatCompleter {
+                people: &self.people,
+                me: None,
+            };
+            screen.editor.feed(&back, &completer);
+            return;
+        }
+        let me = self.link.session().name().unwrap_or("you");
+        above.push(screen.painter.echo(&line, me));
     }
+
+    /// The code typed at the `code>` prompt: the chat's editor comes back,
+    /// with its half-typed line, and the code goes to the server.
+    fn give_code(&mut self, screen: &mut Screen, code: String, above: &mut Vec<String>) {
+        if let Some(editor) = self.chat_editor.take() {
+            screen.editor = editor;
+        }
+        match self.link.code(code) {
+            Ok(dos) => {
+                self.apply(screen, dos, above);
+            }
+            Err(e) => above.push(screen.painter.status(&format!("Cannot send the code: {e}"))),
+        }
+    }
+
+    /// Does what the session asks of the mode.
+    fn apply(
+        &mut self,
+        screen: &mut Screen,
+        dos: Vec<Do>,
+        above: &mut Vec<String>,
+    ) -> Option<Flow> {
+        for d in dos {
+            match d {
+                Do::Show(line) => {
+                    self.people.line(&line);
+                    let me = self.link.session().name();
+                    above.push(screen.painter.incoming(&line, me));
+                }
+                Do::Tell(text) => above.push(screen.painter.status(&text)),
+                Do::AskCode => {
+                    above.push(
+                        screen
+                            .painter
+                            .status("This class needs a code: type it and press Enter."),
+                    );
+                    if self.chat_editor.is_none() {
+                        let chat = std::mem::replace(&mut screen.editor, Editor::new());
+                        self.chat_editor = Some(chat);
+                    }
+                }
+                Do::Ready => self.told_not_connected = false,
+                Do::End(ending) => return Some(Flow::End(Stop::Ended(ending))),
+                // The prompt is drawn from the session's name before each
+                // draw; the link sends and connects.
+                Do::Send(_) | Do::Connect(_) | Do::HangUp => {}
+            }
+        }
+        None
+    }
+
+    /// Sets the prompt for what the input line is now: the code, or your
+    /// name with the session's status before it while it is not connected.
+    /// True if it changed.
+    fn set_prompt(&mut self, screen: &mut Screen) -> bool {
+        let (plain, styled) = if self.chat_editor.is_some() {
+            (CODE_PROMPT.to_string(), screen.painter.status(CODE_PROMPT))
+        } else {
+            let session = self.link.session();
+            let status = session.status(Instant::now());
+            screen
+                .painter
+                .prompt_with_status(session.name(), status.as_deref())
+        };
+        if styled == self.prompt {
+            return false;
+        }
+        screen.set_prompt(&plain, &styled);
+        self.prompt = styled;
+        true
+    }
+}
+
+/// Keys typed while nothing can be sent, with Enter taken out so the line
+/// stays on the input line; says whether there was one. A run of Enters
+/// with more keys after it (a block pasted) becomes one space, so the
+/// pasted lines do not run together.
+fn hold_enter(bytes: &[u8]) -> (Vec<u8>, bool) {
+    let mut held = Vec::with_capacity(bytes.len());
+    let mut pressed = false;
+    let mut pending_space = false;
+    for &b in bytes {
+        if b == b'\r' || b == b'\n' {
+            pressed = true;
+            pending_space = true;
+            continue;
+        }
+        if std::mem::take(&mut pending_space) {
+            held.push(b' ');
+        }
+        held.push(b);
+    }
+    (held, pressed)
 }
 
 /// After the user quit: prints what the server still sends, plainly (the
@@ -308,18 +463,42 @@ impl Conversation {
 fn wait_for_close(
     events: &Receiver<Event>,
     painter: Painter,
-    tracker: &NameTracker,
+    link: &mut Link<Event>,
     out: &mut File,
 ) -> io::Result<()> {
     let deadline = Instant::now() + CLOSE_WAIT;
     loop {
         match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Event::Line(line)) => {
-                writeln!(out, "{}", painter.incoming(&line, tracker.name()))?;
+            Ok(Event::Net(NetEvent::Line(line))) => {
+                let dos = link.net(NetEvent::Line(line), Instant::now())?;
+                for d in dos {
+                    if let Do::Show(line) = d {
+                        let me = link.session().name();
+                        writeln!(out, "{}", painter.incoming(&line, me))?;
+                    }
+                }
             }
-            Ok(Event::Closed(_)) => return Ok(()),
-            Ok(Event::Keys(_) | Event::KeysEnded) => {}
+            Ok(Event::Net(NetEvent::Closed(_))) => return Ok(()),
+            Ok(Event::Net(NetEvent::Connected(_)) | Event::Keys(_) | Event::KeysEnded) => {}
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enter_is_held_while_not_connected() {
+        assert_eq!(hold_enter(b"half typed\r"), (b"half typed".to_vec(), true));
+        assert_eq!(hold_enter(b"abc"), (b"abc".to_vec(), false));
+        // A pasted block: its lines stay apart, by one space each.
+        assert_eq!(
+            hold_enter(b"one\r\ntwo\rthree"),
+            (b"one two three".to_vec(), true)
+        );
+        // Other keys pass untouched.
+        assert_eq!(hold_enter(b"\x1b[D\x7f"), (b"\x1b[D\x7f".to_vec(), false));
     }
 }

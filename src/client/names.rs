@@ -30,6 +30,9 @@ const ASKED_LIMIT: usize = 8;
 #[derive(Debug)]
 pub(crate) struct NameTracker {
     name: Option<String>,
+    /// True once the name is one the server gave on request (`/nick`), not
+    /// the address the welcome names you by.
+    chosen: bool,
     welcomed: bool,
     /// The `--name` request, until its answer. The server answers lines in
     /// order and it was the first line sent, so the first answer-like line
@@ -45,6 +48,7 @@ impl NameTracker {
     pub(crate) fn new(requested: Option<String>) -> Self {
         NameTracker {
             name: None,
+            chosen: false,
             welcomed: false,
             requested,
             asked: VecDeque::new(),
@@ -54,6 +58,22 @@ impl NameTracker {
     /// Your current name; `None` until the welcome line.
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// The name you chose and the server granted, if any: what a client that
+    /// joins again asks for.
+    pub(crate) fn chosen(&self) -> Option<&str> {
+        self.name.as_deref().filter(|_| self.chosen)
+    }
+
+    /// Starts over on a new connection where you join afresh: its welcome
+    /// names you again (by your new address), and `requested` is the name
+    /// asked for right after it, as `--name` is on the first connection.
+    pub(crate) fn rejoin(&mut self, requested: Option<String>) {
+        self.welcomed = false;
+        self.chosen = false;
+        self.requested = requested;
+        self.asked.clear();
     }
 
     /// Notes a line this client sent, so that the answer to a `/nick` in it
@@ -79,6 +99,7 @@ impl NameTracker {
                 .and_then(|rest| rest.split(", ").next())
                 .filter(|name| !name.is_empty())?;
             self.welcomed = true;
+            self.chosen = false;
             self.name = Some(name.to_string());
             return Some(NameEvent::Changed(name.to_string()));
         }
@@ -94,6 +115,7 @@ impl NameTracker {
             } else {
                 return None;
             }
+            self.chosen = true;
             self.name = Some(new.to_string());
             return Some(NameEvent::Changed(new.to_string()));
         }
@@ -185,6 +207,26 @@ mod tests {
         t.sent("/nick two words");
         assert_eq!(t.line("* you are now bob"), changed("bob"));
         assert_eq!(t.name(), Some("bob"));
+    }
+
+    #[test]
+    fn a_rejoin_asks_again_for_the_chosen_name() {
+        let mut t = NameTracker::new(Some("ann".into()));
+        t.line(WELCOME);
+        assert_eq!(t.chosen(), None);
+        t.line("* you are now ann");
+        assert_eq!(t.chosen(), Some("ann"));
+        t.rejoin(Some("ann".into()));
+        let again = "* welcome 127.0.0.1:6000, 2 others online, /help lists the commands";
+        assert_eq!(t.line(again), changed("127.0.0.1:6000"));
+        assert_eq!(t.chosen(), None);
+        assert_eq!(
+            t.line("! name ann is taken"),
+            Some(NameEvent::Refused {
+                name: "ann".into(),
+                reason: "name ann is taken".into()
+            })
+        );
     }
 
     #[test]

@@ -84,6 +84,27 @@ impl Painter {
         (plain, styled)
     }
 
+    /// The input line's prompt while the session has a status to show
+    /// (`reconnecting in 2 s...`): the status in brackets, dimmed, before
+    /// the name's prompt, so a glance at the line you type says whether it
+    /// can be sent. Before the first welcome there is no name yet.
+    ///
+    /// Before the name rather than after the text: the line editor
+    /// (`crate::term`) draws a prompt, then the text, and nothing after it.
+    pub(crate) fn prompt_with_status(
+        self,
+        name: Option<&str>,
+        status: Option<&str>,
+    ) -> (String, String) {
+        let (mut plain, mut styled) = name.map(|n| self.prompt(n)).unwrap_or_default();
+        if let Some(status) = status {
+            let label = format!("({status})");
+            plain.insert_str(0, &format!("{label} "));
+            styled.insert_str(0, &format!("{} ", self.dim(&label)));
+        }
+        (plain, styled)
+    }
+
     /// How a line you sent appears in the conversation in interactive mode
     /// (the server never sends your own lines back). Chat looks like the
     /// prompt (`ann> hello`), `/me` as the others see it, `/msg` as
@@ -290,6 +311,31 @@ mod tests {
         assert!(!mentions("annie and joanna", "ann"));
         assert!(!mentions("ann_2 is here", "ann"));
         assert!(!mentions("127.0.0.1:5 said", "127.0.0.1:5"));
+    }
+
+    #[test]
+    fn a_status_stands_dimmed_before_the_name() {
+        let status = Some("reconnecting in 2 s...");
+        assert_eq!(
+            PLAIN.prompt_with_status(Some("ann"), status),
+            (
+                "(reconnecting in 2 s...) ann> ".to_string(),
+                "(reconnecting in 2 s...) ann> ".to_string()
+            )
+        );
+        let ann = name_colour("ann");
+        assert_eq!(
+            COLOUR.prompt_with_status(Some("ann"), status).1,
+            format!("\x1b[2m(reconnecting in 2 s...)\x1b[0m {ann}ann\x1b[0m> ")
+        );
+        assert_eq!(
+            PLAIN.prompt_with_status(Some("ann"), None),
+            PLAIN.prompt("ann")
+        );
+        assert_eq!(
+            PLAIN.prompt_with_status(None, None),
+            (String::new(), String::new())
+        );
     }
 
     #[test]

@@ -35,10 +35,9 @@ impl Screen {
         })
     }
 
-    /// Shows `name` in the prompt.
-    pub(crate) fn set_name(&mut self, name: &str) {
-        let (plain, styled) = self.painter.prompt(name);
-        self.editor.set_prompt(&plain, &styled);
+    /// Sets the prompt: `plain` to measure it, `styled` to draw it.
+    pub(crate) fn set_prompt(&mut self, plain: &str, styled: &str) {
+        self.editor.set_prompt(plain, styled);
     }
 
     /// Prints `above` (if any) above the input line, and draws the input line.

@@ -142,10 +142,28 @@ pub fn parse_client_args(
             "--port" => config.port = args.number(&flag, CLIENT_PORT_RANGE)?,
             "--name" => config.name = Some(args.value(&flag)?),
             "--color" => config.color = args.choice(&flag, &ColorChoice::NAMES)?,
+            "--key" => config.key = Some(key(&flag, args.value(&flag)?)?),
+            "--no-reconnect" => {
+                flag.no_value()?;
+                config.reconnect = false;
+            }
             other => return Err(ConfigError(format!("unknown option '{other}'"))),
         }
     }
     Ok(Parsed::Run(config))
+}
+
+/// `--key`'s value, checked: it goes on the wire as `/key CODE`, one line,
+/// so it cannot be empty or hold a space or a control character (the server
+/// would read a different code, or none).
+fn key(flag: &Flag, value: String) -> Result<String, ConfigError> {
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError(format!(
+            "{}: '{value}' is not a class code (one word, no spaces)",
+            flag.name
+        )));
+    }
+    Ok(value)
 }
 
 /// `--dashboard`'s value as an address to bind: a bare port is on loopback,
@@ -450,6 +468,17 @@ mod tests {
             client(&["--color", "red"]).unwrap_err().0,
             "--color: 'red' is not 'auto', 'always' or 'never'"
         );
+        assert_eq!((c.key, c.reconnect), (None, true));
+        let Ok(Parsed::Run(c)) = client(&["--key", "Blue-42", "--no-reconnect"]) else {
+            panic!("valid flags must parse")
+        };
+        assert_eq!((c.key.as_deref(), c.reconnect), (Some("Blue-42"), false));
+        assert_eq!(
+            client(&["--key=two words"]).unwrap_err().0,
+            "--key: 'two words' is not a class code (one word, no spaces)"
+        );
+        assert!(client(&["--key="]).is_err());
+        assert!(client(&["--no-reconnect=yes"]).is_err());
     }
 
     #[test]

@@ -5,10 +5,10 @@
 use std::fmt;
 
 use super::settings::{
-    ColorChoice, ConsoleMode, Framing, DEFAULT_CROWD, DEFAULT_HISTORY, DEFAULT_HOLD_SECS,
-    DEFAULT_HOST, DEFAULT_JOIN_GRACE_MS, DEFAULT_LOGS_BYTES, DEFAULT_MAX_CLIENTS,
-    DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_PER_IP, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
-    DEFAULT_ROOM_LOG_BYTES, DEFAULT_SENDQ_BYTES, DEFAULT_WRITE_TIMEOUT_MS,
+    ColorChoice, ConsoleMode, Framing, CLIENT_LOST_WINDOW, CLIENT_SHUTDOWN_WINDOW, DEFAULT_CROWD,
+    DEFAULT_HISTORY, DEFAULT_HOLD_SECS, DEFAULT_HOST, DEFAULT_JOIN_GRACE_MS, DEFAULT_LOGS_BYTES,
+    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_PER_IP, DEFAULT_PORT,
+    DEFAULT_RATE_LIMIT, DEFAULT_ROOM_LOG_BYTES, DEFAULT_SENDQ_BYTES, DEFAULT_WRITE_TIMEOUT_MS,
 };
 
 /// The `--help` text of one binary. It is a value that prints the text
@@ -119,6 +119,8 @@ Demo modes (off by default; they switch a defence off so a lab can watch it fail
 
 fn client_usage(f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let color = ColorChoice::default().name();
+    let lost = CLIENT_LOST_WINDOW.as_secs();
+    let restart = CLIENT_SHUTDOWN_WINDOW.as_secs();
     write!(
         f,
         "\
@@ -134,10 +136,20 @@ not sent stays on the screen). Ctrl-Z suspends as usual.
 Otherwise (pipes, files, Windows) it reads and prints plain lines; status
 lines go to stderr, so `client < in.txt > out.txt` keeps only the chat.
 
+If the connection is lost (a sleeping laptop, a dropped Wi-Fi) the client
+reconnects by itself and resumes: same name, and the lines you missed. It
+tries for {lost} s, or for {restart} s after `* server shutting down` in case
+the server restarts; never after /quit, a kick, a ban or a wrong code. Lines
+typed meanwhile wait: on a terminal they stay on the input line, in plain
+mode they are sent once the session is resumed.
+
 Options:
   --host HOST      server address [default: {DEFAULT_HOST}]
   --port PORT      server port [default: {DEFAULT_PORT}]
   --name NAME      ask for this name with /nick right after connecting
+  --key CODE       the class code, sent with /key on every connection;
+                   without it the client asks, if the server wants one
+  --no-reconnect   exit when the connection ends instead of reconnecting
   --color WHEN     colour names, notices and errors: auto, always or never;
                    auto colours the terminal mode, unless NO_COLOR is set
                    or TERM is dumb [default: {color}]
@@ -148,9 +160,9 @@ Exit codes:
   0  you quit: /quit, Ctrl-D, Ctrl-C, or the end of the input
   1  cannot connect, or cannot write to the terminal or the output
   2  bad flags
-  3  the connection was lost (closed without a goodbye, or reset)
-  4  the server shut down
-  5  the server sent you away (kicked, full, busy, too many connections)
+  3  the connection was lost, and could not be resumed within {lost} s
+  4  the server shut down, and did not come back within {restart} s
+  5  the server sent you away: kicked, banned, wrong code, full or busy
 "
     )
 }

@@ -61,6 +61,17 @@ pub const HOLD_SECS_RANGE: RangeInclusive<u64> = 1..=3600;
 /// nine million lines in all (joins cost the square of the room's size).
 pub const DEFAULT_CROWD: usize = 100;
 
+/// How long the client keeps trying to reconnect after losing its
+/// connection: 60 s, as long as the server holds a departed client's name
+/// and session (issue 25's protocol). Past it, resuming could not work.
+pub const CLIENT_LOST_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long the client keeps trying to reconnect after
+/// `* server shutting down`: a restart window of 30 s, time for a teacher to
+/// start the server again, short enough that a server stopped for good
+/// does not keep a class's clients hanging for a minute.
+pub const CLIENT_SHUTDOWN_WINDOW: Duration = Duration::from_secs(30);
+
 /// The most bytes one event to the broadcaster can carry besides one line:
 /// a reader hands on its gathered chat lines once they reach this size.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024;
@@ -320,6 +331,13 @@ pub struct ClientConfig {
     pub name: Option<String>,
     /// When to colour what the client prints (`--color`).
     pub color: ColorChoice,
+    /// The class code, sent with `/key` first thing on every connection
+    /// (`--key`). Without it, the client asks for one if the server wants it.
+    pub key: Option<String>,
+    /// Whether to reconnect and resume by itself when the connection is lost
+    /// or the server restarts; `--no-reconnect` turns it off, for a script
+    /// (or a lab) that wants the exit code at once.
+    pub reconnect: bool,
 }
 
 impl Default for ClientConfig {
@@ -329,6 +347,8 @@ impl Default for ClientConfig {
             port: DEFAULT_PORT,
             name: None,
             color: ColorChoice::default(),
+            key: None,
+            reconnect: true,
         }
     }
 }

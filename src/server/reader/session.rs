@@ -311,7 +311,11 @@ impl Session {
     fn on_line(&mut self, text: &str) {
         let muted = self.muted();
         let step = plan::step(text, muted);
-        let first = std::mem::replace(&mut self.first_line, false);
+        // `/key` does not count: a client that sends its code to a server
+        // without one (after a restart without `--key`, say) may still
+        // resume with the line after it.
+        let first = self.first_line;
+        self.first_line = first && matches!(step, Step::Key);
         if self.announce_by.is_some() {
             // The first lines: a client that names itself is announced under
             // that name, one that takes its session back not at all (the
