@@ -90,10 +90,10 @@ Options:
   --stats-every SECONDS    log a statistics line every SECONDS
   --transcript FILE        append every event to FILE as JSON lines; a server
                            started again with the same FILE gives each room
-                           its recent lines back and holds the names of the
-                           clients that were connected for a minute, so they
-                           come back as themselves (without a transcript, a
-                           restart forgets both)
+                           its recent lines back and holds the sessions of
+                           the clients that were connected (--hold-secs), so
+                           they come back as themselves (without a
+                           transcript, a restart forgets both)
   --dashboard [HOST:]PORT  serve a live dashboard of the room over HTTP at
                            http://HOST:PORT/ (read-only) [host: {DEFAULT_HOST}]
   --key CODE               a class code: a client must send /key CODE first;

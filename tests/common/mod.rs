@@ -1,12 +1,14 @@
 //! Test helpers, one tool per file: a server on port 0 (`server.rs`), the
 //! one raw line client (`client.rs`), a guard for child processes
-//! (`child.rs`), tmux as a pseudo-terminal (`tmux.rs`), and waiting with a
-//! deadline (`wait.rs`). Each test file uses a different subset, hence the
+//! (`child.rs`), tmux as a pseudo-terminal (`tmux.rs`), a proxy that breaks
+//! connections on demand (`proxy.rs`), and waiting with a deadline
+//! (`wait.rs`). Each test file uses a different subset, hence the
 //! `dead_code` allowance.
 #![allow(dead_code)]
 
 mod child;
 mod client;
+mod proxy;
 mod queues;
 mod server;
 mod tmux;
@@ -17,6 +19,7 @@ mod wait;
 pub(crate) use self::{
     child::ChildGuard,
     client::{close_with_reset, is_timeout, Client},
+    proxy::Proxy,
     server::{console_server_with_bob, keep_every_line, server_binary, test_config, TestServer},
     tmux::{shell_quote, Tmux},
     wait::{poll, retry, wait_until, TIMEOUT},

@@ -306,6 +306,12 @@ impl Session {
             Seen::Control => return out,
             Seen::Session { token, last } => {
                 conn.session_asked = false;
+                // Said when the server takes the session back, not when the
+                // connection opens: a network still down may accept and
+                // reset the next connection at once.
+                if matches!(conn.resume, Resume::Asked { .. }) {
+                    out.push(Do::Tell("Reconnected; resuming your session.".to_string()));
+                }
                 // Counting starts where the server says when a session
                 // starts; a later answer (a resume's, a check's) changes
                 // nothing the markers do not.
@@ -376,7 +382,7 @@ impl Session {
                 if let Some(welcome) = welcome {
                     show(&mut self.names, &welcome, &mut out);
                 }
-                join(name, conn, &mut out);
+                join(name, conn, &mut out, self.reconnect);
                 out.push(Do::Ready);
                 return out;
             }
@@ -551,9 +557,6 @@ impl Session {
             (Some(_), Some(token)) => {
                 // Said once: not again when the code the server asked for
                 // comes, and the resume is sent again.
-                if matches!(conn.resume, Resume::No) {
-                    out.push(Do::Tell("Reconnected; resuming your session.".to_string()));
-                }
                 out.push(Do::Send(format!("/resume {token} {}", self.markers.last())));
                 conn.resume = Resume::Asked { welcome: None };
             }
@@ -563,19 +566,24 @@ impl Session {
                     .chosen()
                     .map(str::to_string)
                     .or_else(|| self.wanted_name.clone());
-                join(name, conn, out);
+                join(name, conn, out, self.reconnect);
             }
         }
     }
 }
 
-/// The join: `/nick NAME` if you have a name to ask for, then `/session`.
-fn join(name: Option<String>, conn: &mut Conn, out: &mut Vec<Do>) {
+/// The join: `/nick NAME` if you have a name to ask for, then `/session`
+/// (not with `--no-reconnect`).
+fn join(name: Option<String>, conn: &mut Conn, out: &mut Vec<Do>, reconnect: bool) {
     if let Some(name) = name {
         out.push(Do::Send(format!("/nick {name}")));
     }
-    out.push(Do::Send("/session".to_string()));
-    conn.session_asked = true;
+    // A client that will not come back asks for no session: the server
+    // would hold its name, and keep the room from hearing that it left.
+    if reconnect {
+        out.push(Do::Send("/session".to_string()));
+        conn.session_asked = true;
+    }
 }
 
 /// Shows a line from the server, and explains it if it refused the name

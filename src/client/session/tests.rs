@@ -124,13 +124,7 @@ fn a_lost_connection_resumes_from_the_last_line_received_whole() {
     assert!(s.connect_failed(&refused, t0 + ms(260)).is_empty());
     assert_eq!(s.wake_at(), Some(t0 + ms(760)));
     assert_eq!(said(s.tick(t0 + ms(760))), ["connect 10s"]);
-    assert_eq!(
-        said(s.opened()),
-        [
-            "tell Reconnected; resuming your session.".to_string(),
-            format!("send /resume {TOKEN} 3")
-        ]
-    );
+    assert_eq!(said(s.opened()), [format!("send /resume {TOKEN} 3")]);
     assert_eq!(s.status(t0).as_deref(), Some("resuming..."));
     // The welcome is not shown again, nor the control lines; the missed
     // lines are, then the resume line, and then typing may go on.
@@ -148,6 +142,7 @@ fn a_lost_connection_resumes_from_the_last_line_received_whole() {
     assert_eq!(
         resumed,
         [
+            "tell Reconnected; resuming your session.",
             "show > bob: four",
             "show > bob: five",
             "show * resumed: 2 lines you missed",
@@ -170,7 +165,7 @@ fn a_session_that_cannot_be_resumed_joins_again() {
     let t0 = Instant::now();
     s.closed(reset(), false, t0);
     s.tick(t0 + ms(250));
-    assert_eq!(said(s.opened())[1], format!("send /resume {TOKEN} 2"));
+    assert_eq!(said(s.opened())[0], format!("send /resume {TOKEN} 2"));
     let answer = feed(
         &mut s,
         &[
@@ -352,11 +347,7 @@ fn the_code_is_asked_for_once_and_the_refused_lines_sent_again() {
     s.tick(t0 + ms(250));
     assert_eq!(
         said(s.opened()),
-        [
-            "send /key blue-42",
-            "tell Reconnected; resuming your session.",
-            &format!("send /resume {TOKEN} 0")
-        ]
+        ["send /key blue-42", &format!("send /resume {TOKEN} 0")]
     );
     // The greeting that the server sent before reading the code is hidden.
     assert!(feed(&mut s, &["! this class needs a code: /key CODE"]).is_empty());
@@ -472,7 +463,7 @@ fn a_session_starts_counting_where_the_server_says() {
     let t0 = Instant::now();
     s.closed(reset(), false, t0);
     s.tick(t0 + ms(250));
-    assert_eq!(said(s.opened())[1], format!("send /resume {TOKEN} 40"));
+    assert_eq!(said(s.opened())[0], format!("send /resume {TOKEN} 40"));
     // The resume's own `#session TOKEN LAST` and its markers go on from there.
     feed(
         &mut s,
@@ -513,13 +504,7 @@ fn a_code_the_server_does_not_need_is_forgotten() {
     let t0 = Instant::now();
     s.closed(reset(), false, t0);
     s.tick(t0 + ms(250));
-    assert_eq!(
-        said(s.opened()),
-        [
-            "tell Reconnected; resuming your session.".to_string(),
-            format!("send /resume {TOKEN} 0")
-        ]
-    );
+    assert_eq!(said(s.opened()), [format!("send /resume {TOKEN} 0")]);
 }
 
 #[test]
@@ -543,5 +528,11 @@ fn a_resume_refused_for_not_coming_first_is_tried_again_without_the_code() {
     assert_eq!(answer, ["hang up"]);
     assert!(s.closed(None, false, t0 + ms(400)).is_empty());
     s.tick(t0 + ms(900));
-    assert_eq!(said(s.opened())[1], format!("send /resume {TOKEN} 0"));
+    assert_eq!(said(s.opened())[0], format!("send /resume {TOKEN} 0"));
+}
+
+#[test]
+fn a_client_that_will_not_reconnect_asks_for_no_session() {
+    let mut s = Session::new(Some("ann".into()), None, false);
+    assert_eq!(said(s.opened()), ["send /nick ann"]);
 }
