@@ -24,6 +24,25 @@ const MAX_BACKOFF: Duration = Duration::from_millis(64);
 /// once, not every time it catches up.
 const CAREFUL_FOR: Duration = Duration::from_secs(1);
 
+/// A reader that takes bytes in sips, with pauses between them, is given
+/// this many of its usual pauses before it counts as stalled (when that is
+/// longer than the write timeout). What the server sees is the socket, not
+/// the program: a program that reads a few KiB at a time from a large
+/// receive buffer leaves the window closed until enough is free (Linux
+/// waits for a sixteenth of the buffer, or half of a small one), so its
+/// socket takes nothing for a second or more between sips though it never
+/// stops reading; and the server's kernel learns that the window opened
+/// only at its next zero-window probe, whose interval doubles each time, so
+/// one pause may be twice or three times the one before (measured: 1.0 s,
+/// then 3.0 s, for 4 KiB read each second through an 8 KiB buffer). A
+/// client that was keeping up has no such pauses, and a laptop that sleeps
+/// is still found stalled within one and a half write timeouts.
+const PATIENCE: u32 = 4;
+
+/// However slowly a reader sipped, it counts as stalled after this many
+/// write timeouts without taking a byte.
+const MAX_PATIENCE: u32 = 8;
+
 /// When to write to a client again, and since when it has made no progress.
 #[derive(Debug)]
 pub(super) struct Pace {
@@ -37,6 +56,10 @@ pub(super) struct Pace {
     careful_until: Instant,
     /// Bytes were waiting after the last write.
     behind: bool,
+    /// How long this client's socket usually takes nothing between two
+    /// writes it takes part of, while it is behind: a moving average, once
+    /// there has been such a pause.
+    usual_pause: Option<Duration>,
 }
 
 impl Pace {
@@ -47,12 +70,21 @@ impl Pace {
             backoff: MIN_BACKOFF,
             careful_until: now,
             behind: false,
+            usual_pause: None,
         }
     }
 
     /// Records a write that the socket took `taken` bytes of, after which
     /// `left` bytes still wait.
     pub(super) fn wrote(&mut self, taken: usize, left: usize, now: Instant) {
+        if taken > 0 && self.behind {
+            // A sip after a pause: what this reader's pauses are like.
+            let pause = now.saturating_duration_since(self.last_progress);
+            self.usual_pause = Some(match self.usual_pause {
+                Some(usual) => (usual * 3 + pause) / 4,
+                None => pause,
+            });
+        }
         if taken > 0 || !self.behind {
             // Progress, or the first bytes that have to wait: the clock
             // for "no progress" starts again.
@@ -89,14 +121,31 @@ impl Pace {
     /// When to look at this client next: its retry, or the moment its
     /// write timeout runs out, whichever is first.
     pub(super) fn next_check(&self, write_timeout: Duration) -> Option<Instant> {
-        self.behind
-            .then(|| self.retry_at.min(self.last_progress + write_timeout))
+        self.behind.then(|| {
+            self.retry_at
+                .min(self.last_progress + self.patience(write_timeout))
+        })
     }
 
     /// True when bytes have waited `write_timeout` without the socket
-    /// taking any: the client has stopped reading.
+    /// taking any (or, for a reader that sips, [`PATIENCE`] of its usual
+    /// pauses, up to [`MAX_PATIENCE`] write timeouts): the client has
+    /// stopped reading.
     pub(super) fn is_stalled(&self, now: Instant, write_timeout: Duration) -> bool {
-        self.behind && now.saturating_duration_since(self.last_progress) >= write_timeout
+        self.behind
+            && now.saturating_duration_since(self.last_progress) >= self.patience(write_timeout)
+    }
+
+    /// How long this client may take nothing before it counts as stalled.
+    /// Until a pause has been seen, the patience is one and a half write
+    /// timeouts: a reader whose very first pause runs a little past the
+    /// write timeout is not lost for it, and one that stops dead is found
+    /// soon enough.
+    fn patience(&self, write_timeout: Duration) -> Duration {
+        let usual = self
+            .usual_pause
+            .unwrap_or(write_timeout * 3 / (2 * PATIENCE));
+        (usual * PATIENCE).clamp(write_timeout, write_timeout * MAX_PATIENCE)
     }
 
     /// True while writes should not block at all.
@@ -120,10 +169,10 @@ mod tests {
         assert!(pace.is_due(start + MIN_BACKOFF));
         pace.wrote(0, 100, start + MIN_BACKOFF);
         assert!(!pace.is_due(start + MIN_BACKOFF * 2), "the wait doubled");
-        assert!(!pace.is_stalled(start + second / 2, second));
+        assert!(!pace.is_stalled(start + second, second));
         assert!(
-            pace.is_stalled(start + second, second),
-            "no progress for a second"
+            pace.is_stalled(start + second * 3 / 2, second),
+            "no progress for a second and a half, no pause seen yet"
         );
         pace.wrote(10, 90, start + second / 2);
         assert!(
@@ -134,5 +183,53 @@ mod tests {
         assert!(!pace.is_behind());
         assert!(pace.is_careful(start + second), "stays careful a while");
         assert!(!pace.is_careful(start + second + CAREFUL_FOR));
+    }
+
+    #[test]
+    fn a_reader_that_sips_is_given_its_usual_pauses() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut pace = Pace::new(start);
+        pace.wrote(0, 100, start);
+        // A sip every 1.2 s: longer than the write timeout, every time.
+        let mut at = start;
+        for _ in 0..10 {
+            at += Duration::from_millis(1200);
+            assert!(!pace.is_stalled(at, second), "kept while it sips");
+            pace.wrote(10, 90, at);
+        }
+        assert!(!pace.is_stalled(at + Duration::from_millis(4700), second));
+        // Then it stops: found stalled after four of its pauses.
+        assert!(pace.is_stalled(at + Duration::from_millis(4800), second));
+        assert_eq!(
+            pace.next_check(second),
+            Some(
+                pace.retry_at
+                    .min(pace.last_progress + pace.patience(second))
+            )
+        );
+    }
+
+    #[test]
+    fn patience_has_a_floor_and_a_ceiling() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut pace = Pace::new(start);
+        // A reader whose pauses were short gets the write timeout.
+        pace.wrote(0, 100, start);
+        pace.wrote(100, 0, start + Duration::from_millis(1));
+        pace.wrote(0, 100, start + Duration::from_millis(2));
+        assert!(!pace.is_stalled(start + Duration::from_millis(1001), second));
+        assert!(pace.is_stalled(start + Duration::from_millis(1002), second));
+        // However long its pauses were, at most eight write timeouts.
+        let mut pace = Pace::new(start);
+        pace.wrote(0, 100, start);
+        let mut at = start;
+        for _ in 0..20 {
+            at += Duration::from_secs(30);
+            pace.wrote(1, 99, at);
+        }
+        assert!(!pace.is_stalled(at + second * 7, second));
+        assert!(pace.is_stalled(at + second * 8, second));
     }
 }
