@@ -393,7 +393,7 @@ pub(crate) fn section(results: &Results) -> String {
     t.push_str(&table(results));
     let _ = writeln!(
         t,
-        "\n**Reading the figures.** One run per K, on a machine of two cores shared with other work (the \"other load\" column): the percentiles move from run to run, most of all the p99 and the worst, so compare several runs (`--slow-readers`) before drawing a line between two figures. Issue 24 asks for these figures before and after its change; this report has those of the code it was written on. Peak RSS is this whole process, server and clients, from just before sending; the kernel's socket buffers are not in it. The talkers and the pair cost the same in every run; each slow reader adds a thread and an {} KiB buffer on the client side, and a reader thread and a send queue in the server.\n",
+        "\n**Reading the figures.** One run per K, on a machine of two cores shared with other work (the \"other load\" column): the percentiles move from run to run, most of all the p99 and the worst, so compare several runs (`--slow-readers`) before drawing a line between two figures. Issue 24 asks for these figures before and after its change; this report has those of the code it was written on. Peak RSS is this whole process, server and clients, from just before sending; the kernel's socket buffers are not in it. The talkers and the pair cost the same in every run; each slow reader adds a thread and an {} KiB buffer on the client side, and a reader thread and a cursor into the room's log in the server.\n",
         SLOW_BURST / 1024
     );
     let _ = writeln!(

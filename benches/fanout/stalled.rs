@@ -59,8 +59,8 @@ const READ_BUF: usize = 256 * 1024;
 /// The longest the room may take to connect and announce every client.
 const JOIN_LIMIT: Duration = Duration::from_secs(30);
 
-/// The server's per-client send-queue limit: the report states the bound
-/// (`K x limit`) next to the measured RSS and judges the K = 50 row against it.
+/// The most a client's own queue may hold (its replies and private lines,
+/// `--sendq-bytes`): the report states it beside the room's log.
 pub(crate) fn send_queue_limit(config: &ServerConfig) -> Option<u64> {
     Some(config.sendq_bytes as u64)
 }
@@ -76,7 +76,7 @@ record! {
         size: u64,
         /// The server's write timeout (the time it may wait on one socket).
         write_timeout_ms: u64,
-        /// The server's send-queue limit per client, if it has one (bytes).
+        /// The limit of each client's own queue (`--sendq-bytes`), bytes.
         sendq_limit_bytes: Option<f64>,
         /// Lines the filler sent into everyone's buffers before the flood.
         prefill_lines: u64,

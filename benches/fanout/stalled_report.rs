@@ -18,12 +18,14 @@ use crate::stalled::{
 const COUNTS: [usize; 5] = [0, 1, 5, 20, 50];
 const LATENCY_STALLED: usize = 5;
 
-/// The issue's targets: extra flood time for (K, under this many seconds),
-/// and the worst latency of a normal line, milliseconds.
+/// The targets: extra flood time for (K, under this many seconds), from
+/// issue 13; the worst latency of a normal line, milliseconds, and the
+/// memory 50 stalled clients may add, MiB, from issue 24.
 const EXTRA_TARGETS: [(u64, f64); 2] = [(20, 0.3), (50, 0.5)];
-const LATENCY_TARGET_MS: f64 = 100.0;
-/// The row whose memory is a target figure.
+const LATENCY_TARGET_MS: f64 = 50.0;
+/// The row whose memory is a target figure, and its target.
 const MEMORY_K: u64 = 50;
+const MEMORY_TARGET_MIB: f64 = 8.0;
 
 /// Everything scenario E measured.
 #[derive(Debug, Clone)]
@@ -245,7 +247,7 @@ pub(crate) fn target_rows(results: &Results) -> String {
     let l = &results.latency;
     let _ = writeln!(
         t,
-        "| E: worst latency of a normal line, {} stalled clients and a flooder, under {LATENCY_TARGET_MS:.0} ms (issue 13) | max {}, p50 {} ({} of {} lines) | - | {} |",
+        "| E: worst latency of a normal line, {} stalled clients and a flooder, under {LATENCY_TARGET_MS:.0} ms (issues 13, 24) | max {}, p50 {} ({} of {} lines) | - | {} |",
         l.stalled,
         ms(l.max_ms),
         ms(l.p50_ms),
@@ -258,29 +260,15 @@ pub(crate) fn target_rows(results: &Results) -> String {
             .rss_peak_mib
             .zip(base.and_then(|b| b.rss_peak_mib))
             .map(|(with, without)| with - without);
-        // With a send-queue limit, the server can hold at most K x limit for
-        // the stalled clients: judge the growth over K = 0 against it.
-        let (bound, judged) = match row.sendq_limit_bytes {
-            Some(limit) => {
-                let bound_mib = MEMORY_K as f64 * limit / (1024.0 * 1024.0);
-                (
-                    format!(
-                        "bound {MEMORY_K} x {:.0} KiB send queue = {bound_mib:.1} MiB above K = 0",
-                        limit / 1024.0
-                    ),
-                    verdict(growth.is_some_and(|g| g <= bound_mib)),
-                )
-            }
-            None => (
-                "no send-queue limit yet, so no bound to state".to_string(),
-                "stated",
-            ),
-        };
+        // The room's log is shared by every member however far behind it
+        // is; a stalled client adds its cursor and its own queue (replies,
+        // private lines), not a copy of the flood.
         let _ = writeln!(
             t,
-            "| E: server memory with {MEMORY_K} stalled clients bounded (max-clients x send-queue limit) and stated (issue 13) | peak RSS {} in-process (server + clients), {} more than with none; {bound} | - | {judged} |",
+            "| E: server memory with {MEMORY_K} stalled clients under a flood under {MEMORY_TARGET_MIB:.0} MiB: bounded by the room, not by its clients (issue 24) | peak RSS {} in-process (server + clients), {} more than with none | - | {} |",
             mib(row.rss_peak_mib),
-            growth.map_or("-".to_string(), |g| format!("{g:.1} MiB"))
+            growth.map_or("-".to_string(), |g| format!("{g:.1} MiB")),
+            verdict(growth.is_some_and(|g| g < MEMORY_TARGET_MIB))
         );
     }
     t
@@ -295,8 +283,11 @@ pub(crate) fn section(results: &Results) -> String {
         "In-process, with the settings above (write timeout {} ms; {}). Four kinds of client: one sender; one observer that reads everything as soon as it arrives; a filler (see the pre-fill below); and K stalled clients that connect, join and never read again. When the observer has seen every other client's `joined` notice and the pre-fill, the sender sends {FLOOD_LINES} lines of {FLOOD_SIZE} bytes as fast as the server takes them. **Flood time** runs from the first line written to the observer's receiving the last, and the observer checks every line (once, in order, intact). **Evicted** counts the `* NAME left (too slow)` notices about stalled clients the observer saw by the end of the run (the flood, then up to a write timeout and a second more); in parentheses, those before the flood's last line. **Longest gap** is the longest time within the flood that no line reached the observer. Each run is a fresh process with a {} s deadline; a run that misses it says so. All of E took {:.0} s.\n",
         results.floods.first().map_or(0, |r| r.write_timeout_ms),
         match results.floods.first().and_then(|r| r.sendq_limit_bytes) {
-            Some(limit) => format!("send queue {:.0} KiB per client", limit / 1024.0),
-            None => "no send queue: the server has none yet".to_string(),
+            Some(limit) => format!(
+                "a room log of 1 MiB, shared by the room; an own queue of at most {:.0} KiB per client, for its replies and private lines",
+                limit / 1024.0
+            ),
+            None => "the server's defaults".to_string(),
         },
         results.deadline.as_secs(),
         results.took.as_secs_f64()
@@ -350,7 +341,7 @@ pub(crate) fn section(results: &Results) -> String {
     );
     let _ = writeln!(
         t,
-        "**Memory.** Peak RSS is this whole process (the server, the observer, the sender and the filler) from the end of the pre-fill; the kernel's socket buffers are not in it. A server that queues for stalled clients holds their backlog in its own memory, up to max-clients x the send-queue limit; the K = {MEMORY_K} row shows what {MEMORY_K} of them cost.\n"
+        "**Memory.** Peak RSS is this whole process (the server, the observer, the sender and the filler) from the end of the pre-fill; the kernel's socket buffers are not in it. The server keeps one log per room, shared by every member however far behind it is: a stalled client costs a cursor into it and its own queue (its replies and private lines, none here), not a copy of the flood. The K = {MEMORY_K} row shows what {MEMORY_K} of them cost.\n"
     );
     let _ = writeln!(
         t,
