@@ -56,11 +56,9 @@ enum Goodbye {
     Refused(String),
 }
 
-/// The starts of the `!` lines that send a client away for good. The ban
-/// and the class-code lines are issue 25's protocol (`banned from this
-/// server for N min`, `wrong code`, `too many wrong codes, try again in N
-/// min`); the client names them here rather than in `protocol::lines`,
-/// which the server's branch owns.
+/// The starts of the `!` lines that send a client away for good: a kick, a
+/// ban, a wrong class code (as `protocol::lines` writes them; the tests
+/// below check each against it).
 const SENT_AWAY: [&str; 4] = [
     "kicked by the server",
     "banned from this server",
@@ -73,8 +71,8 @@ const REFUSED: [&str; 3] = ["server full ", "server busy", "too many connections
 
 /// Which goodbye `line` (cleaned, without its newline) is, if any. The
 /// texts are those of `protocol::lines` (`bye`, `shutting_down`, `kicked`,
-/// `server_full`, `server_busy`, `too_many_from`) and of issue 25's
-/// protocol note; the tests hold them together.
+/// `banned`, `wrong_code`, `too_many_wrong_codes`, `server_full`,
+/// `server_busy`, `too_many_from`); the tests hold them together.
 fn goodbye(line: &str) -> Option<Goodbye> {
     match line {
         "* bye" => return Some(Goodbye::Bye),
@@ -160,9 +158,9 @@ mod tests {
         for line in [
             lines::kicked(None),
             lines::kicked(Some("spam")),
-            b"! banned from this server for 10 min\n".to_vec(),
-            b"! wrong code\n".to_vec(),
-            b"! too many wrong codes, try again in 5 min\n".to_vec(),
+            lines::banned(10),
+            lines::wrong_code(),
+            lines::too_many_wrong_codes(5),
         ] {
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
             match after(&[line], false, false) {

@@ -18,9 +18,8 @@ use markers::{Markers, Seen};
 use retry::{try_again_after, Cause, Next, Outage};
 use sleep::Clocks;
 
-/// The server's lines the handshake reads, by how they start (issue 25's
-/// protocol note; the server's branch owns `protocol::lines`, so they are
-/// named here).
+/// The server's lines the handshake reads, by how they start: as
+/// `protocol::lines` writes them (the tests check each against it).
 const CODE_WANTED: &str = "! this class needs a code";
 const WELCOME: &str = "* welcome ";
 const RESUMED: &str = "* resumed: ";

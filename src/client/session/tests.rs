@@ -536,3 +536,15 @@ fn a_client_that_will_not_reconnect_asks_for_no_session() {
     let mut s = Session::new(Some("ann".into()), None, false);
     assert_eq!(said(s.opened()), ["send /nick ann"]);
 }
+
+#[test]
+fn the_lines_the_handshake_reads_are_the_servers() {
+    use crate::protocol::lines::{self, Recording};
+    let text = |line: Vec<u8>| String::from_utf8(line).expect("text");
+    assert!(text(lines::needs_code()).starts_with(CODE_WANTED));
+    assert!(text(lines::welcome("ann", 1, &[], Recording::Off)).starts_with(WELCOME));
+    assert!(text(lines::resumed(3)).starts_with(RESUMED));
+    assert!(text(lines::cannot_resume()).starts_with(CANNOT_RESUME));
+    assert_eq!(text(lines::no_code_needed()), format!("{NO_CODE_NEEDED}\n"));
+    assert_eq!(text(lines::resume_first()), format!("{RESUME_FIRST}\n"));
+}
