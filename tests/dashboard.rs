@@ -19,6 +19,7 @@ use common::{poll, server_binary, Client, TestServer, TIMEOUT};
 /// head deadline, places per address, and places in all.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 const PER_ADDRESS: usize = 8;
+#[cfg(target_os = "linux")]
 const MAX_CONNECTIONS: usize = 64;
 /// How long a stream may stay behind before it is dropped.
 #[cfg(target_os = "linux")]
@@ -207,6 +208,7 @@ fn open_from(last: u8, to: SocketAddr) -> TcpStream {
     stream
 }
 
+#[cfg(target_os = "linux")]
 /// Waits until `stream` has `prefix` waiting unread (what the server
 /// wrote to it), without reading it.
 fn wait_unread(stream: &TcpStream, prefix: &str) {
@@ -226,6 +228,7 @@ fn wait_unread(stream: &TcpStream, prefix: &str) {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Asks for `/state.json` as a browser would, and says how long the
 /// answer took; it must be `200` and list ann.
 fn fresh_state(addr: SocketAddr) -> Duration {

@@ -6,8 +6,11 @@
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+#[cfg(target_os = "linux")]
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 
 mod common;
 use common::{Client, TestServer, TIMEOUT};
