@@ -3,7 +3,7 @@
 //! it failed, the first cases that made it fail. `report.rs` writes them
 //! down; `main.rs` exits non-zero if any failed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::clients::admission::{Burst, Knock, Outcome};
 use crate::clients::console::ConsoleReport;
@@ -98,6 +98,8 @@ pub(crate) struct Evidence {
     pub(crate) rooms: usize,
     /// Seconds since the server started when the chaos began and ended.
     pub(crate) chaos: (f64, f64),
+    /// The kind of client that last used each local port.
+    pub(crate) ports: HashMap<u16, Kind>,
 }
 
 /// One check's verdict.
@@ -200,13 +202,7 @@ fn descriptors(e: &Evidence) -> Check {
             s.fds, e.base.fds, s.live
         ));
     }
-    let peak = e
-        .samples
-        .fd_trace
-        .iter()
-        .map(|(_, n)| *n)
-        .max()
-        .unwrap_or(0);
+    let peak = e.samples.peak_fds();
     Check::new(
         "no descriptor left beyond the live clients",
         failures,
@@ -268,8 +264,12 @@ fn close_wait(e: &Evidence) -> Check {
         .long_close_waits
         .iter()
         .map(|long| {
+            let kind = e
+                .ports
+                .get(&long.client_port)
+                .map_or("an unknown kind".to_string(), |k| format!("a {k}"));
             format!(
-                "a socket in CLOSE-WAIT for {:.2} s from t = {:.1} s (client port {})",
+                "a socket in CLOSE-WAIT for {:.2} s from t = {:.1} s (client port {}, last used by {kind})",
                 long.seconds, long.since, long.client_port
             )
         })
@@ -407,8 +407,12 @@ fn healthy_lines(e: &Evidence) -> Check {
             }
         }
     }
-    if e.healthy.is_empty() {
-        failures.push("no healthy client ran".to_string());
+    let class = crate::mix::count(Kind::Healthy);
+    if e.healthy.len() != class {
+        failures.push(format!(
+            "only {} of the {class} healthy clients' threads finished (a soak thread panicked)",
+            e.healthy.len()
+        ));
     }
     let sessions = e
         .healthy
@@ -595,19 +599,30 @@ fn newcomers(e: &Evidence) -> Check {
             Outcome::Welcome => {}
             Outcome::Busy => {
                 busy += 1;
-                let near = e
+                let (from, to) = (k.connected - 0.1, k.answered + 0.1);
+                // The sampler's counts, the newcomer's own, and the count a
+                // burst took just before letting its connections go (the
+                // count then falls fast, faster than a newcomer can look).
+                let seen: Vec<usize> = e
                     .samples
                     .fd_trace
                     .iter()
-                    .filter(|(t, _)| *t >= k.connected - 0.1 && *t <= k.answered + 0.1)
+                    .filter(|(t, _)| *t >= from && *t <= to)
                     .map(|(_, n)| *n)
                     .chain(k.fds_then)
-                    .max()
-                    .unwrap_or(0);
+                    .chain(
+                        e.bursts
+                            .iter()
+                            .filter(|b| b.released_at >= from && b.released_at <= to)
+                            .map(|b| b.fds_held),
+                    )
+                    .collect();
+                let near = seen.iter().copied().max().unwrap_or(0);
                 if near + BUSY_SLACK < limit {
                     failures.push(format!(
-                        "told `server busy` at t = {:.1} s with at most {near} of {limit} descriptors in use",
-                        k.answered
+                        "told `server busy` at t = {:.2} s (connected at {:.2} s) with at most \
+                         {near} of {limit} descriptors in use (counts seen: {seen:?})",
+                        k.answered, k.connected
                     ));
                 }
             }
@@ -634,12 +649,21 @@ fn newcomers(e: &Evidence) -> Check {
     )
 }
 
-/// The server's log holds no panic.
+/// The server's log holds no panic (and the soak's own threads did not
+/// panic either, or its figures would be short).
 fn no_panic(e: &Evidence) -> Check {
     let log = &e.stopped.log;
+    let mut failures = log.panics.clone();
+    failures.extend(
+        e.tallies
+            .values()
+            .flat_map(|t| t.problems.iter())
+            .filter(|(k, _)| *k == "soak")
+            .map(|(_, what)| format!("in the soak itself: {what}")),
+    );
     Check::new(
         "no panic",
-        log.panics.clone(),
+        failures,
         format!(
             "the server's log: {} lines, none with `panicked`",
             log.lines

@@ -298,6 +298,7 @@ fn run(options: &Options) -> io::Result<bool> {
         load: phases.load,
         rooms: mix::all_rooms().len() + 1,
         chaos: phases.chaos,
+        ports: ctx.ports.into_inner(),
     };
     let checks = checks::all(&evidence);
     report::write(&options.report, &evidence, &checks)?;

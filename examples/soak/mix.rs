@@ -105,7 +105,8 @@ impl Kind {
             }
             Kind::Sleeper => {
                 "joins (8 KiB receive buffer) and stops reading; half wake up after \
-                 20 to 60 s and read again; once evicted, comes back and sleeps again"
+                 1 to 30 s and read for 5 to 15 s; once evicted, or awake, comes back \
+                 and sleeps again"
             }
             Kind::SlowReader => "reads 1 KiB every 250 ms (about 4 KB/s) through an 8 KiB buffer",
             Kind::Flooder => {

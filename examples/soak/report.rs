@@ -105,17 +105,9 @@ fn machine(e: &Evidence) -> String {
 }
 
 fn figures(md: &mut String, e: &Evidence) {
-    let series = &e.samples.series;
-    let peak_threads = series.iter().map(|s| s.threads).max().unwrap_or(0);
-    let peak_fds = e
-        .samples
-        .fd_trace
-        .iter()
-        .map(|(_, n)| *n)
-        .max()
-        .unwrap_or(0);
-    let peak_sampled = series.iter().map(|s| s.rss_kib).max().unwrap_or(0);
-    let end_rss = series.last().map_or(0, |s| s.rss_kib);
+    let (peak_threads, peak_fds) = (e.samples.peak_threads(), e.samples.peak_fds());
+    let peak_sampled = e.samples.peak_rss_kib();
+    let end_rss = e.samples.series.last().map_or(0, |s| s.rss_kib);
     let (bound, _) = checks::memory_bound(e);
     let _ = writeln!(md, "\n## The figures\n");
     let _ = writeln!(
@@ -245,7 +237,32 @@ fn mix_table(md: &mut String, e: &Evidence) {
         "| the console | | every 3 s: say, mute (15 s), move, kick, ban (1 min, lifted 10 to 20 s later) | {} |",
         cell(&console)
     );
+    // What a kind ran into that no check judges (a slow reader the server
+    // cut off, say): worth a look, not a failure.
+    let noted: Vec<(Kind, &String)> = e
+        .tallies
+        .iter()
+        .flat_map(|(kind, t)| {
+            t.problems
+                .iter()
+                .map(move |(check, what)| (*kind, check, what))
+        })
+        .filter(|(_, check, _)| !CHECKED.contains(*check))
+        .map(|(kind, _, what)| (kind, what))
+        .collect();
+    if !noted.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nWhat the misbehaving clients ran into that no check judges:\n"
+        );
+        for (kind, what) in noted.iter().take(30) {
+            let _ = writeln!(md, "- {kind}: {}", cell(what));
+        }
+    }
 }
+
+/// The problems the checks judge; any other a kind notes is listed apart.
+const CHECKED: [&str; 5] = ["half-close", "resume", "bans", "console", "soak"];
 
 /// How many tagged lines of a kind reached a room, from the transcript.
 fn tagged_lines(e: &Evidence, kind: Kind) -> u64 {
@@ -342,13 +359,15 @@ const HOW: &str = "\
   number in the class and its line number. The transcript (read with `serde_json`) says which \
   room heard which tagged line, in which order. Each healthy client must have received \
   exactly its room's tagged lines (its own left out), in the same order, up to the last \
-  healthy client's final line, with no `* N lines skipped` and no `!` line. The 36 with a \
-  session (`/session`) also get each room line's number from the server's `#SEQ COUNT` \
+  healthy client's final line, with no `* N lines skipped` and no `!` line; and from each \
+  healthy room mate, every line it says it sent, 1 to its last, whatever the transcript says. \
+  The 36 with a session (`/session`) also get each room line's number from the server's `#SEQ COUNT` \
   markers: every line the transcript numbers in their room after their session began (chat, \
   actions, `say`, joins and leaves) must be among them, in order, with the right tag.
 - **Newcomers.** A newcomer told `! server busy, try again later` counts the server's \
-  descriptors at once; the sampler also counts them 40 times a second while a burst runs. The \
-  refusal is fair only if, between its connect and its answer, the server held at least its \
+  descriptors at once; the sampler also counts them 40 times a second while a burst runs, and \
+  a burst counts them just before it lets its connections go. The refusal is fair only if one \
+  of those counts, from 0.1 s before its connect to 0.1 s after its answer, is at least the \
   limit less 8. A newcomer that gets no answer, or another one, fails the check too.
 - **No panic.** The server's standard error, copied to `target/soak/server.log`, has no line \
   with `panicked`.

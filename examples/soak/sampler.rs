@@ -59,6 +59,23 @@ pub(crate) struct Samples {
     pub(crate) long_close_waits: Vec<LongCloseWait>,
 }
 
+impl Samples {
+    /// The most threads seen.
+    pub(crate) fn peak_threads(&self) -> usize {
+        self.series.iter().map(|s| s.threads).max().unwrap_or(0)
+    }
+
+    /// The most descriptors seen.
+    pub(crate) fn peak_fds(&self) -> usize {
+        self.fd_trace.iter().map(|(_, n)| *n).max().unwrap_or(0)
+    }
+
+    /// The highest resident memory sampled (the peak itself is `VmHWM`).
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
+        self.series.iter().map(|s| s.rss_kib).max().unwrap_or(0)
+    }
+}
+
 /// Allowed stay in CLOSE-WAIT: the server has read the client's FIN and
 /// must close its side within a second.
 pub(crate) const CLOSE_WAIT_LIMIT: f64 = 1.0;

@@ -19,7 +19,7 @@ pub(crate) struct RoomLine {
     /// Its number (server-wide, growing).
     pub(crate) line: u64,
     /// `message`, `action`, `say`, `join` or `leave`.
-    pub(crate) event: String,
+    pub(crate) event: &'static str,
     /// The tag of a chat line or action.
     pub(crate) tag: Option<Tag>,
     /// Who joined, for a `join`.
@@ -39,6 +39,18 @@ pub(crate) struct Transcript {
     pub(crate) tagged_by_who: HashMap<u32, u64>,
     /// Lines that did not parse.
     pub(crate) unreadable: u64,
+}
+
+/// The name of a numbered record's event, kept once rather than once a line.
+fn numbered_event(event: &str) -> &'static str {
+    match event {
+        "message" => "message",
+        "action" => "action",
+        "say" => "say",
+        "join" => "join",
+        "leave" => "leave",
+        _ => "other",
+    }
 }
 
 /// Reads the transcript at `path`.
@@ -75,7 +87,7 @@ pub(crate) fn read(path: &Path) -> io::Result<Transcript> {
             .or_default()
             .push(RoomLine {
                 line: number,
-                event,
+                event: numbered_event(&event),
                 tag,
                 name: record["name"].as_str().map(str::to_string),
             });

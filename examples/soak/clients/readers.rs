@@ -27,7 +27,6 @@ pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
             ctx.nap(Duration::from_secs(2));
             continue;
         };
-        tally.add("naps", 1);
         let fell_asleep = Instant::now();
         let wake_at = wakes.then(|| after_ms(rng.between(1_000, 30_000)));
         let evicted = loop {
