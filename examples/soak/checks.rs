@@ -878,3 +878,111 @@ fn bans(e: &Evidence) -> Check {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mix::{class, Member};
+
+    fn tag(who: u32, n: u32) -> Tag {
+        Tag { who, n }
+    }
+
+    fn healthy(index: usize, sent: u32, tags: Vec<Tag>) -> HealthyReport {
+        let member: Member = class()
+            .into_iter()
+            .find(|m| m.kind == Kind::Healthy && m.index == index)
+            .expect("a healthy member");
+        HealthyReport {
+            member,
+            seated: true,
+            session_start: None,
+            sent,
+            numbered: Vec::new(),
+            tags,
+            skips: Vec::new(),
+            errors: Vec::new(),
+            muted_heard: Vec::new(),
+            lines: 0,
+            goodbye: true,
+            closed: true,
+        }
+    }
+
+    fn line(line: u64, event: &'static str, tag: Option<Tag>) -> RoomLine {
+        RoomLine {
+            line,
+            event,
+            tag,
+            name: None,
+        }
+    }
+
+    /// Tags must match the transcript exactly, or in order where it has gaps.
+    #[test]
+    fn tags_must_match_exactly_unless_the_transcript_has_gaps() {
+        let expected = [tag(1, 1), tag(2, 1), tag(1, 2)];
+        assert_eq!(compare_tags(&expected, &expected, false), None);
+        let missing = [tag(1, 1), tag(1, 2)];
+        let problem = compare_tags(&expected, &missing, false).expect("one missing");
+        assert!(problem.contains("1 missing"), "{problem}");
+        let swapped = [tag(2, 1), tag(1, 1), tag(1, 2)];
+        let problem = compare_tags(&expected, &swapped, false).expect("out of order");
+        assert!(problem.contains("first difference at line 0"), "{problem}");
+        // With gaps, more may have come than the transcript kept.
+        let more = [tag(9, 9), tag(1, 1), tag(2, 1), tag(1, 2)];
+        assert_eq!(compare_tags(&expected, &more, true), None);
+        assert!(compare_tags(&expected, &missing, true).is_some());
+    }
+
+    /// Lines after the window's last one are cut off before comparing.
+    #[test]
+    fn what_came_after_the_window_is_not_judged() {
+        let expected = [tag(1, 1), tag(2, 1)];
+        let got = [tag(1, 1), tag(2, 1), tag(5, 7)];
+        assert_eq!(within(&got, &expected), &got[..2]);
+        let short = [tag(1, 1)];
+        assert_eq!(within(&short, &expected), &short[..]);
+    }
+
+    /// A line missing from a healthy mate is caught without the transcript.
+    #[test]
+    fn every_line_of_each_healthy_mate_is_counted() {
+        // healthy 0 and 3 share the lobby.
+        let mate = healthy(3, 3, Vec::new());
+        let who = mate.member.who;
+        let complete = healthy(0, 1, vec![tag(who, 1), tag(who, 2), tag(who, 3)]);
+        let all = [complete, mate];
+        assert!(from_each_mate(&all[0], &all).is_empty());
+        let short = healthy(0, 1, vec![tag(who, 1), tag(who, 3)]);
+        let problems = from_each_mate(&short, &all);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("2 of its 3 lines"), "{problems:?}");
+    }
+
+    /// A missing, mistagged or reordered number fails; own lines are left out.
+    #[test]
+    fn numbered_lines_must_all_be_there_in_order_with_their_tags() {
+        let mut h = healthy(0, 1, Vec::new());
+        let me = h.member.who;
+        let room = [
+            line(5, "join", None),
+            line(7, "message", Some(tag(8, 1))),
+            line(8, "message", Some(tag(me, 1))),
+            line(9, "leave", None),
+            line(11, "say", None),
+        ];
+        h.numbered = vec![(7, Some(tag(8, 1))), (9, None), (11, None)];
+        assert_eq!(compare_numbers(&h, &room, 6, 11), (3, None));
+        h.numbered = vec![(7, Some(tag(8, 1))), (11, None)];
+        let (_, problem) = compare_numbers(&h, &room, 6, 11);
+        assert!(problem.expect("9 missing").contains("[9]"));
+        h.numbered = vec![(7, Some(tag(8, 2))), (9, None), (11, None)];
+        assert!(compare_numbers(&h, &room, 6, 11).1.is_some(), "a wrong tag");
+        h.numbered = vec![(9, None), (7, Some(tag(8, 1))), (11, None)];
+        assert!(
+            compare_numbers(&h, &room, 6, 11).1.is_some(),
+            "out of order"
+        );
+    }
+}

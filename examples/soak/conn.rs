@@ -324,3 +324,53 @@ pub(crate) fn skipped_count(line: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `#SEQ COUNT` numbers the COUNT lines after it; the rest are the client's own.
+    #[test]
+    fn markers_number_the_lines_after_them() {
+        let mut numbering = Numbering::default();
+        let lines = [
+            "* welcome x",
+            "#session abc 6",
+            "#7 2",
+            "> a: one",
+            "* b joined",
+            "* you are now in lab",
+            "#12 1",
+            "> a: two",
+        ];
+        let got: Vec<Numbered> = lines.iter().map(|l| numbering.classify(l)).collect();
+        use Numbered::*;
+        assert_eq!(
+            got,
+            [
+                Own,
+                Control,
+                Control,
+                Room(7),
+                Room(8),
+                Own,
+                Control,
+                Room(12)
+            ]
+        );
+        assert_eq!(
+            parse_session("#session abc 6"),
+            Some(("abc".to_string(), 6))
+        );
+    }
+
+    /// A skip notice is known by its words, and a chat line quoting one is not one.
+    #[test]
+    fn skip_notices_are_told_apart() {
+        let line = "* 12 lines skipped: you fell behind";
+        assert!(is_skip_notice(line));
+        assert_eq!(skipped_count(line), 12);
+        assert!(is_skip_notice("* 1 line skipped: you fell behind"));
+        assert!(!is_skip_notice("> ann: * 3 lines skipped"));
+    }
+}

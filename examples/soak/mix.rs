@@ -105,8 +105,9 @@ impl Kind {
             }
             Kind::Sleeper => {
                 "joins (8 KiB receive buffer) and stops reading; half wake up after \
-                 1 to 30 s and read for 5 to 15 s; once evicted, or awake, comes back \
-                 and sleeps again"
+                 1 to 30 s and read for 5 to 15 s, the others end their nap after 20 to \
+                 120 s with a reset or, still not reading, a half-close; evicted or not, \
+                 comes back and sleeps again"
             }
             Kind::SlowReader => "reads 1 KiB every 250 ms (about 4 KB/s) through an 8 KiB buffer",
             Kind::Flooder => {
@@ -299,5 +300,48 @@ impl Rng {
     /// True once in `n` times.
     pub(crate) fn one_in(&mut self, n: usize) -> bool {
         self.below(n) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatroom::protocol::{is_reserved, is_valid_name, skeleton};
+    use std::collections::HashSet;
+
+    /// The class is 200, and every name it asks for (a renamer's too) is
+    /// valid, not reserved, and unlike every other to the look-alike rule.
+    #[test]
+    fn the_class_is_two_hundred_distinct_names() {
+        let class = class();
+        assert_eq!(class.len(), 200);
+        let mut names: Vec<String> = class.iter().map(|m| m.name.clone()).collect();
+        for m in class.iter().filter(|m| m.kind == Kind::Renamer) {
+            names.extend((1..200).map(|j| format!("{}v{j}", m.name)));
+        }
+        let mut skeletons = HashSet::new();
+        for name in &names {
+            assert!(is_valid_name(name) && !is_reserved(name), "{name}");
+            assert!(
+                skeletons.insert(skeleton(name)),
+                "{name} looks like another"
+            );
+        }
+    }
+
+    /// A tag is the first word of a text, and `line_text` puts it there.
+    #[test]
+    fn a_tag_is_the_first_word() {
+        assert_eq!(
+            Tag::parse("17.345 socket thread"),
+            Some(Tag { who: 17, n: 345 })
+        );
+        assert_eq!(Tag::parse("17.345"), Some(Tag { who: 17, n: 345 }));
+        for not in ["soak bulletin 3", "/17.3 x", "17 3", "joined", ""] {
+            assert_eq!(Tag::parse(not), None, "{not}");
+        }
+        let mut rng = Rng::new(1, 2);
+        let tag = Tag { who: 3, n: 4 };
+        assert_eq!(Tag::parse(&line_text(tag, 5, &mut rng)), Some(tag));
     }
 }

@@ -222,3 +222,42 @@ impl CloseWaitTracker {
         samples.long_close_waits = self.long;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::TcpRow;
+
+    fn row(state: TcpState) -> TcpRow {
+        TcpRow {
+            state,
+            local_port: 9000,
+            remote_port: 40_000,
+        }
+    }
+
+    /// A stay is timed from the first look that saw it to the last.
+    #[test]
+    fn close_wait_stays_are_timed_from_first_to_last_look() {
+        let mut tracker = CloseWaitTracker::default();
+        tracker.look(
+            0.0,
+            &[(1, row(TcpState::CloseWait)), (2, row(TcpState::CloseWait))],
+        );
+        tracker.look(
+            0.25,
+            &[
+                (1, row(TcpState::CloseWait)),
+                (2, row(TcpState::Established)),
+            ],
+        );
+        tracker.look(1.5, &[(1, row(TcpState::CloseWait))]);
+        tracker.look(1.75, &[]);
+        let mut samples = Samples::default();
+        tracker.finish(&mut samples);
+        assert_eq!(samples.close_waits, 2);
+        assert_eq!(samples.longest_close_wait, 1.5);
+        assert_eq!(samples.long_close_waits.len(), 1);
+        assert_eq!(samples.long_close_waits[0].client_port, 40_000);
+    }
+}

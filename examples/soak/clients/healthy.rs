@@ -273,3 +273,25 @@ pub(crate) fn room_line_tag(line: &str) -> Option<Tag> {
     let (_, text) = rest.split_once(' ')?;
     Tag::parse(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chat lines and actions carry tags; private messages and notices do not.
+    #[test]
+    fn only_room_lines_carry_tags() {
+        let tag = Some(Tag { who: 4, n: 9 });
+        assert_eq!(room_line_tag("> ann: 4.9 socket"), tag);
+        assert_eq!(room_line_tag("* ren3v2 4.9 waves"), tag);
+        for not in [
+            "> ann (private): 4.9 psst",
+            "* ann joined",
+            "* [server] soak bulletin 5",
+            "* 12 lines skipped: you fell behind",
+            "#4 9",
+        ] {
+            assert_eq!(room_line_tag(not), None, "{not}");
+        }
+    }
+}

@@ -17,7 +17,10 @@ const SIP_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs one sleeper: joins, stops reading, and finds out by itself (the
 /// socket's pending error) when the server evicted it; then comes back.
-/// Half of them wake up after a while and read everything again.
+/// Half of them wake up after a while and read everything again; the
+/// others end a long nap with a reset or, still not reading, a half-close
+/// (a script whose output is blocked): the server cannot deliver what is
+/// due then, and must still close within a second or so.
 pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
     let mut tally = Tally::default();
     let mut rng = ctx.rng(me);
@@ -28,7 +31,12 @@ pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
             continue;
         };
         let fell_asleep = Instant::now();
-        let wake_at = wakes.then(|| after_ms(rng.between(1_000, 30_000)));
+        let nap_ms = if wakes {
+            rng.between(1_000, 30_000)
+        } else {
+            rng.between(20_000, 120_000)
+        };
+        let nap_end = after_ms(nap_ms);
         let evicted = loop {
             if !ctx.nap(Duration::from_millis(500)) {
                 break false;
@@ -36,7 +44,7 @@ pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
             if reset_by_server(&conn) {
                 break true;
             }
-            if wake_at.is_some_and(|at| Instant::now() >= at) {
+            if Instant::now() >= nap_end {
                 break false;
             }
         };
@@ -46,7 +54,7 @@ pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
                 "longest nap before eviction (s)",
                 fell_asleep.elapsed().as_secs_f64(),
             );
-        } else if ctx.chaos_on() {
+        } else if wakes && ctx.chaos_on() {
             // Awake: read everything there is, then a while more.
             tally.add("woke up", 1);
             let until = Instant::now() + Duration::from_secs(rng.between(5, 15));
@@ -58,6 +66,12 @@ pub(crate) fn sleeper(ctx: &Ctx, me: &Member) -> Tally {
             if matches!(ended, Pumped::Closed | Pumped::Failed) {
                 tally.add("found evicted on waking", 1);
             }
+        } else if ctx.chaos_on() && rng.one_in(2) {
+            // The end of its input, without a word read: the server sees
+            // the half-close and closes its side (its CLOSE-WAIT is timed).
+            conn.half_close();
+            tally.add("half-closed without reading", 1);
+            ctx.nap(Duration::from_secs(3));
         }
         conn.reset();
         ctx.nap(Duration::from_millis(rng.between(500, 3_000)));
