@@ -183,9 +183,9 @@ impl Conn {
     /// # Errors
     /// The connection failed, or nothing came within `wait`.
     pub(crate) fn trickle(&mut self, max: usize, wait: Duration) -> io::Result<usize> {
-        let mut chunk = vec![0u8; max];
+        let mut chunk = [0u8; 16 * 1024];
         self.set_timeout(wait)?;
-        let n = (&self.stream).read(&mut chunk)?;
+        let n = (&self.stream).read(&mut chunk[..max.min(16 * 1024)])?;
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }

@@ -16,7 +16,8 @@
 //! `clients/` (one file per kind, the console driver, the bursts),
 //! `conn.rs` (a line connection), `server.rs` (the server process),
 //! `probes.rs` and `sampler.rs` (`/proc`), `transcript.rs` (what each room
-//! heard), `checks.rs`, `report.rs` and `chart.rs` (`docs/SOAK.md`).
+//! heard), `checks/` (one file per concern), `report.rs` and `chart.rs`
+//! (`docs/SOAK.md`).
 
 mod chart;
 mod checks;

@@ -45,8 +45,8 @@ fn markdown(e: &Evidence, checks: &[Check]) -> String {
         md,
         "Written by `make soak` (`examples/soak/`, `MINUTES={}`) on {}. It runs the release \
          `server` binary with a transcript, a dashboard, its console on a pipe and a lowered \
-         `ulimit -n`, seats 72 healthy clients, lets 128 misbehaving ones loose on it for the \
-         minutes above, then checks what the server left behind and what the healthy clients \
+         `ulimit -n`, seats 72 healthy clients, lets the 128 others of the class loose on it for \
+         the minutes above, then checks what the server left behind and what the healthy clients \
          got. Run it again with `make soak` (10 minutes) or `make soak MINUTES=1`.\n",
         trim(e.minutes),
         utc_now()
@@ -138,7 +138,7 @@ fn figures(md: &mut String, e: &Evidence) {
         writeln!(
         md,
         "\nAfter the chaos, with its {live} healthy clients still connected, the server came to \
-         rest {} {:.1} s after the last misbehaving client left. {} server sockets went through \
+         rest {} {:.1} s of the healthy clients' last lines. {} server sockets went through \
          CLOSE-WAIT during the soak; the longest stay seen was {:.2} s.",
         if e.settled.reached { "within" } else { "NOT within" },
         e.settled.took,

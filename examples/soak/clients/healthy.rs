@@ -2,7 +2,7 @@
 //! a chatty pace in their room and read everything, all through the chaos
 //! and up to the server's goodbye. Each keeps the tag of every chat line
 //! and action it got, in order, and (with a session) the number of every
-//! room line: `checks.rs` compares those with the transcript.
+//! room line: `checks/lines.rs` compares those with the transcript.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

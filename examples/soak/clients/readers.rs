@@ -110,8 +110,16 @@ pub(crate) fn slow_reader(ctx: &Ctx, me: &Member) -> Tally {
         tally.max("seconds connected", started.elapsed().as_secs_f64());
         match ended {
             Some(how) => {
+                // Issue 24: a slow reader is never evicted while it reads.
                 tally.add("disconnected by the server", 1);
-                tally.problem("slow readers", format!("{}: {how}", me.name));
+                let what = format!(
+                    "{} in {}: {how} after {:.0} s, having read {bytes} bytes at 1 KiB \
+                     every 250 ms without a pause (see tests/soak_findings.rs)",
+                    me.name,
+                    me.room,
+                    started.elapsed().as_secs_f64()
+                );
+                tally.problem("slow readers", what);
             }
             None => {
                 let _ = conn.send("/quit");
