@@ -1,5 +1,5 @@
 # The commands a user and CI need; `make test` is what CI runs.
-.PHONY: all run-server run-client test lint fmt doc bench check-targets
+.PHONY: all run-server run-client test lint fmt doc bench soak check-targets
 
 # bash, for pipefail: `cargo test | tee` fails when cargo test fails.
 SHELL := /bin/bash
@@ -51,6 +51,14 @@ test: lint tests/browser/node_modules
 
 bench:
 	cargo bench --bench fanout -- --suite --write docs/BENCHMARKS.md
+
+# The chaos soak (examples/soak/, not part of `make test`): a class of 200
+# simulated clients for MINUTES minutes against the release server, then
+# its checks (exit 1 if one fails); writes docs/SOAK.md and docs/soak.svg.
+MINUTES ?= 10
+soak:
+	cargo build --release --bin server --example soak
+	target/release/examples/soak --minutes $(MINUTES) --server target/release/server --report docs/SOAK.md
 
 # Proves the code builds for Windows and macOS (needs the rustup targets; not in CI).
 check-targets:
