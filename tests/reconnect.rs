@@ -49,6 +49,10 @@ fn a_broken_network_costs_the_student_nothing() {
     let mut bob = Client::connect(server.addr);
     bob.send("/nick bob");
     bob.expect("* you are now bob");
+    let mut dan = Client::connect(server.addr);
+    dan.send("/nick dan");
+    dan.expect("* you are now dan");
+    bob.expect("* dan joined");
     let mut ann = client(proxy.addr.port(), "ann");
     bob.expect("* ann joined");
     // Her first line follows her `/session` on the same connection: once
@@ -58,13 +62,19 @@ fn a_broken_network_costs_the_student_nothing() {
     bob.send("before the gap");
     ann.wait_for("stdout", "> bob: before the gap");
 
+    // The network goes down, bob says three lines, and it comes back (the
+    // proxy resets whatever tries to connect meanwhile): so the three
+    // lines are in the room before ann can resume, and she has missed them.
+    proxy.refuse_for(Duration::from_secs(60));
     proxy.reset_all();
     let cut = Instant::now();
     for i in 1..=3 {
         bob.send(&format!("gap {i}"));
     }
+    dan.wait_for("bob's last line", |l| l == "> bob: gap 3");
+    proxy.refuse_for(Duration::ZERO);
     ann.wait_for("stderr", "Reconnected");
-    ann.wait_for("stdout", "* resumed: ");
+    ann.wait_for("stdout", "* resumed: 3 lines you missed");
     eprintln!("ann was back {:?} after the reset", cut.elapsed());
     assert!(
         cut.elapsed() < Duration::from_secs(5),

@@ -100,6 +100,8 @@ fn a_broken_connection_resumes_with_exactly_the_lines_it_missed() {
     for i in 1..=3 {
         bob.send(&format!("gap {i}"));
     }
+    // Said while ann is away: in the room before she resumes.
+    carol.wait_for("bob's last line", |l| l == "> bob: gap 3");
     let mut back = Numbered {
         client: Client::connect(server.addr),
         token: String::new(),

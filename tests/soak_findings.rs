@@ -1,7 +1,5 @@
 //! What the chaos soak (`make soak`, `examples/soak/`) found in the server,
-//! each as the smallest test that shows it. Ignored until the server is
-//! fixed, so that `make test` stays green meanwhile: run them with
-//! `cargo test --test soak_findings -- --ignored`.
+//! each as the smallest test that shows it, kept once fixed so it stays so.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -33,7 +31,6 @@ const FLOOD_BYTES: usize = 8 * 1024 * 1024;
 /// each reset as `too slow` after a few minutes; here within seconds of
 /// the server's kernel send queue for it filling up. Found by `make soak`.
 #[test]
-#[ignore = "soak finding: a reader at a few KB/s is evicted as too slow (issue 24)"]
 fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
     let server = TestServer::with(|c: &mut ServerConfig| c.rate_limit = 0);
     let mut observer = server.connect();

@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,9 @@ const LOOK_UP_EVERY: Duration = Duration::from_millis(20);
 struct Pair {
     client: TcpStream,
     server: TcpStream,
-    cut: Arc<AtomicBool>,
+    /// True once cut. Held while a pump writes, so that nothing is relayed
+    /// once [`Proxy::reset_all`] has returned.
+    cut: Arc<Mutex<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -87,7 +89,7 @@ impl Drop for Proxy {
     }
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -116,7 +118,7 @@ fn accept(listener: &TcpListener, upstream: SocketAddr, state: &Mutex<State>, st
         let Ok(server) = TcpStream::connect(upstream) else {
             continue;
         };
-        let cut = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(Mutex::new(false));
         for (from, to) in [(&client, &server), (&server, &client)] {
             let (from, to) = (from.try_clone(), to.try_clone());
             let (Ok(from), Ok(to)) = (from, to) else {
@@ -137,17 +139,19 @@ fn accept(listener: &TcpListener, upstream: SocketAddr, state: &Mutex<State>, st
 
 /// Copies `from` to `to` until either ends or the pair is cut. A normal
 /// end (FIN) is passed on as a half-close, as a real network would.
-fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool) {
+fn pump(mut from: TcpStream, mut to: TcpStream, cut: &Mutex<bool>) {
     let _ = from.set_read_timeout(Some(LOOK_UP_EVERY));
     let mut buf = [0u8; 16 * 1024];
-    while !cut.load(Ordering::Acquire) {
+    while !*lock(cut) {
         match from.read(&mut buf) {
             Ok(0) => {
                 let _ = to.shutdown(Shutdown::Write);
                 return;
             }
             Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
+                // Read just before the cut: it dies with the connection.
+                let cut = lock(cut);
+                if *cut || to.write_all(&buf[..n]).is_err() {
                     return;
                 }
             }
@@ -169,5 +173,5 @@ fn reset(pair: &Pair) {
     for side in [&pair.client, &pair.server] {
         let _ = SockRef::from(side).set_linger(Some(Duration::ZERO));
     }
-    pair.cut.store(true, Ordering::Release);
+    *lock(&pair.cut) = true;
 }

@@ -25,8 +25,8 @@ const MAX_BACKOFF: Duration = Duration::from_millis(64);
 const CAREFUL_FOR: Duration = Duration::from_secs(1);
 
 /// A reader that takes bytes in sips, with pauses between them, is given
-/// this many of its usual pauses before it counts as stalled (when that is
-/// longer than the write timeout). What the server sees is the socket, not
+/// this many of its longest recent pause before it counts as stalled (when
+/// that is longer than one and a half write timeouts). What the server sees is the socket, not
 /// the program: a program that reads a few KiB at a time from a large
 /// receive buffer leaves the window closed until enough is free (Linux
 /// waits for a sixteenth of the buffer, or half of a small one), so its
@@ -36,7 +36,7 @@ const CAREFUL_FOR: Duration = Duration::from_secs(1);
 /// one pause may be twice or three times the one before (measured: 1.0 s,
 /// then 3.0 s, for 4 KiB read each second through an 8 KiB buffer). A
 /// client that was keeping up has no such pauses, and a laptop that sleeps
-/// is still found stalled within one and a half write timeouts.
+/// is still found stalled after one and a half write timeouts.
 const PATIENCE: u32 = 4;
 
 /// However slowly a reader sipped, it counts as stalled after this many
@@ -56,10 +56,10 @@ pub(super) struct Pace {
     careful_until: Instant,
     /// Bytes were waiting after the last write.
     behind: bool,
-    /// How long this client's socket usually takes nothing between two
-    /// writes it takes part of, while it is behind: a moving average, once
-    /// there has been such a pause.
-    usual_pause: Option<Duration>,
+    /// How long this client's socket takes nothing, at most, between two
+    /// writes it takes part of while it is behind: the longest recent
+    /// pause, each older one counting for three quarters at every new one.
+    usual_pause: Duration,
 }
 
 impl Pace {
@@ -70,7 +70,7 @@ impl Pace {
             backoff: MIN_BACKOFF,
             careful_until: now,
             behind: false,
-            usual_pause: None,
+            usual_pause: Duration::ZERO,
         }
     }
 
@@ -80,10 +80,10 @@ impl Pace {
         if taken > 0 && self.behind {
             // A sip after a pause: what this reader's pauses are like.
             let pause = now.saturating_duration_since(self.last_progress);
-            self.usual_pause = Some(match self.usual_pause {
-                Some(usual) => (usual * 3 + pause) / 4,
-                None => pause,
-            });
+            // The longest recent pause, forgotten slowly: pauses that grow
+            // (each zero-window probe comes twice as late as the one
+            // before) are met by the longest, not by an average.
+            self.usual_pause = pause.max(self.usual_pause * 3 / 4);
         }
         if taken > 0 || !self.behind {
             // Progress, or the first bytes that have to wait: the clock
@@ -127,25 +127,22 @@ impl Pace {
         })
     }
 
-    /// True when bytes have waited `write_timeout` without the socket
-    /// taking any (or, for a reader that sips, [`PATIENCE`] of its usual
-    /// pauses, up to [`MAX_PATIENCE`] write timeouts): the client has
-    /// stopped reading.
+    /// True when bytes have waited without the socket taking any for one
+    /// and a half `write_timeout`s, or, for a reader that sips, [`PATIENCE`]
+    /// times its longest recent pause, up to [`MAX_PATIENCE`] write
+    /// timeouts: the client has stopped reading.
     pub(super) fn is_stalled(&self, now: Instant, write_timeout: Duration) -> bool {
         self.behind
             && now.saturating_duration_since(self.last_progress) >= self.patience(write_timeout)
     }
 
     /// How long this client may take nothing before it counts as stalled.
-    /// Until a pause has been seen, the patience is one and a half write
-    /// timeouts: a reader whose very first pause runs a little past the
-    /// write timeout is not lost for it, and one that stops dead is found
-    /// soon enough.
+    /// At least one and a half write timeouts: a reader whose pauses have
+    /// been short so far and whose next one runs a little past the write
+    /// timeout is not lost for it, and one that stops dead (a laptop that
+    /// sleeps) is found soon enough.
     fn patience(&self, write_timeout: Duration) -> Duration {
-        let usual = self
-            .usual_pause
-            .unwrap_or(write_timeout * 3 / (2 * PATIENCE));
-        (usual * PATIENCE).clamp(write_timeout, write_timeout * MAX_PATIENCE)
+        (self.usual_pause * PATIENCE).clamp(write_timeout * 3 / 2, write_timeout * MAX_PATIENCE)
     }
 
     /// True while writes should not block at all.
@@ -215,12 +212,13 @@ mod tests {
         let start = Instant::now();
         let second = Duration::from_secs(1);
         let mut pace = Pace::new(start);
-        // A reader whose pauses were short gets the write timeout.
+        // A reader whose pauses were short gets one and a half write
+        // timeouts.
         pace.wrote(0, 100, start);
         pace.wrote(100, 0, start + Duration::from_millis(1));
         pace.wrote(0, 100, start + Duration::from_millis(2));
-        assert!(!pace.is_stalled(start + Duration::from_millis(1001), second));
-        assert!(pace.is_stalled(start + Duration::from_millis(1002), second));
+        assert!(!pace.is_stalled(start + Duration::from_millis(1501), second));
+        assert!(pace.is_stalled(start + Duration::from_millis(1502), second));
         // However long its pauses were, at most eight write timeouts.
         let mut pace = Pace::new(start);
         pace.wrote(0, 100, start);
@@ -231,5 +229,24 @@ mod tests {
         }
         assert!(!pace.is_stalled(at + second * 7, second));
         assert!(pace.is_stalled(at + second * 8, second));
+    }
+
+    #[test]
+    fn pauses_that_grow_as_the_probes_back_off_are_met() {
+        // Measured on loopback: 1 KiB read every 250 ms through an 8 KiB
+        // receive buffer; the socket took bytes after these pauses.
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut pace = Pace::new(start);
+        pace.wrote(0, 100, start);
+        let mut at = start;
+        for pause in [260, 950, 1000, 3040, 2950, 2960, 3000, 2950] {
+            at += Duration::from_millis(pause);
+            assert!(
+                !pace.is_stalled(at, second),
+                "evicted at a {pause} ms pause"
+            );
+            pace.wrote(10, 90, at);
+        }
     }
 }
