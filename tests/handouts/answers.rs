@@ -2,12 +2,20 @@
 //! handout says, in a copy of the project under `target/handouts/`, and the
 //! handout's own acceptance command must pass there. The copy is rewritten
 //! only where it changed, so a second run compiles nothing new.
+//!
+//! Every answer is proven in the same copy, one at a time, with one target
+//! folder: the dependencies are compiled once, and cargo, which decides what
+//! to rebuild from the times of the source files it read last, sees each
+//! answer's files as changed. (Copies at different paths sharing a target
+//! folder would not be: cargo would compare the times of another copy's
+//! files, and run a build of the answer before.)
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::doc::Block;
@@ -44,10 +52,10 @@ impl Drop for Guard {
 }
 
 impl Answers {
-    pub(crate) fn new(root: &Path, doc: &str) -> Answers {
+    pub(crate) fn new(root: &Path) -> Answers {
         Answers {
             root: root.to_path_buf(),
-            work: root.join("target/handouts").join(doc),
+            work: root.join("target/handouts/answer"),
             pieces: HashMap::new(),
         }
     }
@@ -77,7 +85,12 @@ impl Answers {
 
     /// Builds the copy with answer `name` in it and runs `command` there.
     pub(crate) fn prove(&self, name: &str, command: &str) -> Result<(), String> {
-        let copy = self.work.join(name);
+        // One copy for all: one answer at a time, whichever handout asks.
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let copy = &self.work;
         let mut patched: HashMap<String, Vec<String>> = HashMap::new();
         for (file, after, block) in self.pieces.get(name).into_iter().flatten() {
             let lines = patched.entry(file.clone()).or_insert_with(|| {
@@ -112,7 +125,7 @@ impl Answers {
         // (`a && b`) reports into the same pipe, not only the last.
         let child = Command::new("sh")
             .args(["-c", &format!("exec 2>&1; {command}")])
-            .current_dir(&copy)
+            .current_dir(copy)
             // Its own target folder: a copy built in the project's would
             // replace the binaries the handouts are running.
             .env("CARGO_TARGET_DIR", self.root.join("target/handouts/target"))
@@ -142,7 +155,7 @@ impl Answers {
             std::thread::sleep(Duration::from_millis(100));
         };
         let output = reader.join().unwrap_or_default();
-        if status.success() {
+        if status.success() && ran_a_test(&output) {
             return Ok(());
         }
         let tail: Vec<&str> = output
@@ -153,12 +166,28 @@ impl Answers {
             .into_iter()
             .rev()
             .collect();
+        let how = if status.success() {
+            "runs no test"
+        } else {
+            "fails"
+        };
         Err(format!(
-            "answer {name}: `{command}` fails with the answer applied (in {}):\n  | {}",
+            "answer {name}: `{command}` {how} with the answer applied (in {}):\n  | {}",
             copy.display(),
             tail.join("\n  | ")
         ))
     }
+}
+
+/// True unless the output has test results and none of them ran a test: a
+/// test name that matches nothing passes, and proves nothing.
+fn ran_a_test(output: &str) -> bool {
+    let passed: Vec<u64> = output
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect();
+    passed.is_empty() || passed.iter().sum::<u64>() > 0
 }
 
 /// Makes `to` hold what `from` holds, or what `patched` says for a file,

@@ -107,7 +107,7 @@ pub(crate) fn run(
         terminals: Terminals::new(&name, state, root, env),
         state: state.to_path_buf(),
         placeholders,
-        answers: Answers::new(root, &name),
+        answers: Answers::new(root),
         chat_ports: Vec::new(),
         dashboard_ports: Vec::new(),
         server_term: None,
