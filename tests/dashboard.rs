@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{poll, server_binary, Client, TestServer, TIMEOUT};
+use common::{poll, server_binary, small_buffer_client, Client, TestServer, TIMEOUT};
 
 /// The server's limits, as `src/server/dashboard/` states them: the request
 /// head deadline, places per address, and places in all.
@@ -262,6 +262,39 @@ fn the_page_is_served() {
         .header("Content-Security-Policy")
         .expect("a content security policy");
     assert!(policy.starts_with("default-src 'none'"), "{policy}");
+}
+
+/// The events queue gauge is read from the channel itself: in the demo
+/// mode where one stalled client freezes the room, the page shows the queue
+/// full while the broadcaster is stuck in its write, not the figure from
+/// before it got stuck.
+#[test]
+fn the_queue_gauge_shows_a_frozen_room() {
+    let server = TestServer::with_dashboard(|c| {
+        c.write_timeout = None;
+        c.rate_limit = 0;
+    });
+    let addr = server.dashboard_addr();
+    let (_stalled, _) = small_buffer_client(server.addr);
+    let mut flooder = TcpStream::connect(server.addr).expect("connect");
+    let flooding = std::thread::spawn(move || {
+        let line = format!("{}\n", "x".repeat(1000));
+        // Far more than the kernel takes for the stalled client: the
+        // broadcaster blocks, and the flooder's reader fills the channel.
+        // The writes block too, until the server cuts every connection
+        // as it stops.
+        for _ in 0..20_000 {
+            if flooder.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let state = wait_for_state(addr, "a full queue", |s| {
+        s["events_queued"].as_u64() >= s["events_capacity"].as_u64()
+    });
+    assert_eq!(state["events_capacity"], 1024);
+    drop(server);
+    let _ = flooding.join();
 }
 
 /// With a class code, the page counts the connections turned away for a

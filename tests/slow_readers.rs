@@ -13,34 +13,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chatroom::ServerConfig;
-use socket2::{Domain, Protocol, Socket, Type};
 
 mod common;
-use common::{Client, TestServer};
+use common::{small_buffer_client, Client, TestServer};
 
 /// Bytes per flood line, newline included (the measurement used 190).
 const LINE: usize = 190;
-
-/// A client that reads its welcome and then never reads again, with a 4 KiB
-/// receive buffer so that it stalls as soon as the kernel has little to give.
-fn stalled_client(addr: SocketAddr) -> (TcpStream, String) {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(common::TIMEOUT))
-        .expect("timeout");
-    let mut welcome = Vec::new();
-    let mut byte = [0u8; 1];
-    while !welcome.ends_with(b"\n") {
-        let n = (&stream).read(&mut byte).expect("the welcome line");
-        assert!(n == 1, "closed before the welcome: {welcome:?}");
-        welcome.push(byte[0]);
-    }
-    let name = stream.local_addr().expect("local addr").to_string();
-    (stream, name)
-}
 
 /// A flood line: `flood N xxx…`, `LINE` bytes with its newline.
 fn flood_line(n: u64) -> Vec<u8> {
@@ -92,7 +70,7 @@ fn stalled_clients_are_evicted_and_the_observer_misses_nothing() {
     let mut observer = server.connect();
     let mut stalled = Vec::new();
     for _ in 0..5 {
-        let (stream, name) = stalled_client(server.addr);
+        let (stream, name) = small_buffer_client(server.addr);
         observer.expect(&format!("* {name} joined"));
         stalled.push((stream, name));
     }
@@ -139,7 +117,7 @@ struct SlowReader {
 
 impl SlowReader {
     fn new(addr: SocketAddr) -> SlowReader {
-        let (stream, name) = stalled_client(addr);
+        let (stream, name) = small_buffer_client(addr);
         stream
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
@@ -285,7 +263,7 @@ fn another_room_never_waits_for_slow_readers() {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let trickles: Vec<_> = (0..3)
         .map(|_| {
-            let (stream, _) = stalled_client(server.addr);
+            let (stream, _) = small_buffer_client(server.addr);
             let done = done.clone();
             thread::spawn(move || {
                 stream
@@ -358,7 +336,7 @@ fn shutdown_delivers_every_accepted_line_despite_stalled_clients() {
     first.expect(&format!("* {} joined", second.name));
     let mut stalled = Vec::new();
     for _ in 0..5 {
-        let (stream, name) = stalled_client(server.addr);
+        let (stream, name) = small_buffer_client(server.addr);
         first.expect(&format!("* {name} joined"));
         second.expect(&format!("* {name} joined"));
         stalled.push(stream);

@@ -2,16 +2,14 @@
 //! each as the smallest test that shows it, kept once fixed so it stays so.
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use chatroom::ServerConfig;
-use socket2::{Domain, Protocol, Socket, Type};
 
 mod common;
-use common::{Client, TestServer};
+use common::{small_buffer_client, Client, TestServer};
 
 /// How the slow reader reads: 1 KiB every 250 ms, about 4 KB/s, like a
 /// laptop on a poor link, through a small receive buffer.
@@ -35,6 +33,8 @@ fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
     let server = TestServer::with(|c: &mut ServerConfig| c.rate_limit = 0);
     let mut observer = server.connect();
     let (slow, slow_name) = small_buffer_client(server.addr);
+    slow.set_read_timeout(Some(Duration::from_millis(1)))
+        .expect("timeout");
     observer.expect(&format!("* {slow_name} joined"));
     let flooder = Client::connect(server.addr);
     observer.expect(&format!("* {} joined", flooder.name));
@@ -99,30 +99,6 @@ fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
     drop(sending.join().expect("the flooder"));
     drop(server);
     let _ = watching.join();
-}
-
-/// A client with an 8 KiB receive buffer (4 KiB asked, Linux doubles it),
-/// its welcome read; returns it and its name (its address).
-fn small_buffer_client(addr: SocketAddr) -> (TcpStream, String) {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(common::TIMEOUT))
-        .expect("timeout");
-    let mut welcome = Vec::new();
-    let mut byte = [0u8; 1];
-    while !welcome.ends_with(b"\n") {
-        let n = (&stream).read(&mut byte).expect("the welcome line");
-        assert_eq!(n, 1, "closed before the welcome: {welcome:?}");
-        welcome.push(byte[0]);
-    }
-    stream
-        .set_read_timeout(Some(Duration::from_millis(1)))
-        .expect("timeout");
-    let name = stream.local_addr().expect("local addr").to_string();
-    (stream, name)
 }
 
 /// Bytes the kernel holds to send from the server's end of the connection

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crossbeam_channel::Sender;
+
 use super::client::ClientId;
 use super::recorder::Entry;
 use super::rooms::RoomId;
@@ -14,6 +16,24 @@ use super::token::Token;
 /// back on readers instead of growing a queue: at most this many events (each
 /// at most one read's worth of lines) are ever held.
 pub(crate) const EVENTS_CAPACITY: usize = 1024;
+
+/// How many events wait for the broadcaster, read from the channel itself:
+/// right even while the broadcaster is stuck in a write (the demo mode),
+/// when the figure matters most. It holds a sender only to count with; it
+/// has no way to send.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueGauge(Sender<Event>);
+
+impl QueueGauge {
+    pub(crate) fn new(events_tx: &Sender<Event>) -> QueueGauge {
+        QueueGauge(events_tx.clone())
+    }
+
+    /// Events waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// Who moved a client to another room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -60,7 +60,7 @@ use broadcaster::Restart;
 use client::ClientId;
 use console::ConsoleIo;
 pub use error::ServerError;
-use event::{Event, EVENTS_CAPACITY};
+use event::{Event, QueueGauge, EVENTS_CAPACITY};
 use recorder::recent::Recent;
 use recorder::reload::Restored;
 use recorder::{Entry, Record, TranscriptTarget};
@@ -236,6 +236,7 @@ impl Server {
                 listener,
                 self.local_addr,
                 recent,
+                QueueGauge::new(&events_tx),
             )?),
             _ => None,
         };

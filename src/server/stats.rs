@@ -20,7 +20,8 @@ pub(crate) struct Stats {
     pub(crate) bytes_out: AtomicU64,
     /// Clients disconnected because they could not keep up.
     pub(crate) evicted_slow: AtomicU64,
-    /// Clients whose connection was reset.
+    /// Clients whose connection was reset or failed (found by a write or
+    /// by their reader).
     pub(crate) evicted_reset: AtomicU64,
     /// Clients the console kicked.
     pub(crate) kicked: AtomicU64,
@@ -36,9 +37,6 @@ pub(crate) struct Stats {
     pub(crate) records_dropped: AtomicU64,
     /// Connections turned away for a wrong class code (`--key`).
     pub(crate) turned_away: AtomicU64,
-    /// Events waiting for the broadcaster, as it last saw its channel
-    /// (the dashboard's gauge). Written by the broadcaster.
-    pub(crate) events_queued: AtomicU64,
 }
 
 impl Stats {
@@ -60,7 +58,6 @@ impl Stats {
             lines_skipped: AtomicU64::new(0),
             records_dropped: AtomicU64::new(0),
             turned_away: AtomicU64::new(0),
-            events_queued: AtomicU64::new(0),
         }
     }
 

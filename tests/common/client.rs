@@ -286,3 +286,25 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
+
+/// A raw connection with a 4 KiB receive buffer (asked before connecting,
+/// which std cannot do), that has read its welcome line: a client whose
+/// buffers fill at once when it stops reading. Returns it with its name
+/// (its address). Reads time out after [`TIMEOUT`].
+pub(crate) fn small_buffer_client(addr: SocketAddr) -> (TcpStream, String) {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut welcome = Vec::new();
+    let mut byte = [0u8; 1];
+    while !welcome.ends_with(b"\n") {
+        let n = (&stream).read(&mut byte).expect("the welcome line");
+        assert_eq!(n, 1, "closed before the welcome: {welcome:?}");
+        welcome.push(byte[0]);
+    }
+    let name = stream.local_addr().expect("local addr").to_string();
+    (stream, name)
+}

@@ -18,7 +18,7 @@ mod wait;
 #[allow(unused_imports)]
 pub(crate) use self::{
     child::ChildGuard,
-    client::{close_with_reset, is_timeout, Client},
+    client::{close_with_reset, is_timeout, small_buffer_client, Client},
     proxy::Proxy,
     server::{console_server_with_bob, keep_every_line, server_binary, test_config, TestServer},
     tmux::{shell_quote, Tmux},

@@ -323,8 +323,13 @@ impl Layout {
                 .map(|record| (record, false))
         };
         let Some((record, held)) = departed else {
-            return;
+            return; // Evicted already, and counted then.
         };
+        if may_come_back {
+            // Its reader found the connection reset or failed: counted with
+            // the resets the writes find, whichever saw it first.
+            self.shared.stats.evicted_reset.fetch_add(1, Relaxed);
+        }
         if held {
             // Its connection broke: nothing more reaches it; its room stays
             // open for it, and nobody is told it left unless it stays away.

@@ -31,7 +31,6 @@ mod roomlog;
 mod write;
 
 use std::io;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -85,12 +84,11 @@ pub(crate) fn spawn(
     let (finished_tx, finished_rx) = bounded::<()>(0);
     let limits = Limits::new(&shared.config);
     let fanout = Fanout::new(limits, shared.stats.clone());
-    let mut layout = Layout::new(shared.clone(), recorder, fanout);
+    let mut layout = Layout::new(shared, recorder, fanout);
     layout.restore(restart);
     let broadcaster = Broadcaster {
         layout,
         limits,
-        shared,
         events_rx,
     };
     let thread = thread::Builder::new()
@@ -112,7 +110,6 @@ struct Broadcaster {
     /// What each event means, and the fan-out that writes it.
     layout: Layout,
     limits: Limits,
-    shared: Arc<Shared>,
 }
 
 impl Broadcaster {
@@ -148,10 +145,6 @@ impl Broadcaster {
                 }
             };
             let stop = self.take_batch(first);
-            self.shared
-                .stats
-                .events_queued
-                .store(self.events_rx.len() as u64, Relaxed);
             self.layout.flush(Instant::now());
             if stop {
                 self.layout.goodbye(GOODBYE_GRACE);

@@ -41,6 +41,7 @@ use parking_lot::Mutex;
 use crate::config::dashboard_addr;
 use crate::log::Log;
 
+use super::event::QueueGauge;
 use super::recorder::recent::Recent;
 use super::shared::Shared;
 use super::socket::is_transient_accept_error;
@@ -120,10 +121,11 @@ pub(crate) fn spawn(
     listener: TcpListener,
     chat_addr: SocketAddr,
     recent: Arc<Recent>,
+    queue: QueueGauge,
 ) -> io::Result<DashboardHandle> {
     let wake_addr = connectable(listener.local_addr()?);
     let log = shared.log;
-    let mut sampler = Sampler::new(shared, recent, chat_addr);
+    let mut sampler = Sampler::new(shared, recent, chat_addr, queue);
     // The first snapshot now, so there is always one to serve.
     let first = sampler.sample(KernelTable::read().as_ref());
     let board = Arc::new(Board {

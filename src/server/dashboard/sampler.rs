@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::procnet::KernelTable;
 use super::snapshot::{ClientRow, RoomRow, Snapshot, Totals};
 use crate::server::client::ClientView;
+use crate::server::event::{QueueGauge, EVENTS_CAPACITY};
 use crate::server::recorder::recent::Recent;
 use crate::server::shared::Shared;
 
@@ -35,16 +36,24 @@ pub(crate) struct Sampler {
     recent: Arc<Recent>,
     /// The chat's listening address: each client's socket has it at its end.
     chat_addr: SocketAddr,
+    /// The events waiting for the broadcaster.
+    queue: QueueGauge,
     last: Option<(Instant, Counters)>,
 }
 
 impl Sampler {
     /// A sampler for the server whose chat listens on `chat_addr`.
-    pub(crate) fn new(shared: Arc<Shared>, recent: Arc<Recent>, chat_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        recent: Arc<Recent>,
+        chat_addr: SocketAddr,
+        queue: QueueGauge,
+    ) -> Self {
         Sampler {
             shared,
             recent,
             chat_addr,
+            queue,
             last: None,
         }
     }
@@ -104,8 +113,8 @@ impl Sampler {
             room_log_bytes: shared.config.room_log_bytes as u64,
             rate_limit: shared.config.rate_limit,
             class_code: shared.config.key.is_some(),
-            events_queued: stats.events_queued.load(Relaxed) as usize,
-            events_capacity: crate::server::event::EVENTS_CAPACITY,
+            events_queued: self.queue.len(),
+            events_capacity: EVENTS_CAPACITY,
             kernel_queues: kernel.is_some(),
             rooms: rooms(&clients),
             totals: Totals {
