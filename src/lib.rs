@@ -10,14 +10,19 @@
 //! record (name, address, socket, counters) in the **registry**
 //! (`server/registry.rs`, one mutex-guarded map), then reads: bytes become
 //! lines ([`protocol`]), lines become decisions (`server/reader/plan.rs`), and
-//! everything meant for other people goes as an event (`server/event.rs`) into
-//! one bounded channel. The single **broadcaster** thread
-//! (`server/broadcaster/`) drains that channel and is the only writer to
-//! sockets: it writes each message to everyone in the sender's room except
-//! the sender, each write short; what a socket does not take waits in that
-//! client's send queue, so one stalled client cannot freeze the room. A
-//! **console** thread reads the teacher's commands. Who owns each piece
-//! of a client's state is written down in `server/shared.rs`.
+//! everything the client's lines call for, for others or for the client
+//! itself, goes as an event (`server/event.rs`) into one bounded channel.
+//! The single **broadcaster** thread (`server/broadcaster/`) drains that
+//! channel and is the only writer to the sockets of clients in the room
+//! (before that, a reader may ask its own client for the class code): it
+//! appends each message once to the log of the sender's room, and writes
+//! every member (but the sender) what its socket takes *now*, from that
+//! member's own cursor in the log. A client that reads slowly only lags
+//! behind in the log, so one stalled client cannot freeze the room. A
+//! client with a session (`/session`) whose connection breaks may come back
+//! as itself (`/resume`): the registry holds its session meanwhile. A
+//! **console** thread reads the teacher's commands. Who owns each piece of
+//! a client's state is written down in `server/shared.rs`.
 //!
 //! With `--dashboard`, the **dashboard** (`server/dashboard/`) serves a
 //! read-only web page of the room: a sampler thread copies the registry and
@@ -30,7 +35,8 @@
 //! - [`protocol`]: what both sides agree on: framing, sanitising, names,
 //!   commands, and every line the server sends (pure)
 //! - `server/`: the [`Server`] and its threads (private; see `server/mod.rs`)
-//! - [`client`]: the client: a line editor on a Unix terminal, plain lines elsewhere
+//! - [`client`]: the client: a line editor on a Unix terminal, plain lines
+//!   elsewhere; either way it reconnects and resumes by itself
 //! - `term/`: the terminal without chat: the line editor, keys, widths, raw
 //!   mode (private; the client uses it, and the server's console may)
 

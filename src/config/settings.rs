@@ -32,10 +32,12 @@ pub const DEFAULT_JOIN_GRACE_MS: u64 = 500;
 /// The default `--history`: none, so a room keeps no text unless asked to.
 pub const DEFAULT_HISTORY: usize = 0;
 
-/// The default send queue per client: 256 KiB, like an IRC server's SendQ for
-/// users. It absorbs about 1300 lines of 200 bytes, several seconds of a busy
-/// room, so a client that pauses briefly catches up; and with the default
-/// 1024 clients the worst case (everyone stalled at once) stays at 256 MiB.
+/// The default `--sendq-bytes`, the most that may wait for one client
+/// besides its room's log (its own queue: replies, private messages,
+/// history): 256 KiB, like an IRC server's SendQ for users. About 1300
+/// lines of 200 bytes, of which a newcomer's history takes at most half;
+/// with the default 1024 clients the worst case (everyone's own queue full
+/// at once) stays at 256 MiB.
 pub const DEFAULT_SENDQ_BYTES: usize = 256 * 1024;
 
 /// The default `--room-log-bytes`: 1 MiB, about 5000 lines of 200 bytes.
@@ -217,8 +219,10 @@ pub struct ServerConfig {
     pub max_line_bytes: usize,
     /// Keep only start, stop and error lines in the log (`--quiet`).
     pub quiet: bool,
-    /// Deadline for one pending write to one client (`--write-timeout-ms`);
-    /// `None` is the `--no-write-timeout` demo mode.
+    /// How long a client's socket may take nothing while bytes wait for it
+    /// before the client is evicted as too slow (`--write-timeout-ms`); a
+    /// reader that sips is given four of its usual pauses instead, up to
+    /// eight of these. `None` is the `--no-write-timeout` demo mode.
     pub write_timeout: Option<Duration>,
     /// Most bytes that may wait for one client besides its room's log
     /// (`--sendq-bytes`): its replies, private messages and history. A

@@ -26,7 +26,8 @@ impl fmt::Display for ClientId {
 /// A client's mute: until when its chat, actions, private messages, renames,
 /// room notices and quit reason reach nobody. Written by the console (mute,
 /// unmute) and by the client's reader (a mute that ran out, noticed at its
-/// next line); read by anyone. Times are milliseconds since the server
+/// next line; a held session's mute, taken back with `/resume`); read by
+/// anyone. Times are milliseconds since the server
 /// started (`Shared::millis`), so one atomic holds the whole state; 0 means
 /// "not muted".
 #[derive(Debug, Default)]

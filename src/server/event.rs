@@ -1,6 +1,6 @@
-//! The messages server threads send the broadcaster. Readers and the accept
-//! loop produce them (importing this file, not the broadcaster); the
-//! broadcaster consumes them in order.
+//! The messages server threads send the broadcaster. Readers, the console
+//! and the main thread produce them (importing this file, not the
+//! broadcaster); the broadcaster consumes them in order.
 
 use std::sync::Arc;
 

@@ -2,16 +2,19 @@
 //! a client's state.
 //!
 //! # One client, and who owns what
-//! A client's state lives in a few places, each piece with one owner:
+//! A client's state lives in a few places, each piece with one owner
+//! (`docs/ARCHITECTURE.md`, "One client, in one place", draws them):
 //!
 //! | state | where | written by | read by | guarded by |
 //! |---|---|---|---|---|
-//! | id, socket | [`ClientRecord`](super::registry::ClientRecord) in the registry | its reader, once | everyone | the registry lock |
-//! | name | the record | its reader (`/nick`) | everyone | the registry lock |
-//! | lines sent, bytes queued, mute, rate limited now, `gone` | [`Meters`](super::registry::Meters), shared by `Arc` | its reader (lines, rate limited), the broadcaster (queued), the console (mute), the remover (`gone`) | everyone | atomics, no lock |
+//! | id, address, socket | [`ClientRecord`](super::client::ClientRecord) in the registry | its reader, once | everyone | the registry lock |
+//! | name, room | the record | its reader (`/nick`, `/join`, `/resume`); the console (`move`) | everyone | the registry lock |
+//! | session token | the record | its reader (`/session`, `/resume`) | the registry | the registry lock |
+//! | lines sent, bytes queued, lines skipped, mute, rate limited now, `gone` | [`Meters`](super::client::Meters), shared by `Arc` | its reader (lines, rate limited, a mute taken back), the broadcaster (queued, skipped), the console (mute), whoever removes the record (`gone`) | everyone | atomics, no lock |
+//! | a held session (name, room, why it broke, until when, mute) | [`Held`](super::session::Held), in the registry by token | the broadcaster (holds, expires), a reader (`/resume` takes it), the main thread (a restart's) | the registry | the registry lock |
 //! | its place in the room | an admission [`Slot`](super::admission::Slot) | taken by the accept loop, held by its reader thread | the accept loop | the admission lock |
-//! | rate-limit bucket, framer, unsent chat, join grace | the reader's `Session` | its reader | its reader | none: one thread |
-//! | send queue, write window | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
+//! | rate-limit bucket, framer, unsent chat, join grace, first line or not | the reader's `Session` | its reader | its reader | none: one thread |
+//! | cursor, carry, own queue, retry pace, numbered runs, the ids it took over | the broadcaster's `Peer` | the broadcaster | the broadcaster | none: one thread |
 //!
 //! State used by one thread only stays on that thread; what others need to see
 //! is in the record, readable in one lock, or in its meters, readable with none.

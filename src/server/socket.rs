@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 /// unread input would send a reset that can destroy that line.
 pub(crate) const LINGER: Duration = Duration::from_secs(1);
 
-/// The longest the broadcaster waits on one client's socket in one write
-/// when send queues are on: what the socket does not take by then waits in
-/// the client's queue. (Kernels round it up to their timer tick, a few ms.)
+/// The socket's write timeout, set by the reader (none in `--no-write-timeout`): the most one
+/// blocking write to a client that keeps up may wait; what it does not take waits in the room's
+/// log behind the client's cursor, or in its own queue. (Kernels round it up to a timer tick.)
 pub(crate) const WRITE_SLICE: Duration = Duration::from_millis(1);
 
 /// Why a write to a client failed.

@@ -1,5 +1,5 @@
-//! The live dashboard (`--dashboard`): a read-only web page of the room, its
-//! send queues and its backpressure, over hand-written HTTP. Its threads read
+//! The live dashboard (`--dashboard`): a read-only web page of the room, how
+//! far behind each client is and its backpressure, over hand-written HTTP. Its threads read
 //! what the chat's threads publish anyway and never write to a chat socket.
 //!
 //! - `dashboard`, the accept thread: takes every connection, and when its

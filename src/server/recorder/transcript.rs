@@ -1,8 +1,8 @@
 //! `--transcript FILE`: every room event as one JSON object per line, with a
 //! sequence number, the UTC time it happened and, for a room's lines, the
-//! room and the line's number in it. Written by the recorder thread only,
-//! through a buffer, in the order the broadcaster handled the events, so
-//! the file's order is the order people saw.
+//! room and the line's number (one count for the whole server). Written by
+//! the recorder thread only, through a buffer, in the order the broadcaster
+//! handled the events, so the file's order is the order people saw.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -106,7 +106,7 @@ pub(crate) struct Record {
     pub(crate) at: SystemTime,
     /// The room that heard it, if a room did.
     pub(crate) room: Option<Arc<str>>,
-    /// The number of its line in the room's log (see `RoomLog`), if any.
+    /// The number of its line, if any: one count for all rooms, as `#SEQ` markers number them.
     pub(crate) line: Option<u64>,
     /// What happened.
     pub(crate) entry: Entry,
