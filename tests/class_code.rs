@@ -107,3 +107,18 @@ fn repeated_wrong_codes_are_slowed() {
     let stats = ann.wait_for("the stats", |l| l.starts_with("* stats:"));
     assert!(stats.ends_with(", turned away 4"), "{stats}");
 }
+
+/// A connection that never gives the code does not hold up the server's
+/// stop: nobody else knows of it, so its reader looks up while it waits.
+#[test]
+fn a_connection_waiting_for_the_code_does_not_hold_up_a_stop() {
+    let server = server();
+    let mut waiting = Client::connect_raw(server.addr);
+    waiting.expect("! this class needs a code: /key CODE");
+    // Blank lines are no code, and buy no time.
+    waiting.send("");
+    assert!(
+        server.stop_within(Duration::from_secs(5)),
+        "the stop waited for the connection asked for the code"
+    );
+}

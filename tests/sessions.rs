@@ -170,6 +170,30 @@ fn a_code_before_the_resume_does_not_count_as_the_first_line() {
     ann.client.expect_closed();
 }
 
+/// On a server with no join grace, the new connection is announced by its
+/// address before its `/resume` is read: the room then hears that address
+/// leave as the session is taken back, so every join has its leave.
+#[test]
+fn a_resume_announced_by_address_leaves_under_it() {
+    let server = TestServer::with(|c| c.join_grace = Duration::ZERO);
+    let mut ann = Numbered::join(&server, "ann");
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.wait_for("bob's name", |l| l == "* you are now bob");
+    ann.client
+        .wait_for("bob", |l| l.ends_with("is now known as bob"));
+    bob.send("unread");
+    ann.client.reset();
+    let mut back = Client::connect(server.addr);
+    let address = back.name.clone();
+    bob.expect(&format!("* {address} joined"));
+    back.send(&format!("/resume {} {}", ann.token, ann.last));
+    back.wait_for("the resume", |l| l.starts_with("* resumed: "));
+    bob.expect(&format!("* {address} left"));
+    back.send("still ann");
+    bob.expect("> ann: still ann");
+}
+
 /// A token nobody has gets a clear no, and the connection goes on as a new
 /// client; `/resume` after the first line is refused.
 #[test]
@@ -290,13 +314,22 @@ fn a_restart_keeps_the_class() {
         "--quiet",
     ]);
     assert_eq!(again.port(), addr.port());
-    for (client, name) in class.iter().zip(["ann", "bob", "cy"]) {
+    // Each resumes from the last line it counted (none since its session
+    // began): bob and cy missed ann's line; ann is not sent her own.
+    let mut returned = Vec::new();
+    for (client, (name, missed)) in class.iter().zip([("ann", 0), ("bob", 1), ("cy", 1)]) {
         let mut back = Client::connect(again);
         back.send(&format!("/resume {} {}", client.token, client.last));
-        back.wait_for("the resume", |l| l.starts_with("* resumed: "));
+        let resumed = back.wait_for("the resume", |l| l.starts_with("* resumed: "));
+        assert!(
+            resumed.starts_with(&format!("* resumed: {missed} line")),
+            "{name}: {resumed}; {:?}",
+            back.history
+        );
         back.send("/who");
         let who = back.wait_for("the who answer", |l| l.starts_with("* online"));
         assert!(who.contains(name), "{who}");
+        returned.push(back);
     }
     let mut late = Client::connect(again);
     late.expect("* history: the last 1 line");

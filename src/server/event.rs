@@ -150,6 +150,9 @@ pub(crate) enum Event {
         last: u64,
         /// What it took over, and where it is now.
         resumed: Resumed,
+        /// The name the new connection had until then (its address): the
+        /// room may have been told it joined under it.
+        was: Arc<str>,
     },
     /// A client moved to another room (`/join`, the console's `move`); the
     /// registry has already moved it.

@@ -291,6 +291,7 @@ impl Server {
         let mut rooms: HashMap<String, RoomId> = HashMap::new();
         rooms.insert(LOBBY_NAME.to_string(), RoomId::LOBBY);
         let mut held = Vec::new();
+        let mut held_ids: HashMap<String, ClientId> = HashMap::new();
         for (n, session) in restored.sessions.iter().enumerate() {
             let Some(token) = Token::parse(&session.token) else {
                 continue;
@@ -302,6 +303,7 @@ impl Server {
                     .registry
                     .hold_restored(id, token, &session.name, &session.room, until);
             rooms.insert(session.room.to_ascii_lowercase(), room);
+            held_ids.insert(session.name.to_ascii_lowercase(), id);
             held.push((id, room, Arc::from(session.room.as_str())));
         }
         if !held.is_empty() {
@@ -316,7 +318,18 @@ impl Server {
             .into_iter()
             .filter_map(|room| {
                 let id = *rooms.get(&room.name.to_ascii_lowercase())?;
-                Some((id, Arc::from(room.name.as_str()), room.lines))
+                let lines = room
+                    .lines
+                    .into_iter()
+                    .map(|line| {
+                        let from = line
+                            .from
+                            .as_ref()
+                            .and_then(|from| held_ids.get(&from.to_ascii_lowercase()).copied());
+                        (line.seq, line.bytes, from)
+                    })
+                    .collect();
+                Some((id, Arc::from(room.name.as_str()), lines))
             })
             .collect();
         Restart {

@@ -177,6 +177,11 @@ impl Registry {
             rooms,
             held,
         } = &mut *state;
+        // The new connection first: if it is gone already (it broke as it
+        // resumed), the session stays as it was, held or live.
+        if !clients.contains_key(&id) {
+            return None;
+        }
         let (name, room, replaced, muted_until) = if let Some(session) = held.remove(token) {
             let muted_until = session.muted_until;
             (
@@ -521,6 +526,10 @@ mod tests {
             "kept"
         );
         assert!(registry.find("ann").is_none(), "not connected");
+        // A connection that is gone by the time its resume is handled takes
+        // nothing: the session stays held.
+        assert!(registry.resume(ClientId(7), &token).is_none());
+        assert_eq!(registry.rename(ClientId(2), "ann"), Err(RenameError::Taken));
         // A new connection takes it back.
         registry.insert(ClientId(3), record("127.0.0.1:9"));
         let resumed = registry.resume(ClientId(3), &token).expect("held");

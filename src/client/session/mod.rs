@@ -36,6 +36,10 @@ const NO_CODE_NEEDED: &str = "* no code needed here";
 /// the code, tries again.
 const RESUME_FIRST: &str = "! /resume must be the first line";
 
+/// The most lines a resuming connection keeps back until the server
+/// answers its `/resume`: a welcome, a history, a moment of chat.
+const MAX_HELD_BACK: usize = 1000;
+
 /// The longest a connection attempt may take. Far longer than a refused
 /// connection takes; what it bounds is a connect to a network that drops
 /// packets (the Wi-Fi is down), which would otherwise hang for minutes.
@@ -92,9 +96,15 @@ enum Phase {
 enum Resume {
     /// It does not (the first connection), or it is settled.
     No,
-    /// `/resume` was sent and not answered yet; the welcome that arrives
-    /// first is kept back: shown only if the session starts afresh.
-    Asked { welcome: Option<String> },
+    /// `/resume` was sent. Until the server takes the session back (its
+    /// `#session` line), what this connection is sent as a newcomer (its
+    /// welcome, a room's history, lines said meanwhile, all of which the
+    /// replay that follows covers) is kept back: shown only if the session
+    /// starts afresh.
+    Asked {
+        held_back: Vec<String>,
+        taken_back: bool,
+    },
 }
 
 /// One connection, as the handshake follows it.
@@ -308,7 +318,13 @@ impl Session {
                 // Said when the server takes the session back, not when the
                 // connection opens: a network still down may accept and
                 // reset the next connection at once.
-                if matches!(conn.resume, Resume::Asked { .. }) {
+                if let Resume::Asked {
+                    held_back,
+                    taken_back,
+                } = &mut conn.resume
+                {
+                    held_back.clear();
+                    *taken_back = true;
                     out.push(Do::Tell("Reconnected; resuming your session.".to_string()));
                 }
                 // Counting starts where the server says when a session
@@ -342,13 +358,9 @@ impl Session {
             }
             if text.starts_with(WELCOME) {
                 conn.welcomed = true;
-                if let Resume::Asked { welcome } = &mut conn.resume {
-                    *welcome = Some(text.to_string());
-                    return out;
-                }
             }
         }
-        if let Resume::Asked { welcome } = &mut conn.resume {
+        if let Resume::Asked { held_back, .. } = &mut conn.resume {
             if text.starts_with(RESUMED) {
                 conn.resume = Resume::No;
                 self.outage = None;
@@ -357,7 +369,7 @@ impl Session {
                 return out;
             }
             if text.starts_with(CANNOT_RESUME) {
-                let welcome = welcome.take();
+                let held_back = std::mem::take(held_back);
                 conn.resume = Resume::No;
                 self.outage = None;
                 self.token = None;
@@ -378,8 +390,8 @@ impl Session {
                         .to_string(),
                 }));
                 self.names.rejoin(name.clone());
-                if let Some(welcome) = welcome {
-                    show(&mut self.names, &welcome, &mut out);
+                for line in &held_back {
+                    show(&mut self.names, line, &mut out);
                 }
                 join(name, conn, &mut out, self.reconnect);
                 out.push(Do::Ready);
@@ -396,6 +408,19 @@ impl Session {
         }
         if matches!(conn.resume, Resume::Asked { .. }) && text.starts_with(RESUME_FIRST) {
             out.push(Do::HangUp);
+            return out;
+        }
+        if let Resume::Asked {
+            held_back,
+            taken_back: false,
+        } = &mut conn.resume
+        {
+            // Bounded: a server that never answers the resume cannot fill
+            // the client's memory (and the lines past this are lost to a
+            // session that starts afresh, as it says).
+            if line.whole && held_back.len() < MAX_HELD_BACK {
+                held_back.push(text.to_string());
+            }
             return out;
         }
         show(&mut self.names, text, &mut out);
@@ -557,7 +582,10 @@ impl Session {
                 // Said once: not again when the code the server asked for
                 // comes, and the resume is sent again.
                 out.push(Do::Send(format!("/resume {token} {}", self.markers.last())));
-                conn.resume = Resume::Asked { welcome: None };
+                conn.resume = Resume::Asked {
+                    held_back: Vec::new(),
+                    taken_back: false,
+                };
             }
             _ => {
                 let name = self

@@ -170,6 +170,9 @@ fn a_session_that_cannot_be_resumed_joins_again() {
         &mut s,
         &[
             WELCOME_2,
+            "* history: the last 1 line",
+            "> bob: before",
+            "* end of history",
             "! cannot resume: no such session (it ran out, or the server forgot it)",
         ],
     );
@@ -180,6 +183,9 @@ fn a_session_that_cannot_be_resumed_joins_again() {
             "tell Your session could not be resumed: joining again as ann; \
              what was said while you were away is lost.",
             &format!("show {WELCOME_2}"),
+            "show * history: the last 1 line",
+            "show > bob: before",
+            "show * end of history",
             "send /nick ann",
             "send /session",
             "ready",
@@ -547,4 +553,38 @@ fn the_lines_the_handshake_reads_are_the_servers() {
     assert!(text(lines::cannot_resume()).starts_with(CANNOT_RESUME));
     assert_eq!(text(lines::no_code_needed()), format!("{NO_CODE_NEEDED}\n"));
     assert_eq!(text(lines::resume_first()), format!("{RESUME_FIRST}\n"));
+}
+
+#[test]
+fn what_a_resuming_connection_gets_as_a_newcomer_is_not_shown() {
+    let mut s = joined();
+    let t0 = Instant::now();
+    s.closed(reset(), false, t0);
+    s.tick(t0 + ms(250));
+    s.opened();
+    // Its welcome, the room's history and a line said before the server
+    // handled the resume: the replay after `#session` has all of it.
+    let resumed = feed(
+        &mut s,
+        &[
+            WELCOME_2,
+            "* history: the last 1 line",
+            "> bob: two",
+            "* end of history",
+            "> bob: three",
+            &format!("#session {TOKEN} 2"),
+            "#3 1",
+            "> bob: three",
+            "* resumed: 1 line you missed",
+        ],
+    );
+    assert_eq!(
+        resumed,
+        [
+            "tell Reconnected; resuming your session.",
+            "show > bob: three",
+            "show * resumed: 1 line you missed",
+            "ready"
+        ]
+    );
 }

@@ -249,10 +249,15 @@ impl Fanout {
     }
 
     /// Gives back a room's lines from a previous run, with their numbers.
-    pub(super) fn restore(&mut self, room: RoomId, name: &Arc<str>, lines: &[(u64, Vec<u8>)]) {
+    pub(super) fn restore(
+        &mut self,
+        room: RoomId,
+        name: &Arc<str>,
+        lines: &[(u64, Vec<u8>, Option<ClientId>)],
+    ) {
         self.logs.open(room, name);
-        for (seq, bytes) in lines {
-            self.logs.append_numbered(room, bytes, *seq);
+        for (seq, bytes, from) in lines {
+            self.logs.append_numbered(room, bytes, *seq, *from);
         }
         if let Some(room) = self.logs.get_mut(room) {
             room.flushed = room.log.head();

@@ -200,7 +200,8 @@ impl Layout {
                 token,
                 last,
                 resumed,
-            } => self.resume(id, token, last, resumed),
+                was,
+            } => self.resume(id, token, last, resumed, &was),
             Event::Shutdown => {
                 self.fanout
                     .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
@@ -466,7 +467,7 @@ impl Layout {
     /// connection the server still thought alive is cut off), the room
     /// goes on knowing it under its new id without a word, and it gets the
     /// lines it missed.
-    fn resume(&mut self, id: ClientId, token: Token, last: u64, resumed: Resumed) {
+    fn resume(&mut self, id: ClientId, token: Token, last: u64, resumed: Resumed, was: &str) {
         let Resumed {
             name,
             room,
@@ -474,6 +475,12 @@ impl Layout {
             replaced,
         } = resumed;
         let former = replaced.id();
+        if let Some(room) = self.fanout.room_of(id) {
+            // Told as a newcomer under its address already (no join grace,
+            // or a resume that came after it): that newcomer leaves, so
+            // every join the room heard has its leave.
+            self.announce_leave(id, room, was, None);
+        }
         if let Replaced::Live(old) = replaced {
             // Its room was kept for it: the resume below takes it over.
             self.fanout.evict(old, Failure::Reset);

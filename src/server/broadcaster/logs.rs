@@ -150,9 +150,15 @@ impl Logs {
     }
 
     /// Appends a public line of a previous run to `room`, numbered `seq`.
-    pub(super) fn append_numbered(&mut self, room: RoomId, bytes: &[u8], seq: u64) {
+    pub(super) fn append_numbered(
+        &mut self,
+        room: RoomId,
+        bytes: &[u8],
+        seq: u64,
+        except: Option<ClientId>,
+    ) {
         self.next_seq = self.next_seq.max(seq);
-        self.append(room, bytes, 1, None, Kind::Public);
+        self.append(room, bytes, 1, except, Kind::Public);
     }
 
     /// Numbers the next line at least `next`.

@@ -23,5 +23,5 @@ pub(crate) struct Restart {
 }
 
 /// A room a restart gives lines back to: its id and name, and its lines'
-/// numbers and text.
-pub(crate) type RestoredLines = (RoomId, Arc<str>, Vec<(u64, Vec<u8>)>);
+/// numbers, text and, for a held session's own lines, whose they are.
+pub(crate) type RestoredLines = (RoomId, Arc<str>, Vec<(u64, Vec<u8>, Option<ClientId>)>);

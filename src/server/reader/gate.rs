@@ -8,16 +8,22 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::protocol::{clean_line, lines, Command, Frame, LineFramer, TelnetFilter};
 use crate::server::admission::Strike;
 use crate::server::shared::Shared;
 use crate::server::socket::{is_timeout, linger};
 
-/// How long a connection may take to give the code: a class types it at
-/// once (or the client does); a connection that never does is closed.
+/// How long a connection may take to give the code, all told: a class
+/// types it at once (or the client does); a connection that never does is
+/// closed, however it spends the time (blank lines do not buy more).
 const WAIT_FOR_CODE: Duration = Duration::from_secs(60);
+
+/// How often a wait for the code looks up to see whether the server is
+/// stopping: the connection is nobody else's yet, so nobody else can cut
+/// its read short.
+const LOOK_UP_EVERY: Duration = Duration::from_millis(250);
 
 /// Lines other than `/key` a connection may send before it is closed.
 const MAX_OTHER_LINES: usize = 10;
@@ -68,9 +74,10 @@ fn ask(
     mut framer: LineFramer,
 ) -> Gate {
     let asked = say(stream, &lines::needs_code());
-    if asked.is_err() || stream.set_read_timeout(Some(WAIT_FOR_CODE)).is_err() {
+    if asked.is_err() || stream.set_read_timeout(Some(LOOK_UP_EVERY)).is_err() {
         return Gate::Closed;
     }
+    let deadline = Instant::now() + WAIT_FOR_CODE;
     let mut buf = [0u8; 1024];
     let mut others = 0;
     loop {
@@ -78,9 +85,17 @@ fn ask(
             Ok(0) => return Gate::Closed,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => return Gate::Closed,
+            Err(e) if is_timeout(&e) => {
+                if shared.is_shutting_down() || Instant::now() >= deadline {
+                    return Gate::Closed;
+                }
+                continue;
+            }
             Err(_) => return Gate::Closed,
         };
+        if shared.is_shutting_down() || Instant::now() >= deadline {
+            return Gate::Closed;
+        }
         let mut said: Option<Said> = None;
         let mut early: Vec<Vec<u8>> = Vec::new();
         framer.push(telnet.filter(&buf[..n]), |frame| match (said, frame) {

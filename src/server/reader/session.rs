@@ -408,7 +408,7 @@ impl Session {
             "{} resumed as {} (line {last})",
             self.name, resumed.name
         ));
-        self.name = resumed.name.clone();
+        let was = std::mem::replace(&mut self.name, resumed.name.clone());
         // The room knows this client already: it is not announced again.
         self.announce_by = None;
         self.send(Event::Resume {
@@ -416,6 +416,7 @@ impl Session {
             token,
             last,
             resumed,
+            was,
         });
     }
     /// Moves to another room. The registry moves the client at once; the

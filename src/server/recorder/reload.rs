@@ -19,10 +19,21 @@ use crate::server::json::{fields, Value};
 pub(crate) struct RestoredRoom {
     /// Its name.
     pub(crate) name: String,
-    /// Its newest public lines, oldest first: their numbers and their text
-    /// as delivered (`> NAME: TEXT\n`), within the room log's cap.
-    pub(crate) lines: Vec<(u64, Vec<u8>)>,
+    /// Its newest public lines, oldest first, within the room log's cap.
+    pub(crate) lines: Vec<RestoredLine>,
     bytes: usize,
+}
+
+/// One public line of a room, as a restarted server gets it back.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct RestoredLine {
+    /// Its number (the transcript's `line`).
+    pub(crate) seq: u64,
+    /// Its text as delivered (`> NAME: TEXT\n`).
+    pub(crate) bytes: Vec<u8>,
+    /// Who said it, for chat and actions: a session of theirs that resumes
+    /// is not sent its own lines back, as it would not have been live.
+    pub(crate) from: Option<String>,
 }
 
 /// A session that was open when the server stopped.
@@ -115,6 +126,7 @@ impl Replay {
         let line = number_of("line");
         self.last_line = self.last_line.max(line.unwrap_or(0));
         let room = text_of("room");
+        let from = text_of("from").map(str::to_string);
         let said = match text_of("event").unwrap_or("") {
             "message" => text_of("from").zip(text_of("text")).map(|(from, text)| {
                 let mut out = Vec::new();
@@ -161,20 +173,20 @@ impl Replay {
             }
             _ => None,
         };
-        if let (Some(bytes), Some(room), Some(line)) = (said, room, line) {
-            self.keep(room, line, bytes);
+        if let (Some(bytes), Some(room), Some(seq)) = (said, room, line) {
+            self.keep(room, RestoredLine { seq, bytes, from });
         }
     }
 
     /// Keeps a public line of `room`, dropping the oldest past the cap.
-    fn keep(&mut self, room: &str, line: u64, bytes: Vec<u8>) {
+    fn keep(&mut self, room: &str, line: RestoredLine) {
         let kept = self.rooms.entry(room.to_string()).or_default();
         kept.name = room.to_string();
-        kept.bytes += bytes.len();
-        kept.lines.push((line, bytes));
+        kept.bytes += line.bytes.len();
+        kept.lines.push(line);
         let mut drop = 0;
         while kept.bytes > self.room_bytes && drop < kept.lines.len() {
-            kept.bytes -= kept.lines[drop].1.len();
+            kept.bytes -= kept.lines[drop].bytes.len();
             drop += 1;
         }
         kept.lines.drain(..drop);
@@ -256,7 +268,7 @@ mod tests {
                 let lines = r
                     .lines
                     .iter()
-                    .map(|(n, b)| (*n, String::from_utf8_lossy(b).into_owned()))
+                    .map(|l| (l.seq, String::from_utf8_lossy(&l.bytes).into_owned()))
                     .collect();
                 (r.name.as_str(), lines)
             })
@@ -288,7 +300,7 @@ mod tests {
             .collect();
         let borrowed: Vec<&str> = lines.iter().map(String::as_str).collect();
         let restored = replay(&borrowed, 10 * 14);
-        let kept: Vec<u64> = restored.rooms[0].lines.iter().map(|(n, _)| *n).collect();
+        let kept: Vec<u64> = restored.rooms[0].lines.iter().map(|l| l.seq).collect();
         assert_eq!(kept, (91..=100).collect::<Vec<u64>>());
     }
 }
