@@ -1,9 +1,9 @@
 //! Compares a quoted output with the lines a terminal shows. Both sides go
-//! through the same placeholders (times, client ports, process ids; every
-//! number, or runs of spaces, when the quote asks), then the quote must
-//! appear as one run of lines, a `...` line standing for any lines. A
-//! mismatch comes back as a diff against the closest run, to print, or to
-//! write back into the handout.
+//! through the same placeholders (times, client ports, process ids, session
+//! tokens; every number, or runs of spaces, when the quote asks), then the
+//! quote must appear as one run of lines, a `...` line standing for any
+//! lines. A mismatch comes back as a diff against the closest run, to
+//! print, or to write back into the handout.
 
 use regex::Regex;
 
@@ -51,6 +51,9 @@ impl Placeholders {
                 rule(r"finished in \d+\.\d+s", "finished in [SECS]"),
                 // Cargo's hash in a test binary's name.
                 rule(r"-[0-9a-f]{16}\b", "-[HASH]"),
+                // A session's token: 32 random hex digits (`#session`, the
+                // transcript's `session` records).
+                rule(r"\b[0-9a-f]{32}\b", "[TOKEN]"),
             ],
             number: Regex::new(r"\d+(\.\d+)?").expect("a valid pattern"),
             spaces: Regex::new(r"\s+").expect("a valid pattern"),
