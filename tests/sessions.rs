@@ -195,15 +195,21 @@ fn a_resume_announced_by_address_leaves_under_it() {
 }
 
 /// A token nobody has gets a clear no, and the connection goes on as a new
-/// client; `/resume` after the first line is refused.
+/// client, announced under the name it gives next; `/resume` after the
+/// first line is refused.
 #[test]
 fn a_resume_without_a_session_goes_on_as_a_new_client() {
     let server = server();
+    let mut bob = Client::connect(server.addr);
+    bob.send("/nick bob");
+    bob.expect("* you are now bob");
     let mut lost = Client::connect(server.addr);
     lost.send(&format!("/resume {} 7", "0".repeat(32)));
     lost.expect("! cannot resume: no such session (it ran out, or the server forgot it)");
     lost.send("/nick zed");
     lost.expect("* you are now zed");
+    // Announced once, under the name it gave next, as any newcomer.
+    bob.expect("* zed joined");
     lost.send("/resume abc 1");
     lost.expect("! /resume must be the first line");
 }
@@ -335,5 +341,60 @@ fn a_restart_keeps_the_class() {
     late.expect("* history: the last 1 line");
     late.expect("> ann: before the restart");
     late.expect("* end of history");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The goodbye is a numbered room line too, and a restarted server counts
+/// on past it: a client that read the goodbye, and resumes after someone
+/// joined the restarted server, gets that join.
+#[cfg(unix)]
+#[test]
+fn a_restart_counts_on_past_the_goodbye() {
+    use common::server_binary;
+    use std::process::Command;
+
+    let dir = std::env::temp_dir().join(format!("chatroom-goodbye-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let path = dir.join("class.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let path = path.to_str().expect("a UTF-8 path").to_string();
+    let (mut first, addr) = server_binary(&["--transcript", &path, "--quiet"]);
+    let mut ann = Numbered {
+        client: Client::connect(addr),
+        token: String::new(),
+        last: 0,
+        run: (0, 0),
+    };
+    ann.client.send("/nick ann");
+    ann.expect("* you are now ann");
+    ann.client.send("/session");
+    // The token, and where her count starts.
+    let line = ann
+        .client
+        .wait_for("the token", |l| l.starts_with("#session "));
+    let mut words = line.split(' ').skip(1);
+    ann.token = words.next().expect("a token").to_string();
+    ann.last = words.next().and_then(|n| n.parse().ok()).expect("a number");
+    let pid = first.child.id().to_string();
+    let stopped = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(stopped.expect("run kill").success());
+    // She reads (and counts) the goodbye.
+    ann.expect("* server shutting down");
+    assert_eq!(first.exit_code(), Some(0));
+    let port = addr.port().to_string();
+    let (_second, again) = server_binary(&["--port", &port, "--transcript", &path, "--quiet"]);
+    let mut carl = Client::connect(again);
+    carl.send("/nick carl");
+    carl.expect("* you are now carl");
+    let mut back = Numbered {
+        client: Client::connect(again),
+        token: String::new(),
+        last: 0,
+        run: (0, 0),
+    };
+    back.client
+        .send(&format!("/resume {} {}", ann.token, ann.last));
+    back.expect("* carl joined");
+    back.expect("* resumed: 1 line you missed");
     let _ = std::fs::remove_dir_all(&dir);
 }

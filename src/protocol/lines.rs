@@ -309,6 +309,13 @@ pub fn resume_first() -> Vec<u8> {
     error("/resume must be the first line")
 }
 
+/// `! no sessions in the chunks demo mode`: `/session` on a server that
+/// relays raw chunks, where a numbered line could not be told from the end
+/// of someone's unfinished chunk.
+pub fn no_sessions_in_chunks() -> Vec<u8> {
+    error("no sessions in the chunks demo mode")
+}
+
 /// `* no code needed here`: `/key` on a server without one.
 pub fn no_code_needed() -> Vec<u8> {
     notice("no code needed here")

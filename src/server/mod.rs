@@ -307,9 +307,12 @@ impl Server {
             held.push((id, room, Arc::from(session.room.as_str())));
         }
         if !held.is_empty() {
+            let sessions = match held.len() {
+                1 => "1 session".to_string(),
+                n => format!("{n} sessions"),
+            };
             self.shared.log.always(&format!(
-                "holding {} sessions from the transcript for {} s",
-                held.len(),
+                "holding {sessions} from the transcript for {} s",
                 self.shared.config.hold.as_secs()
             ));
         }

@@ -147,9 +147,13 @@ impl Layout {
                 // Renames: names are unique on the whole server, so everyone hears.
                 if self.fanout.room_of(except).is_some() {
                     self.batch_bytes += line.len();
-                    self.fanout
+                    let rooms = self
+                        .fanout
                         .append_everywhere(&line, Some(except), Kind::Notice);
-                    self.record(entry, None, None);
+                    // The largest number it took: a restarted server goes
+                    // on counting past it (see `recorder/reload.rs`).
+                    let last = rooms.iter().map(|&(_, seq)| seq).max();
+                    self.record(entry, None, last);
                 }
             }
             Event::Direct {
@@ -203,9 +207,14 @@ impl Layout {
                 was,
             } => self.resume(id, token, last, resumed, &was),
             Event::Shutdown => {
-                self.fanout
-                    .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
-                self.record(Entry::Shutdown, None, None);
+                let rooms =
+                    self.fanout
+                        .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
+                // The goodbye is numbered too: a restarted server counts on
+                // from past it, or a client that read it would miss the
+                // first line after the restart.
+                let last = rooms.iter().map(|&(_, seq)| seq).max();
+                self.record(Entry::Shutdown, None, last);
                 return true;
             }
         }

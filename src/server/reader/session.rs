@@ -376,6 +376,9 @@ impl Session {
             Step::Quit(reason) => {
                 self.end = Some(End::Quit(reason.map(lines::quit_reason)));
             }
+            Step::Session if self.shared.config.framing == Framing::Chunks => {
+                self.reply(lines::no_sessions_in_chunks());
+            }
             Step::Session => {
                 if let Some(token) = self.shared.registry.start_session(self.id) {
                     self.flush_pending();
@@ -401,7 +404,8 @@ impl Session {
             Some((token, resumed))
         });
         let Some((token, resumed)) = resumed else {
-            self.announce();
+            // Not announced yet: the client names itself next, as on a
+            // first connection, and is announced under that name.
             return self.reply(lines::cannot_resume());
         };
         self.shared.log.info(&format!(
