@@ -62,8 +62,8 @@ fn unlimited() -> TestServer {
 
 /// Five clients that never read, during a 3.8 MB flood: a healthy observer
 /// gets every flood line in order, and each stalled client is evicted as
-/// `too slow` once its socket has taken nothing for its patience (one and a
-/// half write timeouts, for a client that never sipped), which shows that it
+/// `too slow` once its socket has taken nothing for its patience (three
+/// write timeouts, for a client that never sipped), which shows that it
 /// really did stall.
 #[test]
 fn stalled_clients_are_evicted_and_the_observer_misses_nothing() {

@@ -60,7 +60,7 @@ Options:
   --max-per-ip N           most connections from one address [default: {DEFAULT_MAX_PER_IP},
                            loopback unlimited]; given, it applies to loopback too
   --max-line-bytes N       longest line accepted, in bytes [default: {DEFAULT_MAX_LINE_BYTES}]
-  --write-timeout-ms MS    a client whose socket takes nothing for 1.5 x MS
+  --write-timeout-ms MS    a client whose socket takes nothing for 3 x MS
                            milliseconds (a reader that sips: four times its
                            longest pause, up to 8 x MS) is disconnected
                            [default: {DEFAULT_WRITE_TIMEOUT_MS}]
