@@ -5,6 +5,7 @@
 //! broadcaster. Once the client is in the room, it never writes to any
 //! socket itself.
 
+mod end;
 mod gate;
 mod pending;
 mod plan;
@@ -23,8 +24,9 @@ use super::event::Event;
 use super::rooms::RoomId;
 use super::shared::Shared;
 use super::socket::WRITE_SLICE;
+use end::End;
 use gate::Gate;
-use session::{End, Session};
+use session::Session;
 
 /// Stack for each reader thread. The default 2 MiB is address space, not
 /// memory, but small stacks make the cost per client plain: the reader's

@@ -23,6 +23,7 @@ use crate::server::shared::Shared;
 use crate::server::socket::{describe, is_timeout, linger};
 use crate::server::token::Token;
 
+use super::end::End;
 use super::pending::Pending;
 use super::plan::{self, Renamed, Step};
 
@@ -48,37 +49,6 @@ const READ_POLL: Option<Duration> = None;
 /// reset the connection or was evicted, so a client held back by the rate
 /// limiter is still noticed leaving within a fraction of a second.
 const THROTTLE_CHECK: Duration = Duration::from_millis(100);
-
-/// How a connection ended, as far as its reader knows.
-#[derive(Debug)]
-pub(super) enum End {
-    /// The client closed its side (or was shut down by the server).
-    Closed,
-    /// The connection was reset or failed.
-    Failed(String),
-    /// The client typed `/quit`.
-    Quit(Option<String>),
-    /// The broadcaster removed the client (evicted it): it has been announced
-    /// as gone, so nothing more of it may be relayed.
-    Removed,
-    /// The broadcaster is gone: the server is stopping.
-    ServerStopping,
-}
-
-impl End {
-    /// True when the lines read but not yet handed on are still delivered:
-    /// the client ended normally (the no-loss promise). A reset or an
-    /// eviction ends the client at once, and drops them.
-    fn keeps_pending(&self) -> bool {
-        !matches!(self, End::Failed(_) | End::Removed)
-    }
-
-    /// True when the client did not choose to go (its connection broke):
-    /// if it has a session, the session is held for it to come back.
-    fn may_come_back(&self) -> bool {
-        matches!(self, End::Failed(_))
-    }
-}
 
 /// One client's state while its reader runs: what only this thread uses.
 #[derive(Debug)]
