@@ -10,6 +10,7 @@ mod gate;
 mod pending;
 mod plan;
 mod session;
+mod throttle;
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};

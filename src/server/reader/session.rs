@@ -7,7 +7,6 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -16,7 +15,6 @@ use crate::config::Framing;
 use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
 use crate::server::client::{ClientId, Meters};
 use crate::server::event::{Event, MovedBy};
-use crate::server::ratelimit::TokenBucket;
 use crate::server::recorder::Entry;
 use crate::server::registry::JoinError;
 use crate::server::shared::Shared;
@@ -26,6 +24,7 @@ use crate::server::token::Token;
 use super::end::End;
 use super::pending::Pending;
 use super::plan::{self, Renamed, Step};
+use super::throttle::Throttle;
 
 /// Bytes asked for per `read` from a busy client. Big enough that a fast
 /// sender's lines arrive many at a time (and leave as one event).
@@ -45,11 +44,6 @@ const READ_POLL: Option<Duration> = Some(Duration::from_millis(250));
 #[cfg(not(windows))]
 const READ_POLL: Option<Duration> = None;
 
-/// While a throttled reader waits, it looks this often at whether its client
-/// reset the connection or was evicted, so a client held back by the rate
-/// limiter is still noticed leaving within a fraction of a second.
-const THROTTLE_CHECK: Duration = Duration::from_millis(100);
-
 /// One client's state while its reader runs: what only this thread uses.
 #[derive(Debug)]
 pub(super) struct Session {
@@ -66,7 +60,7 @@ pub(super) struct Session {
     /// Until the others have been told `* NAME joined`: when to tell them
     /// anyway, if the client has not named itself by then (`--join-grace-ms`).
     announce_by: Option<Instant>,
-    bucket: Option<TokenBucket>,
+    throttle: Throttle,
     /// No line has been handled yet: `/resume` is only taken as the first.
     first_line: bool,
     /// Set when a line ends the session (`/quit`), the client is found reset
@@ -87,8 +81,7 @@ impl Session {
         // Announce at once, or give the client a moment to name itself first.
         let grace = shared.config.join_grace;
         Session {
-            bucket: (shared.config.rate_limit > 0)
-                .then(|| TokenBucket::new(shared.config.rate_limit, Instant::now())),
+            throttle: Throttle::new(shared.config.rate_limit),
             pending: Pending::new(shared.config.transcript.is_some()),
             announce_by: (!grace.is_zero()).then(|| Instant::now() + grace),
             shared,
@@ -226,42 +219,18 @@ impl Session {
         }
     }
 
-    /// Waits, if the client is over its rate limit. The line is delayed, never
-    /// dropped; while this thread sleeps it does not read, so the kernel's
-    /// buffers fill and TCP slows the sender down. It wakes every
-    /// [`THROTTLE_CHECK`] to see whether the client reset the connection or
-    /// was evicted meanwhile: then it stops at once.
+    /// Waits, if the client is over its rate limit (see [`Throttle`]). Lines
+    /// already accepted are handed on first, so they do not wait with this
+    /// one; a client that leaves meanwhile ends the session.
     fn throttle(&mut self) {
-        let Some(bucket) = &mut self.bucket else {
-            return;
-        };
-        let wait = bucket.take(Instant::now());
+        let wait = self.throttle.take();
         if wait.is_zero() {
             return;
         }
-        // Lines already accepted should not wait with this one.
         self.flush_pending();
-        let until = Instant::now() + wait;
-        self.meters.throttled.store(true, Relaxed);
-        loop {
-            if self.meters.gone.load(Acquire) {
-                self.end = Some(End::Removed);
-                break;
-            }
-            // A reset sets the socket's pending error even while unread data
-            // waits in front of it; a plain close (FIN) does not, and the
-            // lines before it are still delivered.
-            if let Ok(Some(e)) = self.stream.take_error() {
-                self.end = Some(End::Failed(describe(&e)));
-                break;
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            thread::sleep(left.min(THROTTLE_CHECK));
+        if let Some(end) = Throttle::hold(wait, &self.meters, &self.stream) {
+            self.end = Some(end);
         }
-        self.meters.throttled.store(false, Relaxed);
     }
 
     /// How long this client's mute still runs, if it is muted. A mute that
