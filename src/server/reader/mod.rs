@@ -1,14 +1,15 @@
 //! The reader thread of one client: lets it in (asking for the class code
-//! first, on a server with one: [`gate`]), registers it, reads its socket,
-//! cuts the bytes into lines, carries out what [`plan`] decides for each
-//! ([`session`]), and hands everything meant for other people to the
-//! broadcaster. Once the client is in the room, it never writes to any
-//! socket itself.
+//! first, on a server with one: [`gate`]), registers it, reads its socket
+//! and cuts the bytes into lines ([`read_loop`]), carries out what [`plan`]
+//! decides for each ([`session`], within the rate limit: [`throttle`]), and
+//! hands everything meant for other people to the broadcaster. Once the
+//! client is in the room, it never writes to any socket itself.
 
 mod end;
 mod gate;
 mod pending;
 mod plan;
+mod read_loop;
 mod session;
 mod throttle;
 
@@ -27,6 +28,7 @@ use super::shared::Shared;
 use super::socket::WRITE_SLICE;
 use end::End;
 use gate::Gate;
+use read_loop::ReadLoop;
 use session::Session;
 
 /// Stack for each reader thread. The default 2 MiB is address space, not
@@ -95,6 +97,13 @@ fn run(
         },
     );
     shared.log.info(&format!("{name} connected"));
+    let read_loop = ReadLoop::new(
+        shared.clone(),
+        meters.clone(),
+        stream.clone(),
+        telnet,
+        framer,
+    );
     let mut session = Session::new(shared, events_tx, id, name.clone(), meters, stream);
     let welcome = Event::Welcome {
         id,
@@ -102,7 +111,7 @@ fn run(
         announce: !session.waits_to_announce(),
     };
     let end = if session.send(welcome) {
-        session.read_loop(telnet, framer, early)
+        read_loop.run(&mut session, early)
     } else {
         End::ServerStopping
     };

@@ -1,9 +1,8 @@
-//! One client's session while its reader runs: the read loop (read, frame,
-//! handle each line, hand the chat on), the carrying out of what the plan
-//! decides for each line, the rate limit, and the goodbye. Everything here
+//! One client's session while its reader runs: what each line the read loop
+//! hands it does (carrying out what the plan decides), the announcement of
+//! its join, the chat gathered to hand on, and the goodbye. Everything here
 //! runs on the client's own reader thread.
 
-use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
@@ -12,37 +11,19 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::config::Framing;
-use crate::protocol::{clean_line, lines, strip_for_terminal, Frame, LineFramer, TelnetFilter};
+use crate::protocol::{clean_line, lines, strip_for_terminal, Frame};
 use crate::server::client::{ClientId, Meters};
 use crate::server::event::{Event, MovedBy};
 use crate::server::recorder::Entry;
 use crate::server::registry::JoinError;
 use crate::server::shared::Shared;
-use crate::server::socket::{describe, is_timeout, linger};
+use crate::server::socket::linger;
 use crate::server::token::Token;
 
 use super::end::End;
 use super::pending::Pending;
 use super::plan::{self, Renamed, Step};
 use super::throttle::Throttle;
-
-/// Bytes asked for per `read` from a busy client. Big enough that a fast
-/// sender's lines arrive many at a time (and leave as one event).
-const READ_CHUNK: usize = 8 * 1024;
-
-/// Bytes asked for per `read` until a read fills them: most clients type a
-/// line now and then, and a small buffer on the stack keeps what each idle
-/// client costs down (the stack pages a reader touches are its memory). A
-/// client whose read fills it gets a `READ_CHUNK` buffer on the heap.
-const FIRST_READ: usize = 1024;
-
-/// On Windows, `shutdown` does not wake a thread blocked in `recv`, so readers
-/// there wake up this often to check whether the server is stopping. Unix
-/// needs no polling: `shutdown(Both)` wakes the read at once.
-#[cfg(windows)]
-const READ_POLL: Option<Duration> = Some(Duration::from_millis(250));
-#[cfg(not(windows))]
-const READ_POLL: Option<Duration> = None;
 
 /// One client's state while its reader runs: what only this thread uses.
 #[derive(Debug)]
@@ -100,85 +81,16 @@ impl Session {
         self.announce_by.is_some()
     }
 
-    /// Reads until the connection ends. The loop a student reads first:
-    /// read, frame, handle each line, hand the chat on. `early` holds the
-    /// lines the gate read after the class code, handled first.
-    pub(super) fn read_loop(
-        &mut self,
-        mut telnet: TelnetFilter,
-        mut framer: LineFramer,
-        early: Vec<Vec<u8>>,
-    ) -> End {
-        let stream = self.stream.clone();
-        for line in &early {
-            self.on_frame(Frame::Line(line));
-        }
-        if let Some(end) = self.end.take() {
-            return end;
-        }
-        self.flush_pending();
-        let mut small = [0u8; FIRST_READ];
-        let mut big: Vec<u8> = Vec::new();
-        // Set only when it changes: one system call fewer on every read. An
-        // accepted socket starts with none.
-        let mut timeout = None;
-        loop {
-            let wanted = self.read_timeout();
-            if wanted != timeout {
-                let _ = stream.set_read_timeout(wanted);
-                timeout = wanted;
-            }
-            let buf: &mut [u8] = if big.is_empty() { &mut small } else { &mut big };
-            let n = match (&*stream).read(buf) {
-                // A kicked client's reader is woken by the server shutting its
-                // read side: that client is gone, not merely closed.
-                Ok(0) if self.meters.gone.load(Acquire) => return End::Removed,
-                Ok(0) => return End::Closed,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) => {
-                    if self.shared.is_shutting_down() {
-                        return End::ServerStopping;
-                    }
-                    if self.meters.gone.load(Acquire) {
-                        return End::Removed;
-                    }
-                    self.announce_if_due();
-                    continue;
-                }
-                Err(e) => return End::Failed(describe(&e)),
-            };
-            // Telnet's commands go before anything else sees the bytes.
-            let data = telnet.filter(&buf[..n]);
-            match self.shared.config.framing {
-                Framing::Lines => framer.push(data, |frame| self.on_frame(frame)),
-                // DEMO MODE (--framing chunks): relay the raw chunk, as the Node
-                // tutorial does. Whatever `read` returned, half a line or ten
-                // lines, goes out as one "message". Compare with the line above.
-                Framing::Chunks => self.on_chunk(data),
-            }
-            if n == buf.len() && big.is_empty() {
-                big = vec![0; READ_CHUNK];
-            }
-            if let Some(end) = self.end.take() {
-                return end;
-            }
-            self.flush_pending();
-            self.announce_if_due();
-        }
+    /// When the others must be told the client joined, if they have not
+    /// been yet: the read loop wakes then, whatever the client sends.
+    pub(super) fn announce_by(&self) -> Option<Instant> {
+        self.announce_by
     }
 
-    /// How long the next read may wait: until the join must be announced, if
-    /// it has not been yet; otherwise as long as it takes (or, on Windows,
-    /// [`READ_POLL`]).
-    fn read_timeout(&self) -> Option<Duration> {
-        match self.announce_by {
-            Some(at) => Some(
-                at.saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
-            ),
-            None => READ_POLL,
-        }
+    /// How the session ended, if a line (or a wait, or a send) ended it;
+    /// the read loop asks after handing on each read's lines.
+    pub(super) fn take_end(&mut self) -> Option<End> {
+        self.end.take()
     }
 
     /// Tells the others `* NAME joined`, once.
@@ -192,13 +104,14 @@ impl Session {
     }
 
     /// Announces the client by its address if it has had its grace period.
-    fn announce_if_due(&mut self) {
+    pub(super) fn announce_if_due(&mut self) {
         if self.announce_by.is_some_and(|at| Instant::now() >= at) {
             self.announce();
         }
     }
 
-    fn on_frame(&mut self, frame: Frame<'_>) {
+    /// Handles one line the read loop cut (or one too long to keep).
+    pub(super) fn on_frame(&mut self, frame: Frame<'_>) {
         if self.end.is_some() {
             return; // After /quit (or a reset), the rest of the read is ignored.
         }
@@ -445,7 +358,7 @@ impl Session {
     /// DEMO MODE (--framing chunks): one read chunk becomes one message, split
     /// or merged however TCP happened to deliver it. Control characters are
     /// still removed, but nothing is reassembled and no newline is added.
-    fn on_chunk(&mut self, chunk: &[u8]) {
+    pub(super) fn on_chunk(&mut self, chunk: &[u8]) {
         // Commands keep working in this mode: a chunk that starts with `/` is
         // read as lines, so `/nick`, `/who` and `/quit` behave as usual.
         if chunk.starts_with(b"/") {
@@ -477,7 +390,7 @@ impl Session {
     }
 
     /// Hands the gathered chat lines to the broadcaster as one event.
-    fn flush_pending(&mut self) {
+    pub(super) fn flush_pending(&mut self) {
         if let Some(event) = self.pending.take(self.id) {
             self.send(event);
         }
