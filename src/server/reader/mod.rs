@@ -1,10 +1,12 @@
 //! The reader thread of one client: lets it in (asking for the class code
 //! first, on a server with one: [`gate`]), registers it, reads its socket
 //! and cuts the bytes into lines ([`read_loop`]), carries out what [`plan`]
-//! decides for each ([`session`], within the rate limit: [`throttle`]), and
-//! hands everything meant for other people to the broadcaster. Once the
-//! client is in the room, it never writes to any socket itself.
+//! decides for each ([`session`], within the rate limit: [`throttle`]; the
+//! commands that bring a session back: [`comeback`]), and hands everything
+//! meant for other people to the broadcaster. Once the client is in the
+//! room, it never writes to any socket itself.
 
+mod comeback;
 mod end;
 mod gate;
 mod pending;

@@ -1,7 +1,8 @@
 //! One client's session while its reader runs: what each line the read loop
-//! hands it does (carrying out what the plan decides), the announcement of
-//! its join, the chat gathered to hand on, and the goodbye. Everything here
-//! runs on the client's own reader thread.
+//! hands it does (carrying out what the plan decides; `/session`, `/resume`
+//! and `/key` are `comeback.rs`), the announcement of its join, the chat
+//! gathered to hand on, and the goodbye. Everything here runs on the
+//! client's own reader thread.
 
 use std::net::TcpStream;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
@@ -10,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::config::Framing;
 use crate::protocol::{clean_line, lines, strip_for_terminal, Frame};
 use crate::server::client::{ClientId, Meters};
 use crate::server::event::{Event, MovedBy};
@@ -18,8 +18,8 @@ use crate::server::recorder::Entry;
 use crate::server::registry::JoinError;
 use crate::server::shared::Shared;
 use crate::server::socket::linger;
-use crate::server::token::Token;
 
+use super::comeback::Comeback;
 use super::end::End;
 use super::pending::Pending;
 use super::plan::{self, Renamed, Step};
@@ -228,53 +228,31 @@ impl Session {
             Step::Quit(reason) => {
                 self.end = Some(End::Quit(reason.map(lines::quit_reason)));
             }
-            Step::Session if self.shared.config.framing == Framing::Chunks => {
-                self.reply(lines::no_sessions_in_chunks());
+            Step::Session | Step::Resume { .. } | Step::Key => {
+                let comeback = Comeback::carry_out(&self.shared, self.id, &self.name, step, first);
+                self.come_back(comeback);
             }
-            Step::Session => {
-                if let Some(token) = self.shared.registry.start_session(self.id) {
-                    self.flush_pending();
-                    self.send(Event::Session {
-                        id: self.id,
-                        token,
-                        name: self.name.clone(),
-                    });
-                }
-            }
-            Step::Resume { token, last } if first => self.resume(token, last),
-            Step::Resume { .. } => self.reply(lines::resume_first()),
-            Step::Key => self.reply(lines::no_code_needed()),
         }
     }
 
-    /// Takes back the session `token` (its name, its room, the room lines
-    /// it missed after line `last`), or, if there is none, says so and goes
-    /// on as a new client.
-    fn resume(&mut self, token: &str, last: u64) {
-        let resumed = Token::parse(token).and_then(|token| {
-            let resumed = self.shared.registry.resume(self.id, &token)?;
-            Some((token, resumed))
-        });
-        let Some((token, resumed)) = resumed else {
-            // Not announced yet: the client names itself next, as on a
-            // first connection, and is announced under that name.
-            return self.reply(lines::cannot_resume());
-        };
-        self.shared.log.info(&format!(
-            "{} resumed as {} (line {last})",
-            self.name, resumed.name
-        ));
-        let was = std::mem::replace(&mut self.name, resumed.name.clone());
-        // The room knows this client already: it is not announced again.
-        self.announce_by = None;
-        self.send(Event::Resume {
-            id: self.id,
-            token,
-            last,
-            resumed,
-            was,
-        });
+    /// Carries out what a session command left to do (see [`Comeback`]).
+    fn come_back(&mut self, comeback: Comeback) {
+        match comeback {
+            Comeback::Reply(line) => self.reply(line),
+            Comeback::Started(event) => {
+                self.flush_pending();
+                self.send(event);
+            }
+            Comeback::Resumed { name, event } => {
+                self.name = name;
+                // The room knows this client already: it is not announced again.
+                self.announce_by = None;
+                self.send(event);
+            }
+            Comeback::Nothing => {}
+        }
     }
+
     /// Moves to another room. The registry moves the client at once; the
     /// broadcaster hears of it after every line this client sent before, so
     /// those went to the old room and the next ones go to the new one.
