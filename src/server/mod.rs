@@ -16,7 +16,8 @@
 //! - [`console`]: the teacher's commands on standard input
 //! - [`dashboard`]: the live web page of the room (`--dashboard`), read-only
 //! - [`recorder`]: the thread that writes the transcript and keeps the
-//!   dashboard's recent events, off the message path
+//!   dashboard's recent events, off the message path; [`handover`]: what a
+//!   restart takes back from it, before the accept loop starts
 //! - [`refuser`], [`stats_logger`]: small helper threads
 //! - [`ratelimit`], [`stats`]: what the threads use
 
@@ -27,6 +28,7 @@ mod console;
 mod dashboard;
 mod error;
 mod event;
+mod handover;
 mod json;
 mod ratelimit;
 mod reader;
@@ -43,7 +45,6 @@ mod stats;
 mod stats_logger;
 mod token;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -56,7 +57,6 @@ use crate::config::{ConsoleMode, ServerConfig};
 use crate::protocol::lines;
 
 use admission::Slot;
-use broadcaster::Restart;
 use client::ClientId;
 use console::ConsoleIo;
 pub use error::ServerError;
@@ -66,12 +66,10 @@ use recorder::reload::Restored;
 use recorder::{Entry, Record, TranscriptTarget};
 use refuser::Refuser;
 use reserve::Reserve;
-use rooms::{RoomId, LOBBY_NAME};
 use shared::Shared;
 pub use shutdown::ShutdownHandle;
 use socket::{is_transient_accept_error, LINGER};
 use stats_logger::StatsLogger;
-use token::Token;
 
 /// Pause after `accept` fails for lack of resources (out of descriptors), so
 /// the loop retries a few times a second instead of spinning.
@@ -225,7 +223,7 @@ impl Server {
         recorder.record(Record::now(Entry::Start {
             addr: self.local_addr.to_string(),
         }));
-        let restart = self.restart();
+        let restart = handover::hand_over(&shared, self.restored.take().unwrap_or_default());
         let (events_tx, events_rx) = bounded(EVENTS_CAPACITY);
         let broadcaster = broadcaster::spawn(shared.clone(), events_rx, recorder, restart)?;
         let refuser = Refuser::spawn()?;
@@ -279,68 +277,6 @@ impl Server {
         }
         shared.log.always("server stopped");
         Ok(())
-    }
-
-    /// Holds the sessions a previous run left open (from the transcript), in
-    /// their rooms, and says what the broadcaster takes back: the lines of
-    /// the lobby and of those rooms. Rooms nobody can come back to are left
-    /// out, as a room that empties loses its history.
-    fn restart(&mut self) -> Restart {
-        let restored = self.restored.take().unwrap_or_default();
-        let until = Instant::now() + self.shared.config.hold;
-        let mut rooms: HashMap<String, RoomId> = HashMap::new();
-        rooms.insert(LOBBY_NAME.to_string(), RoomId::LOBBY);
-        let mut held = Vec::new();
-        let mut held_ids: HashMap<String, ClientId> = HashMap::new();
-        for (n, session) in restored.sessions.iter().enumerate() {
-            let Some(token) = Token::parse(&session.token) else {
-                continue;
-            };
-            // Ids from the top down: the accept loop counts up from 1.
-            let id = ClientId(u64::MAX - n as u64);
-            let room =
-                self.shared
-                    .registry
-                    .hold_restored(id, token, &session.name, &session.room, until);
-            rooms.insert(session.room.to_ascii_lowercase(), room);
-            held_ids.insert(session.name.to_ascii_lowercase(), id);
-            held.push((id, room, Arc::from(session.room.as_str())));
-        }
-        if !held.is_empty() {
-            let sessions = match held.len() {
-                1 => "1 session".to_string(),
-                n => format!("{n} sessions"),
-            };
-            self.shared.log.always(&format!(
-                "holding {sessions} from the transcript for {} s",
-                self.shared.config.hold.as_secs()
-            ));
-        }
-        let lines = restored
-            .rooms
-            .into_iter()
-            .filter_map(|room| {
-                let id = *rooms.get(&room.name.to_ascii_lowercase())?;
-                let lines = room
-                    .lines
-                    .into_iter()
-                    .map(|line| {
-                        let from = line
-                            .from
-                            .as_ref()
-                            .and_then(|from| held_ids.get(&from.to_ascii_lowercase()).copied());
-                        (line.seq, line.bytes, from)
-                    })
-                    .collect();
-                Some((id, Arc::from(room.name.as_str()), lines))
-            })
-            .collect();
-        Restart {
-            rooms: lines,
-            held,
-            next_line: restored.next_line,
-            until,
-        }
     }
 
     /// Logs the address and any demo mode.
