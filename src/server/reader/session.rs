@@ -104,6 +104,10 @@ impl Session {
     }
 
     /// Announces the client by its address if it has had its grace period.
+    // `#[inline]` here and on `flush_pending`: the read loop, in another
+    // file, calls both after every read, and they stay inlined there as
+    // they were when the loop lived in this one.
+    #[inline]
     pub(super) fn announce_if_due(&mut self) {
         if self.announce_by.is_some_and(|at| Instant::now() >= at) {
             self.announce();
@@ -368,6 +372,7 @@ impl Session {
     }
 
     /// Hands the gathered chat lines to the broadcaster as one event.
+    #[inline]
     pub(super) fn flush_pending(&mut self) {
         if let Some(event) = self.pending.take(self.id) {
             self.send(event);
