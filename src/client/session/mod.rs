@@ -3,7 +3,9 @@
 //! what each line from the server means (shown or hidden, a code wanted, a
 //! resume settled), and what to do when a connection ends (try again when,
 //! or stop). `link.rs` carries out what it decides; both modes drive it.
+//! One connection's handshake is `handshake.rs`'s.
 
+mod handshake;
 mod markers;
 mod retry;
 mod sleep;
@@ -11,34 +13,13 @@ mod sleep;
 use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::ending::{Ending, LastWord};
+use super::ending::Ending;
 use super::incoming::ServerLine;
 use super::names::{refusal, NameEvent, NameTracker};
+use handshake::{Conn, Heard};
 use markers::{Markers, Seen};
 use retry::{try_again_after, Cause, Next, Outage};
 use sleep::Clocks;
-
-/// The server's lines the handshake reads, by how they start: as
-/// `protocol::lines` writes them (the tests check each against it).
-const CODE_WANTED: &str = "! this class needs a code";
-const WELCOME: &str = "* welcome ";
-const RESUMED: &str = "* resumed: ";
-const CANNOT_RESUME: &str = "! cannot resume";
-/// What a server older than sessions answers to the client's own commands:
-/// hidden, as the user never typed them.
-const NO_SESSIONS: &str = "! unknown command /session (try /help)";
-const NO_KEYS: &str = "! unknown command /key (try /help)";
-/// A server without a class code answers `/key` so; the client forgets its
-/// code for this server.
-const NO_CODE_NEEDED: &str = "* no code needed here";
-/// A server that takes `/resume` only as a connection's very first line
-/// says so to one that sent its code first: the client, having forgotten
-/// the code, tries again.
-const RESUME_FIRST: &str = "! /resume must be the first line";
-
-/// The most lines a resuming connection keeps back until the server
-/// answers its `/resume`: a welcome, a history, a moment of chat.
-const MAX_HELD_BACK: usize = 1000;
 
 /// The longest a connection attempt may take. Far longer than a refused
 /// connection takes; what it bounds is a connect to a network that drops
@@ -47,11 +28,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest time given to an attempt, even the last one at the very end
 /// of the window.
 const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long the server has to answer the check made after the computer
-/// slept (see `sleep.rs`), before the connection is taken for dead: an
-/// answer takes a round trip; a Wi-Fi coming back after a wake may take a
-/// few seconds more.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the session asks its driver to do, in order.
 #[derive(Debug)]
@@ -89,57 +65,6 @@ enum Phase {
     Connecting,
     /// Over: nothing more happens.
     Over,
-}
-
-/// Whether this connection resumes the session.
-#[derive(Debug)]
-enum Resume {
-    /// It does not (the first connection), or it is settled.
-    No,
-    /// `/resume` was sent. Until the server takes the session back (its
-    /// `#session` line), what this connection is sent as a newcomer (its
-    /// welcome, a room's history, lines said meanwhile, all of which the
-    /// replay that follows covers) is kept back: shown only if the session
-    /// starts afresh.
-    Asked {
-        held_back: Vec<String>,
-        taken_back: bool,
-    },
-}
-
-/// One connection, as the handshake follows it.
-#[derive(Debug)]
-struct Conn {
-    last_word: LastWord,
-    /// `/key` was sent on this connection: the server's request for a code,
-    /// which it sends before it has read anything, is answered already.
-    key_sent: bool,
-    /// The user is being asked for the code.
-    asking_code: bool,
-    welcomed: bool,
-    resume: Resume,
-    /// `/session` was sent and neither answer has come.
-    session_asked: bool,
-    /// After the computer slept, `/session` was sent again to check that
-    /// the connection still works: until when its answer may take.
-    check: Option<Instant>,
-    /// The check was not answered: the connection was hung up.
-    silent: bool,
-}
-
-impl Conn {
-    fn new() -> Conn {
-        Conn {
-            last_word: LastWord::default(),
-            key_sent: false,
-            asking_code: false,
-            welcomed: false,
-            resume: Resume::No,
-            session_asked: false,
-            check: None,
-            silent: false,
-        }
-    }
 }
 
 /// The session: your name, the class code, the resume token and the count
@@ -196,19 +121,14 @@ impl Session {
     /// is awaited on it.
     pub(crate) fn can_send(&self) -> bool {
         match &self.phase {
-            Phase::Open(conn) => {
-                self.outage.is_none()
-                    && !conn.asking_code
-                    && matches!(conn.resume, Resume::No)
-                    && conn.check.is_none()
-            }
+            Phase::Open(conn) => self.outage.is_none() && conn.can_send(),
             _ => false,
         }
     }
 
     /// True while the user is asked for the class code.
     pub(crate) fn asking_code(&self) -> bool {
-        matches!(&self.phase, Phase::Open(conn) if conn.asking_code)
+        matches!(&self.phase, Phase::Open(conn) if conn.asking_code())
     }
 
     /// The session's state in a few words, for the input line, while it is
@@ -226,7 +146,7 @@ impl Session {
             }
             Phase::Connecting if self.outage.is_some() => Some("reconnecting...".to_string()),
             Phase::Open(_) if self.outage.is_some() => Some("resuming...".to_string()),
-            Phase::Open(conn) if conn.check.is_some() => {
+            Phase::Open(conn) if conn.check_due().is_some() => {
                 Some("checking the connection...".to_string())
             }
             _ => None,
@@ -240,7 +160,7 @@ impl Session {
         match (&self.phase, &self.outage) {
             (Phase::Waiting(at), _) => Some(*at),
             (Phase::Open(_), Some(outage)) => Some(outage.deadline()),
-            (Phase::Open(conn), None) => conn.check,
+            (Phase::Open(conn), None) => conn.check_due(),
             _ => None,
         }
     }
@@ -264,9 +184,7 @@ impl Session {
             return out;
         }
         if let Phase::Open(conn) = &mut self.phase {
-            conn.check = Some(now + CHECK_TIMEOUT);
-            conn.session_asked = true;
-            out.push(Do::Send("/session".to_string()));
+            out.push(Do::Send(conn.start_check(now)));
         }
         out
     }
@@ -276,9 +194,8 @@ impl Session {
     /// first, if known; then, while reconnecting, `/resume TOKEN LAST`, and
     /// otherwise the join: `/nick NAME` and `/session`.
     pub(crate) fn opened(&mut self) -> Vec<Do> {
-        let mut out = Vec::new();
         let mut conn = Conn::new();
-        self.greet(&mut conn, &mut out);
+        let out = self.greet(&mut conn);
         self.phase = Phase::Open(conn);
         out
     }
@@ -287,17 +204,18 @@ impl Session {
     /// connection; the lines the server refused without it are sent again.
     pub(crate) fn code(&mut self, code: String) -> Vec<Do> {
         self.key = Some(code);
-        let mut out = Vec::new();
         match std::mem::replace(&mut self.phase, Phase::Over) {
             Phase::Open(mut conn) => {
-                conn.asking_code = false;
-                conn.session_asked = false;
-                self.greet(&mut conn, &mut out);
+                conn.code_given();
+                let out = self.greet(&mut conn);
                 self.phase = Phase::Open(conn);
+                out
             }
-            other => self.phase = other,
+            other => {
+                self.phase = other;
+                Vec::new()
+            }
         }
-        out
     }
 
     /// Notes a line the user sent (a `/nick` in it is followed to its answer).
@@ -314,17 +232,10 @@ impl Session {
         match self.markers.line(&line.text, line.whole) {
             Seen::Control => return out,
             Seen::Session { token, last } => {
-                conn.session_asked = false;
                 // Said when the server takes the session back, not when the
                 // connection opens: a network still down may accept and
                 // reset the next connection at once.
-                if let Resume::Asked {
-                    held_back,
-                    taken_back,
-                } = &mut conn.resume
-                {
-                    held_back.clear();
-                    *taken_back = true;
+                if conn.session_given() {
                     out.push(Do::Tell("Reconnected; resuming your session.".to_string()));
                 }
                 // Counting starts where the server says when a session
@@ -334,7 +245,7 @@ impl Session {
                     self.markers.start_at(last);
                 }
                 self.token = Some(token);
-                if conn.check.take().is_some() {
+                if conn.check_answered() {
                     out.push(Do::Ready);
                 }
                 return out;
@@ -345,32 +256,16 @@ impl Session {
             return out;
         }
         let text = line.text.as_str();
-        conn.last_word.line(text);
-        if line.whole && !conn.welcomed {
-            if text.starts_with(CODE_WANTED) {
-                // Sent before the server read anything, and again for each
-                // line sent before the code: asked once, never shown.
-                if !conn.key_sent && !conn.asking_code {
-                    conn.asking_code = true;
-                    out.push(Do::AskCode);
-                }
-                return out;
-            }
-            if text.starts_with(WELCOME) {
-                conn.welcomed = true;
-            }
-        }
-        if let Resume::Asked { held_back, .. } = &mut conn.resume {
-            if text.starts_with(RESUMED) {
-                conn.resume = Resume::No;
+        match conn.heard(text, line.whole) {
+            Heard::Shown => show(&mut self.names, text, &mut out),
+            Heard::Hidden => {}
+            Heard::CodeWanted => out.push(Do::AskCode),
+            Heard::Resumed => {
                 self.outage = None;
                 out.push(Do::Show(text.to_string()));
                 out.push(Do::Ready);
-                return out;
             }
-            if text.starts_with(CANNOT_RESUME) {
-                let held_back = std::mem::take(held_back);
-                conn.resume = Resume::No;
+            Heard::CannotResume(held_back) => {
                 self.outage = None;
                 self.token = None;
                 self.markers.new_session();
@@ -393,37 +288,12 @@ impl Session {
                 for line in &held_back {
                     show(&mut self.names, line, &mut out);
                 }
-                join(name, conn, &mut out, self.reconnect);
+                out.extend(conn.join(name, self.reconnect).into_iter().map(Do::Send));
                 out.push(Do::Ready);
-                return out;
             }
+            Heard::NoCodeNeeded => self.key = None,
+            Heard::ResumeFirst => out.push(Do::HangUp),
         }
-        if (conn.session_asked && text == NO_SESSIONS) || (conn.key_sent && text == NO_KEYS) {
-            conn.session_asked = false;
-            return out;
-        }
-        if conn.key_sent && text == NO_CODE_NEEDED {
-            self.key = None;
-            return out;
-        }
-        if matches!(conn.resume, Resume::Asked { .. }) && text.starts_with(RESUME_FIRST) {
-            out.push(Do::HangUp);
-            return out;
-        }
-        if let Resume::Asked {
-            held_back,
-            taken_back: false,
-        } = &mut conn.resume
-        {
-            // Bounded: a server that never answers the resume cannot fill
-            // the client's memory (and the lines past this are lost to a
-            // session that starts afresh, as it says).
-            if line.whole && held_back.len() < MAX_HELD_BACK {
-                held_back.push(text.to_string());
-            }
-            return out;
-        }
-        show(&mut self.names, text, &mut out);
         out
     }
 
@@ -446,14 +316,7 @@ impl Session {
             }
         };
         self.markers.connection_ended();
-        let failure = match failure {
-            None if conn.silent => Some(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no answer after the computer slept",
-            )),
-            other => other,
-        };
-        let ending = conn.last_word.ending(you_quit, failure);
+        let ending = conn.ending(you_quit, failure);
         if self.outage.is_some() {
             // An attempt made while reconnecting.
             if try_again_after(&ending) {
@@ -528,9 +391,7 @@ impl Session {
     /// close will be taken for a loss.
     fn check_timed_out(&mut self, now: Instant, out: &mut Vec<Do>) {
         if let Phase::Open(conn) = &mut self.phase {
-            if conn.check.is_some_and(|until| now >= until) {
-                conn.check = None;
-                conn.silent = true;
+            if conn.check_timed_out(now) {
                 out.push(Do::HangUp);
             }
         }
@@ -572,20 +433,16 @@ impl Session {
 
     /// The first lines on a connection: the code if known, then the resume
     /// while reconnecting, or the join.
-    fn greet(&mut self, conn: &mut Conn, out: &mut Vec<Do>) {
+    fn greet(&self, conn: &mut Conn) -> Vec<Do> {
+        let mut lines = Vec::new();
         if let Some(key) = &self.key {
-            out.push(Do::Send(format!("/key {key}")));
-            conn.key_sent = true;
+            lines.push(conn.send_key(key));
         }
         match (&self.outage, &self.token) {
             (Some(_), Some(token)) => {
                 // Said once: not again when the code the server asked for
                 // comes, and the resume is sent again.
-                out.push(Do::Send(format!("/resume {token} {}", self.markers.last())));
-                conn.resume = Resume::Asked {
-                    held_back: Vec::new(),
-                    taken_back: false,
-                };
+                lines.push(conn.ask_resume(token, self.markers.last()));
             }
             _ => {
                 let name = self
@@ -593,23 +450,10 @@ impl Session {
                     .chosen()
                     .map(str::to_string)
                     .or_else(|| self.wanted_name.clone());
-                join(name, conn, out, self.reconnect);
+                lines.extend(conn.join(name, self.reconnect));
             }
         }
-    }
-}
-
-/// The join: `/nick NAME` if you have a name to ask for, then `/session`
-/// (not with `--no-reconnect`).
-fn join(name: Option<String>, conn: &mut Conn, out: &mut Vec<Do>, reconnect: bool) {
-    if let Some(name) = name {
-        out.push(Do::Send(format!("/nick {name}")));
-    }
-    // A client that will not come back asks for no session: the server
-    // would hold its name, and keep the room from hearing that it left.
-    if reconnect {
-        out.push(Do::Send("/session".to_string()));
-        conn.session_asked = true;
+        lines.into_iter().map(Do::Send).collect()
     }
 }
 

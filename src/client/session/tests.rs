@@ -1,6 +1,7 @@
 //! The session machine through whole conversations, with made-up time: what
 //! it sends, shows and hides, when it reconnects and when it gives up.
 
+use super::handshake::{CHECK_TIMEOUT, NO_KEYS, NO_SESSIONS};
 use super::*;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -541,18 +542,6 @@ fn a_resume_refused_for_not_coming_first_is_tried_again_without_the_code() {
 fn a_client_that_will_not_reconnect_asks_for_no_session() {
     let mut s = Session::new(Some("ann".into()), None, false);
     assert_eq!(said(s.opened()), ["send /nick ann"]);
-}
-
-#[test]
-fn the_lines_the_handshake_reads_are_the_servers() {
-    use crate::protocol::lines::{self, Recording};
-    let text = |line: Vec<u8>| String::from_utf8(line).expect("text");
-    assert!(text(lines::needs_code()).starts_with(CODE_WANTED));
-    assert!(text(lines::welcome("ann", 1, &[], Recording::Off)).starts_with(WELCOME));
-    assert!(text(lines::resumed(3)).starts_with(RESUMED));
-    assert!(text(lines::cannot_resume()).starts_with(CANNOT_RESUME));
-    assert_eq!(text(lines::no_code_needed()), format!("{NO_CODE_NEEDED}\n"));
-    assert_eq!(text(lines::resume_first()), format!("{RESUME_FIRST}\n"));
 }
 
 #[test]
