@@ -3,10 +3,11 @@
 //! what each line from the server means (shown or hidden, a code wanted, a
 //! resume settled), and what to do when a connection ends (try again when,
 //! or stop). `link.rs` carries out what it decides; both modes drive it.
-//! One connection's handshake is `handshake.rs`'s.
+//! One connection's handshake is `handshake.rs`'s, one outage `outage.rs`'s.
 
 mod handshake;
 mod markers;
+mod outage;
 mod retry;
 mod sleep;
 
@@ -18,16 +19,9 @@ use super::incoming::ServerLine;
 use super::names::{refusal, NameEvent, NameTracker};
 use handshake::{Conn, Heard};
 use markers::{Markers, Seen};
-use retry::{try_again_after, Cause, Next, Outage};
+use outage::{Next, Outage};
+use retry::{try_again_after, Cause};
 use sleep::Clocks;
-
-/// The longest a connection attempt may take. Far longer than a refused
-/// connection takes; what it bounds is a connect to a network that drops
-/// packets (the Wi-Fi is down), which would otherwise hang for minutes.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The shortest time given to an attempt, even the last one at the very end
-/// of the window.
-const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the session asks its driver to do, in order.
 #[derive(Debug)]
@@ -83,11 +77,9 @@ pub(crate) struct Session {
     markers: Markers,
     names: NameTracker,
     phase: Phase,
-    /// While reconnecting: since when, why, and the attempts' pace.
+    /// While reconnecting: since when, why, the attempts' pace, and why
+    /// the last one failed.
     outage: Option<Outage>,
-    /// Why the last attempt to connect failed, for the message if the
-    /// client gives up.
-    last_error: Option<String>,
     /// The clocks when last read, to notice a sleep.
     clocks: Option<Clocks>,
 }
@@ -106,7 +98,6 @@ impl Session {
             markers: Markers::default(),
             phase: Phase::Connecting,
             outage: None,
-            last_error: None,
             clocks: None,
         }
     }
@@ -320,8 +311,7 @@ impl Session {
         if self.outage.is_some() {
             // An attempt made while reconnecting.
             if try_again_after(&ending) {
-                self.last_error = Some(ending.to_string());
-                self.schedule(now, &mut out);
+                self.schedule(now, Some(ending.to_string()), &mut out);
             } else {
                 out.push(Do::End(ending));
             }
@@ -332,20 +322,10 @@ impl Session {
             out.push(Do::End(ending));
             return out;
         };
-        let window = cause.window().as_secs();
-        out.push(Do::Tell(match (&ending, cause) {
-            (Ending::Lost(Some(e)), _) => {
-                format!("Connection lost: {e}; reconnecting for up to {window} s.")
-            }
-            (_, Cause::Lost) => format!("Connection lost; reconnecting for up to {window} s."),
-            (_, Cause::Shutdown) => format!(
-                "The server is shutting down; reconnecting for up to {window} s, \
-                 in case it restarts."
-            ),
-        }));
-        self.outage = Some(Outage::new(cause, now));
-        self.last_error = None;
-        self.schedule(now, &mut out);
+        let outage = Outage::new(cause, now);
+        out.push(Do::Tell(outage.announce(&ending)));
+        self.outage = Some(outage);
+        self.schedule(now, None, &mut out);
         out
     }
 
@@ -353,8 +333,7 @@ impl Session {
     pub(crate) fn connect_failed(&mut self, error: &io::Error, now: Instant) -> Vec<Do> {
         let mut out = Vec::new();
         if matches!(self.phase, Phase::Connecting) {
-            self.last_error = Some(error.to_string());
-            self.schedule(now, &mut out);
+            self.schedule(now, Some(error.to_string()), &mut out);
         }
         out
     }
@@ -372,15 +351,12 @@ impl Session {
         match self.phase {
             Phase::Waiting(at) if now >= at => {
                 self.phase = Phase::Connecting;
-                let left = deadline.saturating_duration_since(now);
-                out.push(Do::Connect(
-                    left.clamp(MIN_CONNECT_TIMEOUT, CONNECT_TIMEOUT),
-                ));
+                out.push(Do::Connect(outage.attempt_timeout(now)));
             }
             Phase::Open(_) if now >= deadline => {
                 self.phase = Phase::Over;
-                self.last_error = Some("the server never answered the resume".to_string());
-                self.give_up(&mut out);
+                let why = "the server never answered the resume".to_string();
+                self.give_up(Some(why), &mut out);
             }
             _ => {}
         }
@@ -397,38 +373,30 @@ impl Session {
         }
     }
 
-    /// After a failure during an outage: the next attempt, or the end.
-    fn schedule(&mut self, now: Instant, out: &mut Vec<Do>) {
+    /// After a failure during an outage (the loss itself, or an attempt
+    /// that failed because of `why`): the next attempt, or the end.
+    fn schedule(&mut self, now: Instant, why: Option<String>, out: &mut Vec<Do>) {
         let Some(outage) = self.outage.as_mut() else {
             return;
         };
-        match outage.failed(now) {
+        match outage.failed(now, why) {
             Next::TryAt(at) => self.phase = Phase::Waiting(at),
             Next::GiveUp => {
                 self.phase = Phase::Over;
-                self.give_up(out);
+                self.give_up(None, out);
             }
         }
     }
 
-    /// Says the client gives up, and ends the session as its outage began.
-    fn give_up(&mut self, out: &mut Vec<Do>) {
+    /// Says the client gives up (because of `why`, or the last attempt's
+    /// failure), and ends the session as its outage began.
+    fn give_up(&mut self, why: Option<String>, out: &mut Vec<Do>) {
         let Some(outage) = self.outage.take() else {
             return;
         };
-        let window = outage.cause().window().as_secs();
-        let why = self
-            .last_error
-            .take()
-            .map(|e| format!(" (the last try: {e})"))
-            .unwrap_or_default();
-        out.push(Do::Tell(match outage.cause() {
-            Cause::Lost => format!("Could not reconnect within {window} s{why}; giving up."),
-            Cause::Shutdown => {
-                format!("The server did not come back within {window} s{why}; giving up.")
-            }
-        }));
-        out.push(Do::End(outage.cause().ending()));
+        let (told, ending) = outage.give_up(why);
+        out.push(Do::Tell(told));
+        out.push(Do::End(ending));
     }
 
     /// The first lines on a connection: the code if known, then the resume

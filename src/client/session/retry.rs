@@ -1,8 +1,8 @@
 //! Whether to reconnect after a connection ends, how long to wait before
-//! each attempt, and when to give up. Pure: endings and instants in,
-//! decisions out; the session machine (`mod.rs`) asks.
+//! each attempt, and how long to go on trying. Pure: endings in, decisions
+//! out; `outage.rs` follows one outage by them, for the session machine.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::client::ending::Ending;
 use crate::config::{CLIENT_LOST_WINDOW, CLIENT_SHUTDOWN_WINDOW};
@@ -74,58 +74,6 @@ pub(crate) fn delay(failures: u32) -> Duration {
     doubled.min(MAX_DELAY)
 }
 
-/// What to do after a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Try again at this instant.
-    TryAt(Instant),
-    /// The window is over: stop.
-    GiveUp,
-}
-
-/// An outage: from the loss of an established connection until a session
-/// is running again, or the client gives up.
-#[derive(Debug, Clone)]
-pub(crate) struct Outage {
-    cause: Cause,
-    started: Instant,
-    failures: u32,
-}
-
-impl Outage {
-    /// An outage that began at `now`.
-    pub(crate) fn new(cause: Cause, now: Instant) -> Outage {
-        Outage {
-            cause,
-            started: now,
-            failures: 0,
-        }
-    }
-
-    /// Why it began.
-    pub(crate) fn cause(&self) -> Cause {
-        self.cause
-    }
-
-    /// When the client stops trying.
-    pub(crate) fn deadline(&self) -> Instant {
-        self.started + self.cause.window()
-    }
-
-    /// The loss, or an attempt, failed at `now`: when to try next. The last
-    /// attempt is made at the deadline itself, so the window is used whole;
-    /// a failure at or after it gives up.
-    pub(crate) fn failed(&mut self, now: Instant) -> Next {
-        let deadline = self.deadline();
-        if now >= deadline {
-            return Next::GiveUp;
-        }
-        let wait = delay(self.failures);
-        self.failures = self.failures.saturating_add(1);
-        Next::TryAt((now + wait).min(deadline))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,44 +116,5 @@ mod tests {
     fn giving_up_keeps_the_causes_exit_code() {
         assert!(matches!(Cause::Lost.ending(), Ending::Lost(None)));
         assert!(matches!(Cause::Shutdown.ending(), Ending::ServerShutdown));
-    }
-
-    /// The attempts an outage makes when every one fails at once: their
-    /// times in milliseconds from the start.
-    fn attempts(cause: Cause) -> Vec<u128> {
-        let start = Instant::now();
-        let mut outage = Outage::new(cause, start);
-        let mut now = start;
-        let mut times = Vec::new();
-        while let Next::TryAt(at) = outage.failed(now) {
-            assert!(at > now && at <= outage.deadline());
-            times.push((at - start).as_millis());
-            now = at;
-        }
-        times
-    }
-
-    #[test]
-    fn a_shutdown_tries_for_thirty_seconds_and_a_loss_for_sixty() {
-        assert_eq!(
-            attempts(Cause::Shutdown),
-            [250, 750, 1750, 3750, 7750, 11750, 15750, 19750, 23750, 27750, 30000]
-        );
-        let lost = attempts(Cause::Lost);
-        assert_eq!(lost.last(), Some(&60_000));
-        assert_eq!(lost.len(), 4 + 14 + 1);
-    }
-
-    #[test]
-    fn a_slow_attempt_still_gives_up_at_the_deadline() {
-        let start = Instant::now();
-        let mut outage = Outage::new(Cause::Shutdown, start);
-        assert_eq!(
-            outage.failed(start),
-            Next::TryAt(start + Duration::from_millis(250))
-        );
-        // An attempt that hung until past the window ends it.
-        assert_eq!(outage.failed(start + Duration::from_secs(31)), Next::GiveUp);
-        assert_eq!(outage.cause(), Cause::Shutdown);
     }
 }
