@@ -2,6 +2,7 @@
 //! network threads (a [`Link`]'s) feed this one, which alone draws on the
 //! [`Screen`]. The screen, and the half-typed line in it, outlive every
 //! connection: the session reconnects underneath while you go on typing.
+//! Its parts: the `code>` prompt (`code_prompt.rs`), Enter held (`held_enter.rs`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -11,15 +12,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{at, never, select, Receiver, RecvTimeoutError, Sender};
 
+use super::code_prompt::CodePrompt;
 use super::completion::ChatCompleter;
 use super::ending::Ending;
+use super::held_enter::HeldEnter;
 use super::link::{Link, NetEvent};
 use super::people::People;
 use super::render::Painter;
 use super::screen::Screen;
 use super::session::Do;
 use crate::config::ClientConfig;
-use crate::term::{Action, Editor, RawMode};
+use crate::term::{Action, RawMode};
 
 /// What the `keys` thread and the network threads tell the drawing thread.
 #[derive(Debug)]
@@ -71,8 +74,6 @@ const RESIZE_CHECK: Duration = Duration::from_secs(1);
 const STATUS_CHECK: Duration = Duration::from_millis(250);
 /// After you quit, how long the server gets to close its side.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// The prompt while the class code is asked for.
-const CODE_PROMPT: &str = "code> ";
 
 /// Runs an interactive session on a connected `stream` until it ends or the
 /// user quits, and returns how it ended. `raw` is the switched terminal: it
@@ -98,8 +99,8 @@ pub(crate) fn session(
     let mut chat = Chat {
         link,
         people: People::default(),
-        chat_editor: None,
-        told_not_connected: false,
+        code: CodePrompt::default(),
+        held_enter: HeldEnter::default(),
         prompt: String::new(),
     };
     let stopped = chat.run(&mut screen, &events_rx, stop, first);
@@ -111,9 +112,7 @@ pub(crate) fn session(
         Err(e) => return Err(e),
     };
     // The half-typed chat line is what stays on the screen, never a code.
-    if let Some(editor) = chat.chat_editor.take() {
-        screen.editor = editor;
-    }
+    chat.code.done(&mut screen.editor);
     let mut out = screen.close(unsent_note(&ending))?;
     // Like plain mode at the end of input: half-close, so the server says
     // goodbye to the others, and show what it still sends.
@@ -169,11 +168,8 @@ fn spawn_key_reader(events_tx: Sender<Event>) -> io::Result<()> {
 struct Chat {
     link: Link<Event>,
     people: People,
-    /// The chat's editor while a fresh one takes the code: the code never
-    /// joins the chat's history (Up), nor stays on the screen.
-    chat_editor: Option<Editor>,
-    /// Whether the user was told, in this outage, that Enter waits.
-    told_not_connected: bool,
+    code: CodePrompt,
+    held_enter: HeldEnter,
     /// The prompt as last set, styled.
     prompt: String,
 }
@@ -314,13 +310,9 @@ impl Chat {
         } else {
             // Not connected: Enter would have nowhere to send the line, so
             // it stays on the input line, and the status in the prompt says why.
-            let (held, pressed) = hold_enter(bytes);
-            if pressed && !self.told_not_connected {
-                self.told_not_connected = true;
-                above.push(screen.painter.status(
-                    "(not connected: your line stays on the input line; \
-                     press Enter again once the session is back)",
-                ));
+            let (held, note) = self.held_enter.hold(bytes);
+            if let Some(note) = note {
+                above.push(screen.painter.status(note));
             }
             held
         };
@@ -332,7 +324,7 @@ impl Chat {
         for action in actions {
             match action {
                 Action::Send(line) => {
-                    if self.chat_editor.is_some() {
+                    if self.code.asking() {
                         self.give_code(screen, line, above);
                     } else {
                         self.send(screen, line, above);
@@ -367,9 +359,7 @@ impl Chat {
     /// The code typed at the `code>` prompt: the chat's editor comes back,
     /// with its half-typed line, and the code goes to the server.
     fn give_code(&mut self, screen: &mut Screen, code: String, above: &mut Vec<String>) {
-        if let Some(editor) = self.chat_editor.take() {
-            screen.editor = editor;
-        }
+        self.code.done(&mut screen.editor);
         match self.link.code(code) {
             Ok(dos) => {
                 self.apply(screen, dos, above);
@@ -394,17 +384,10 @@ impl Chat {
                 }
                 Do::Tell(text) => above.push(screen.painter.status(&text)),
                 Do::AskCode => {
-                    above.push(
-                        screen
-                            .painter
-                            .status("This class needs a code: type it and press Enter."),
-                    );
-                    if self.chat_editor.is_none() {
-                        let chat = std::mem::replace(&mut screen.editor, Editor::new());
-                        self.chat_editor = Some(chat);
-                    }
+                    let told = self.code.ask(&mut screen.editor);
+                    above.push(screen.painter.status(told));
                 }
-                Do::Ready => self.told_not_connected = false,
+                Do::Ready => self.held_enter.ready(),
                 Do::End(ending) => return Some(Flow::End(Stop::Ended(ending))),
                 // The prompt is drawn from the session's name before each
                 // draw; the link sends and connects.
@@ -418,15 +401,13 @@ impl Chat {
     /// name with the session's status before it while it is not connected.
     /// True if it changed.
     fn set_prompt(&mut self, screen: &mut Screen) -> bool {
-        let (plain, styled) = if self.chat_editor.is_some() {
-            (CODE_PROMPT.to_string(), screen.painter.status(CODE_PROMPT))
-        } else {
+        let (plain, styled) = self.code.prompt(screen.painter).unwrap_or_else(|| {
             let session = self.link.session();
             let status = session.status(Instant::now());
             screen
                 .painter
                 .prompt_with_status(session.name(), status.as_deref())
-        };
+        });
         if styled == self.prompt {
             return false;
         }
@@ -434,28 +415,6 @@ impl Chat {
         self.prompt = styled;
         true
     }
-}
-
-/// Keys typed while nothing can be sent, with Enter taken out so the line
-/// stays on the input line; says whether there was one. A run of Enters
-/// with more keys after it (a block pasted) becomes one space, so the
-/// pasted lines do not run together.
-fn hold_enter(bytes: &[u8]) -> (Vec<u8>, bool) {
-    let mut held = Vec::with_capacity(bytes.len());
-    let mut pressed = false;
-    let mut pending_space = false;
-    for &b in bytes {
-        if b == b'\r' || b == b'\n' {
-            pressed = true;
-            pending_space = true;
-            continue;
-        }
-        if std::mem::take(&mut pending_space) {
-            held.push(b' ');
-        }
-        held.push(b);
-    }
-    (held, pressed)
 }
 
 /// After the user quit: prints what the server still sends, plainly (the
@@ -482,23 +441,5 @@ fn wait_for_close(
             Ok(Event::Net(NetEvent::Connected(_)) | Event::Keys(_) | Event::KeysEnded) => {}
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Ok(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn enter_is_held_while_not_connected() {
-        assert_eq!(hold_enter(b"half typed\r"), (b"half typed".to_vec(), true));
-        assert_eq!(hold_enter(b"abc"), (b"abc".to_vec(), false));
-        // A pasted block: its lines stay apart, by one space each.
-        assert_eq!(
-            hold_enter(b"one\r\ntwo\rthree"),
-            (b"one two three".to_vec(), true)
-        );
-        // Other keys pass untouched.
-        assert_eq!(hold_enter(b"\x1b[D\x7f"), (b"\x1b[D\x7f".to_vec(), false));
     }
 }

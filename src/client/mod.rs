@@ -13,12 +13,16 @@ use crate::config::ClientConfig;
 // Parts of these serve only interactive mode, which exists only on Unix;
 // elsewhere those parts are compiled for their tests alone. The line editor,
 // the key decoder and the terminal itself are in `crate::term`.
+#[cfg(unix)]
+mod code_prompt;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod completion;
 mod connect;
 mod ending;
 mod error;
 mod exit;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod held_enter;
 mod incoming;
 #[cfg(unix)]
 mod interactive;
