@@ -4,6 +4,7 @@
 //! tested without one.
 
 use super::complete::{Completer, Cycle};
+use super::history::History;
 use super::keys::{Key, KeyDecoder};
 use super::recent::Recent;
 use super::width::{char_width, str_width};
@@ -27,8 +28,6 @@ pub(crate) enum Action {
     Redraw,
 }
 
-/// Lines kept for Up and Down.
-const HISTORY_LIMIT: usize = 500;
 /// Below this many free columns for text, the prompt is not drawn at all.
 const MIN_TEXT_COLUMNS: usize = 8;
 /// Below this many columns for text, a scrolled line has no `<` and `>`
@@ -62,11 +61,8 @@ pub(crate) struct Editor {
     scroll: usize,
     prompt_plain: String,
     prompt_styled: String,
-    history: Vec<String>,
-    /// While Up/Down browse `history`: which entry is shown.
-    browsing: Option<usize>,
-    /// The line as it was before browsing started, brought back by Down.
-    draft: Vec<char>,
+    /// The lines sent, for Up and Down.
+    history: History,
     /// The width the line was last drawn for (0: not drawn yet), and the
     /// column the cursor was left in: where a resize finds it.
     drawn_width: usize,
@@ -86,9 +82,7 @@ impl Editor {
             scroll: 0,
             prompt_plain: String::new(),
             prompt_styled: String::new(),
-            history: Vec::new(),
-            browsing: None,
-            draft: Vec::new(),
+            history: History::default(),
             drawn_width: 0,
             drawn_cursor_column: 0,
             cycle: None,
@@ -163,8 +157,16 @@ impl Editor {
             }
             Key::Tab => self.complete(cycle, true, completer),
             Key::BackTab => self.complete(cycle, false, completer),
-            Key::Up => self.history_back(),
-            Key::Down => self.history_forward(),
+            Key::Up => {
+                if self.history.back(&mut self.line) {
+                    self.cursor = self.line.len();
+                }
+            }
+            Key::Down => {
+                if self.history.forward(&mut self.line) {
+                    self.cursor = self.line.len();
+                }
+            }
             Key::Enter => return self.enter(),
             Key::EndOfInput if self.line.is_empty() => return Some(Action::Quit),
             Key::EndOfInput => return self.press(Key::Delete, completer),
@@ -216,50 +218,14 @@ impl Editor {
         let text: String = self.line.drain(..).collect();
         self.cursor = 0;
         self.scroll = 0;
-        self.browsing = None;
-        self.draft.clear();
+        self.history.stop_browsing();
         // The server ignores a blank line; sending it would only cost a
         // rate-limit token.
         if text.trim().is_empty() {
             return None;
         }
-        if self.history.last() != Some(&text) {
-            if self.history.len() == HISTORY_LIMIT {
-                self.history.remove(0);
-            }
-            self.history.push(text.clone());
-        }
+        self.history.push(&text);
         Some(Action::Send(text))
-    }
-
-    fn history_back(&mut self) {
-        let index = match self.browsing {
-            None if self.history.is_empty() => return,
-            None => {
-                self.draft = std::mem::take(&mut self.line);
-                self.history.len() - 1
-            }
-            Some(0) => return,
-            Some(i) => i - 1,
-        };
-        self.show_history(Some(index));
-    }
-
-    fn history_forward(&mut self) {
-        match self.browsing {
-            None => {}
-            Some(i) if i + 1 < self.history.len() => self.show_history(Some(i + 1)),
-            Some(_) => self.show_history(None),
-        }
-    }
-
-    fn show_history(&mut self, index: Option<usize>) {
-        self.browsing = index;
-        self.line = match index {
-            Some(i) => self.history[i].chars().collect(),
-            None => std::mem::take(&mut self.draft),
-        };
-        self.cursor = self.line.len();
     }
 
     /// The bytes that redraw the input line on a terminal `width` columns wide

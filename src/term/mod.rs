@@ -10,6 +10,8 @@ mod complete;
 mod editor;
 mod escapes;
 #[cfg_attr(not(unix), allow(dead_code))]
+mod history;
+#[cfg_attr(not(unix), allow(dead_code))]
 mod keys;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod recent;
