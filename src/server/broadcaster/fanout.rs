@@ -1,9 +1,10 @@
 //! The fan-out: the broadcaster's writing half. It owns the rooms' logs
-//! ([`Logs`]) and a [`Peer`] per client; the broadcaster's loop (`mod.rs`)
-//! appends what was said and queues what is meant for one client, then asks
-//! it to [`flush`](Fanout::flush). Whatever goes wrong with a client comes
-//! back as an [`Eviction`], a value the loop announces: this file never
-//! calls back into the one that uses it.
+//! ([`Logs`]) and a [`Peer`] per client, and who is in which room; the
+//! layout appends what was said and queues what is meant for one client,
+//! then asks it to [`flush`](Fanout::flush), which its [`Writer`]
+//! (`writer.rs`) carries out. Whatever goes wrong with a client comes back
+//! as an [`Eviction`], a value the layout announces: this file never calls
+//! back into the one that uses it.
 //!
 //! **Nobody waits for anybody.** A line is appended once to its room's log;
 //! each member then gets what its socket takes *now*, from its cursor on
@@ -14,8 +15,8 @@
 //! write timeout is evicted. Memory is bounded by the rooms' logs, however
 //! many members lag behind in them.
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::{Shutdown, TcpStream};
+use std::collections::HashMap;
+use std::net::TcpStream;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread;
@@ -24,9 +25,8 @@ use std::time::{Duration, Instant};
 use super::limits::Limits;
 use super::logs::Logs;
 use super::peer::{Leaving, Peer};
-use super::plan::Plan;
 use super::roomlog::Kind;
-use super::write::{write_common, write_tailored};
+use super::writer::{Failures, Writer};
 use crate::server::client::{ClientId, Meters};
 use crate::server::rooms::RoomId;
 use crate::server::socket::{reset, Failure};
@@ -55,14 +55,8 @@ pub(super) struct Fanout {
     stats: Arc<Stats>,
     /// Peers with lines of their own, or that left, since the last flush.
     named: Vec<ClientId>,
-    /// Peers with bytes waiting: the only ones to look at between batches.
-    behind: BTreeSet<ClientId>,
-    /// Counts flushes, so a peer is written at most once per flush.
-    turn: u64,
-    /// Scratch plans, kept to reuse their buffers.
-    plan: Plan,
-    common: Plan,
-    common_session: Plan,
+    /// What a flush and a service write, and who is behind.
+    writer: Writer,
 }
 
 impl Fanout {
@@ -74,13 +68,9 @@ impl Fanout {
             logs,
             peers: HashMap::new(),
             limits,
+            writer: Writer::new(limits, stats.clone()),
             stats,
             named: Vec::new(),
-            behind: BTreeSet::new(),
-            turn: 0,
-            plan: Plan::default(),
-            common: Plan::default(),
-            common_session: Plan::default(),
         }
     }
 
@@ -220,7 +210,7 @@ impl Fanout {
     /// broadcaster announces, unless the peer had already left. A peer with
     /// a session keeps its room open (see [`Eviction::kept`]).
     pub(super) fn evict(&mut self, id: ClientId, failure: Failure) -> Option<Eviction> {
-        self.behind.remove(&id);
+        self.writer.forget(id);
         let peer = self.peers.remove(&id)?;
         reset(&peer.stream);
         let room = peer.room;
@@ -241,7 +231,7 @@ impl Fanout {
     /// A peer whose connection broke, held for a while: dropped, its room
     /// kept open until [`release_room`](Fanout::release_room).
     pub(super) fn hold(&mut self, id: ClientId) {
-        self.behind.remove(&id);
+        self.writer.forget(id);
         if let Some(peer) = self.peers.remove(&id) {
             reset(&peer.stream);
             self.logs.exit(id, peer.room, true);
@@ -325,156 +315,24 @@ impl Fanout {
         self.logs.has_dirty() || !self.named.is_empty()
     }
 
-    /// Writes what was appended and queued since the last flush: each room
-    /// with new lines to its members, then every client named since. A
-    /// member already behind is left for [`service`](Fanout::service) when
-    /// its retry is not due yet.
+    /// Writes what was appended and queued since the last flush (see
+    /// [`Writer::flush`]), and evicts the clients whose writes failed.
     pub(super) fn flush(&mut self, now: Instant) -> Vec<Eviction> {
-        self.turn += 1;
-        let mut results: Vec<(ClientId, Result<(), Failure>)> = Vec::new();
-        let mut excepted: Vec<ClientId> = Vec::new();
-        for room_id in self.logs.take_dirty() {
-            let Some(room) = self.logs.get_mut(room_id) else {
-                continue;
-            };
-            let (from, to) = (room.flushed, room.log.head());
-            room.flushed = to;
-            // Who the new lines leave out (their senders) cannot share the
-            // common view; everyone else standing at `from` can.
-            excepted.clear();
-            room.log.excepted(from, to, &mut excepted);
-            let mut commons_made = [false, false];
-            for &id in &room.members {
-                let Some(peer) = self.peers.get_mut(&id) else {
-                    continue;
-                };
-                if peer.pace.is_behind() && !peer.pace.is_due(now) {
-                    continue;
-                }
-                peer.visited = self.turn;
-                let shares = peer.shares_view_from(from)
-                    && peer
-                        .ids(id)
-                        .iter()
-                        .all(|i| excepted.binary_search(i).is_err());
-                let (limits, stats) = (&self.limits, &*self.stats);
-                let result = if shares {
-                    let index = usize::from(peer.session);
-                    let common = if peer.session {
-                        &mut self.common_session
-                    } else {
-                        &mut self.common
-                    };
-                    if !commons_made[index] {
-                        common.common(&room.log, from, to, peer.session);
-                        commons_made[index] = true;
-                    }
-                    write_common(peer, &room.log, common, limits, stats, now)
-                } else {
-                    write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, now)
-                };
-                results.push((id, result));
-            }
-        }
-        let mut failures: Vec<(ClientId, Failure)> = Vec::new();
-        for (id, result) in results {
-            self.after_write(id, result, &mut failures, now);
-        }
-        for id in std::mem::take(&mut self.named) {
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            if peer.visited == self.turn || (peer.pace.is_behind() && !peer.pace.is_due(now)) {
-                continue;
-            }
-            peer.visited = self.turn;
-            let result = self.write_one(id, now);
-            self.after_write(id, result, &mut failures, now);
-        }
+        let failures = self
+            .writer
+            .flush(&mut self.logs, &mut self.peers, &mut self.named, now);
         self.evict_all(failures)
     }
 
     /// Writes again to the peers that are behind and due, and evicts those
     /// that took nothing for the write timeout.
     pub(super) fn service(&mut self, now: Instant) -> Vec<Eviction> {
-        let mut failures: Vec<(ClientId, Failure)> = Vec::new();
-        let timeout = self.limits.write_timeout.unwrap_or(Duration::MAX);
-        let due: Vec<ClientId> = self
-            .behind
-            .iter()
-            .copied()
-            .filter(|id| {
-                self.peers
-                    .get(id)
-                    .is_some_and(|p| p.pace.is_due(now) || p.pace.is_stalled(now, timeout))
-            })
-            .collect();
-        for id in due {
-            let result = self.write_one(id, now);
-            self.after_write(id, result, &mut failures, now);
-        }
+        let failures = self.writer.service(&mut self.logs, &mut self.peers, now);
         self.evict_all(failures)
     }
 
-    /// Writes to one peer what it alone is due.
-    fn write_one(&mut self, id: ClientId, now: Instant) -> Result<(), Failure> {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return Ok(());
-        };
-        let Some(room) = self.logs.get(peer.room) else {
-            return Ok(());
-        };
-        let (limits, stats) = (&self.limits, &*self.stats);
-        write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, now)
-    }
-
-    /// After a write to `id`: keeps track of who is behind, finds the
-    /// stalled, and closes a peer that has left once it has had everything.
-    fn after_write(
-        &mut self,
-        id: ClientId,
-        result: Result<(), Failure>,
-        failures: &mut Vec<(ClientId, Failure)>,
-        now: Instant,
-    ) {
-        if let Err(failure) = result {
-            failures.push((id, failure));
-            return;
-        }
-        let Some(peer) = self.peers.get(&id) else {
-            return;
-        };
-        if peer.pace.is_behind() {
-            self.behind.insert(id);
-            let timeout = self.limits.write_timeout.unwrap_or(Duration::MAX);
-            if peer.pace.is_stalled(now, timeout) {
-                failures.push((id, Failure::TooSlow));
-            }
-            return;
-        }
-        self.behind.remove(&id);
-        if peer.leaving.is_some() {
-            self.close(id);
-        }
-    }
-
-    /// Half-closes a peer that has left and had everything, so its last
-    /// line is followed by FIN, and forgets it.
-    fn close(&mut self, id: ClientId) {
-        let Some(peer) = self.peers.remove(&id) else {
-            return;
-        };
-        // Ignore errors: the client may be gone already.
-        let _ = peer.stream.shutdown(Shutdown::Write);
-        if peer.leaving.is_some_and(|leaving| leaving.kicked) {
-            // Its reader may be blocked reading a client that will never
-            // close (nc): shutting the read side makes that read return.
-            let _ = peer.stream.shutdown(Shutdown::Read);
-        }
-        self.logs.done_reading(peer.room);
-    }
-
-    fn evict_all(&mut self, failures: Vec<(ClientId, Failure)>) -> Vec<Eviction> {
+    /// Evicts each client whose write failed, or who stalled.
+    fn evict_all(&mut self, failures: Failures) -> Vec<Eviction> {
         failures
             .into_iter()
             .filter_map(|(id, failure)| self.evict(id, failure))
@@ -483,11 +341,7 @@ impl Fanout {
 
     /// The earliest moment a peer that is behind needs another look.
     pub(super) fn next_check(&self) -> Option<Instant> {
-        let timeout = self.limits.write_timeout?;
-        self.behind
-            .iter()
-            .filter_map(|id| self.peers.get(id)?.pace.next_check(timeout))
-            .min()
+        self.writer.next_check(&self.peers)
     }
 
     /// After the last batch: everyone is leaving. Writes out what waits for

@@ -29,6 +29,7 @@ mod presence;
 mod restart;
 mod roomlog;
 mod write;
+mod writer;
 
 use std::io;
 use std::sync::Arc;

@@ -5,23 +5,22 @@
 //! writes. A client the fan-out had to evict comes back as an
 //! [`Eviction`], announced here like any departure.
 
+mod sessions;
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::fanout::{Eviction, Fanout};
 use super::presence::{Presence, Say};
-use super::restart::Restart;
 use super::roomlog::Kind;
 use crate::protocol::lines;
 use crate::server::client::ClientId;
 use crate::server::event::{Event, MovedBy};
 use crate::server::recorder::{Entry, Record, Recorder};
 use crate::server::rooms::RoomId;
-use crate::server::session::{Replaced, Resumed};
 use crate::server::shared::Shared;
 use crate::server::socket::Failure;
-use crate::server::token::Token;
 
 /// The broadcaster's decisions and the state they need.
 #[derive(Debug)]
@@ -52,22 +51,6 @@ impl Layout {
             batch_bytes: 0,
             stopping: false,
             next_expiry: None,
-        }
-    }
-
-    /// Takes back what a previous run left (see [`Restart`]): the rooms'
-    /// lines, and the held sessions, which the rooms knew.
-    pub(super) fn restore(&mut self, restart: Restart) {
-        for (room, name, lines) in restart.rooms {
-            self.fanout.restore(room, &name, &lines);
-        }
-        self.fanout.continue_numbering(restart.next_line);
-        for (id, room, name) in &restart.held {
-            self.presence.known(*id);
-            self.fanout.keep_room(*room, name);
-        }
-        if !restart.held.is_empty() {
-            self.next_expiry = Some(restart.until);
         }
     }
 
@@ -425,88 +408,6 @@ impl Layout {
                 self.announce_leave(id, room, &record.name, Some(reason));
             }
         }
-    }
-
-    /// When a session held from now on runs out.
-    fn hold_until(&self) -> Instant {
-        Instant::now() + self.shared.config.hold
-    }
-
-    /// A session is held until `until`: the next expiry to look at may be sooner.
-    fn held_until(&mut self, name: &str, until: Instant) {
-        self.next_expiry = Some(self.next_expiry.map_or(until, |at| at.min(until)));
-        self.shared.log.info(&format!(
-            "{name}'s session is held for {} s",
-            self.shared.config.hold.as_secs()
-        ));
-    }
-
-    /// When the next held session runs out, if one may.
-    pub(super) fn next_expiry(&self) -> Option<Instant> {
-        self.next_expiry
-    }
-
-    /// Tells the rooms of held sessions that ran out by `now` that their
-    /// clients left, and lets those rooms go.
-    pub(super) fn expire_holds(&mut self, now: Instant) {
-        if !matches!(self.next_expiry, Some(at) if at <= now) {
-            return;
-        }
-        for held in self.shared.registry.expire(now) {
-            self.fanout.release_room(held.room);
-            self.announce_leave(held.id, held.room, &held.name, held.reason);
-        }
-        self.next_expiry = self.shared.registry.next_expiry();
-    }
-
-    /// A client asked for a session: it gets its token, and numbered runs.
-    fn start_session(&mut self, id: ClientId, token: Token, name: &str) {
-        if self.fanout.room_of(id).is_none() {
-            return;
-        }
-        self.fanout.start_session(id, token.as_str());
-        let entry = Entry::Session {
-            token: token.to_string(),
-            name: name.to_string(),
-        };
-        self.record(entry, None, None);
-    }
-
-    /// A new connection took a session back: it replaces the old one (a
-    /// connection the server still thought alive is cut off), the room
-    /// goes on knowing it under its new id without a word, and it gets the
-    /// lines it missed.
-    fn resume(&mut self, id: ClientId, token: Token, last: u64, resumed: Resumed, was: &str) {
-        let Resumed {
-            name,
-            room,
-            room_name,
-            replaced,
-        } = resumed;
-        let former = replaced.id();
-        if let Some(room) = self.fanout.room_of(id) {
-            // Told as a newcomer under its address already (no join grace,
-            // or a resume that came after it): that newcomer leaves, so
-            // every join the room heard has its leave.
-            self.announce_leave(id, room, was, None);
-        }
-        if let Replaced::Live(old) = replaced {
-            // Its room was kept for it: the resume below takes it over.
-            self.fanout.evict(old, Failure::Reset);
-        }
-        self.presence.transfer(former, id);
-        let missed = self
-            .fanout
-            .resume(id, former, (room, &room_name), token.as_str(), last);
-        self.fanout.release_room(room);
-        self.shared
-            .log
-            .info(&format!("{name} is back ({missed} lines missed)"));
-        let entry = Entry::Session {
-            token: token.to_string(),
-            name: name.to_string(),
-        };
-        self.record(entry, None, None);
     }
 
     /// A client moved rooms (`/join`, the console's `move`): the room it left
