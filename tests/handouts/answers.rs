@@ -191,9 +191,13 @@ fn ran_a_test(output: &str) -> bool {
 }
 
 /// Makes `to` hold what `from` holds, or what `patched` says for a file,
-/// touching only files that differ.
+/// touching only files that differ, and removing what `from` no longer has
+/// (a file moved into a folder of its own would otherwise be found twice).
 fn mirror(from: &Path, to: &Path, patched: &HashMap<PathBuf, Vec<u8>>) -> std::io::Result<()> {
     if from.is_dir() {
+        if to.is_file() {
+            fs::remove_file(to)?;
+        }
         fs::create_dir_all(to)?;
         for entry in fs::read_dir(from)? {
             let entry = entry?;
@@ -203,8 +207,23 @@ fn mirror(from: &Path, to: &Path, patched: &HashMap<PathBuf, Vec<u8>>) -> std::i
             }
             mirror(&entry.path(), &to.join(name), patched)?;
         }
+        for entry in fs::read_dir(to)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name == "node_modules" || from.join(&name).exists() {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
+        }
         Ok(())
     } else {
+        if to.is_dir() {
+            fs::remove_dir_all(to)?;
+        }
         match patched.get(to) {
             Some(bytes) => write_if_changed(to, bytes),
             None => write_if_changed(to, &fs::read(from)?),
