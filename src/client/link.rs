@@ -48,6 +48,11 @@ pub(crate) struct Link<E> {
     /// The read error that ended the session, if one did: said even when
     /// the session ended as you wished (a reset after you quit).
     final_error: Option<String>,
+    /// A write to this connection failed. A socket reports a reset once,
+    /// to whichever call comes first: when it is a line being sent, the
+    /// `socket` thread's read then finds only the end of the stream, and
+    /// the reset would go untold.
+    write_error: Option<io::Error>,
 }
 
 impl<E: From<NetEvent> + Send + 'static> Link<E> {
@@ -69,6 +74,7 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
             events_tx,
             half_closed: false,
             final_error: None,
+            write_error: None,
         };
         let first = link.open(stream)?;
         Ok((link, first))
@@ -88,9 +94,10 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
             NetEvent::Line(line) => self.session.line(&line),
             NetEvent::Closed(ended) => {
                 self.stream = None;
+                let write_error = self.write_error.take();
                 let failure = match ended {
                     Ended::Failed(e) => Some(e),
-                    Ended::Closed | Ended::Stopped => None,
+                    Ended::Closed | Ended::Stopped => write_error,
                 };
                 let error = failure.as_ref().map(ToString::to_string);
                 let you_quit = std::mem::take(&mut self.half_closed);
@@ -149,7 +156,12 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line);
         bytes.push(b'\n');
-        (&**stream).write_all(&bytes)?;
+        if let Err(e) = (&**stream).write_all(&bytes) {
+            // Kept for the session's end, and a copy returned.
+            let told = io::Error::new(e.kind(), e.to_string());
+            self.write_error.get_or_insert(e);
+            return Err(told);
+        }
         self.session.typed(&String::from_utf8_lossy(line));
         Ok(())
     }
@@ -185,6 +197,7 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
         spawn_socket_reader(stream.clone(), self.events_tx.clone())?;
         self.stream = Some(stream);
         self.half_closed = false;
+        self.write_error = None;
         let dos = self.session.opened();
         self.carry_out(dos)
     }
@@ -195,10 +208,13 @@ impl<E: From<NetEvent> + Send + 'static> Link<E> {
         for d in dos {
             match d {
                 // A failed write is not reported here: the `socket` thread
-                // sees the connection end, and the session hears of it.
+                // sees the connection end, and the session hears of it
+                // (with this error, if the read finds only the end).
                 Do::Send(line) => {
                     if let Some(stream) = &self.stream {
-                        let _ = (&**stream).write_all(format!("{line}\n").as_bytes());
+                        if let Err(e) = (&**stream).write_all(format!("{line}\n").as_bytes()) {
+                            self.write_error.get_or_insert(e);
+                        }
                     }
                 }
                 Do::Connect(timeout) => self.spawn_connector(timeout)?,
