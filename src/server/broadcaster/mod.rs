@@ -119,23 +119,12 @@ impl Broadcaster {
     /// to a bound), then flush the batch. Nothing here waits for a client.
     fn run(mut self) {
         loop {
-            let now = Instant::now();
-            self.layout.service(now);
-            self.layout.tell_crowds(now);
-            self.layout.expire_holds(now);
-            let first = if self.layout.fanout.has_unflushed() {
+            self.layout.tick(Instant::now());
+            let first = if self.layout.has_unflushed() {
                 // Notices from this turn are waiting to be written: don't block.
                 None
             } else {
-                let wake = [
-                    self.layout.fanout.next_check(),
-                    self.layout.presence.next_due(),
-                    self.layout.next_expiry(),
-                ]
-                .into_iter()
-                .flatten()
-                .min();
-                let event = match wake {
+                let event = match self.layout.next_look() {
                     Some(at) => self.events_rx.recv_deadline(at).map_err(|e| e.is_timeout()),
                     None => self.events_rx.recv().map_err(|_| false),
                 };
@@ -157,7 +146,7 @@ impl Broadcaster {
     /// Handles `first` and every event already waiting, up to the batch's
     /// bounds. Returns true for shutdown (or when every sender is gone).
     fn take_batch(&mut self, first: Option<Event>) -> bool {
-        self.layout.batch_bytes = 0;
+        self.layout.new_batch();
         let mut next = first;
         for _ in 0..MAX_BATCH_EVENTS {
             if let Some(event) = next.take() {
@@ -165,7 +154,7 @@ impl Broadcaster {
                     return true;
                 }
             }
-            if self.layout.batch_bytes >= self.limits.batch_bytes {
+            if self.layout.batch_bytes() >= self.limits.batch_bytes {
                 return false;
             }
             match self.events_rx.try_recv() {

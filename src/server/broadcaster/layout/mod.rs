@@ -1,90 +1,116 @@
 //! What each event means for whom: the broadcaster's *layout*. For each
 //! event it decides which room's log to append to, what to send to one
-//! client alone, who the others are told joined or left (through
-//! [`Presence`]), and what the recorder gets; the [`Fanout`] it owns then
+//! client alone, who the others are told joined or left, and what the
+//! recorder gets; [`Tell`] carries that out (the rooms' logs in the
+//! [`Fanout`], the presence rules, the recorder), and the fan-out then
 //! writes. A client the fan-out had to evict comes back as an
-//! [`Eviction`], announced here like any departure.
+//! [`Eviction`], announced here like any departure. Sessions (holds,
+//! tokens, resumes, a restart taken back) are [`Sessions`]'.
 
 mod sessions;
+mod tell;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::fanout::{Eviction, Fanout};
-use super::presence::{Presence, Say};
+use super::presence::Say;
+use super::restart::Restart;
 use super::roomlog::Kind;
 use crate::protocol::lines;
 use crate::server::client::ClientId;
 use crate::server::event::{Event, MovedBy};
-use crate::server::recorder::{Entry, Record, Recorder};
+use crate::server::recorder::{Entry, Recorder};
 use crate::server::rooms::RoomId;
 use crate::server::shared::Shared;
 use crate::server::socket::Failure;
+use sessions::Sessions;
+use tell::Tell;
 
 /// The broadcaster's decisions and the state they need.
 #[derive(Debug)]
 pub(super) struct Layout {
     shared: Arc<Shared>,
-    /// Where records go (the recorder thread), never waited for.
-    recorder: Recorder,
-    /// The rooms' logs and the peers: the writing half.
-    pub(super) fanout: Fanout,
-    /// Who the others were told about, and the crowded rooms' tallies.
-    pub(super) presence: Presence,
-    /// Bytes appended and queued since the batch began.
-    pub(super) batch_bytes: usize,
+    /// The rooms' logs, the peers, who was told about whom, the recorder:
+    /// where each decision is carried out.
+    tell: Tell,
+    /// When held sessions run out.
+    sessions: Sessions,
     /// Set once the goodbye is appended: evictions are then silent.
     stopping: bool,
-    /// When a held session may next run out (checked then, not every turn).
-    next_expiry: Option<Instant>,
 }
 
 impl Layout {
     /// The layout of a server with `shared`'s settings.
     pub(super) fn new(shared: Arc<Shared>, recorder: Recorder, fanout: Fanout) -> Layout {
         Layout {
-            presence: Presence::new(shared.config.crowd),
+            sessions: Sessions::new(shared.config.hold),
+            tell: Tell::new(shared.clone(), recorder, fanout),
             shared,
-            recorder,
-            fanout,
-            batch_bytes: 0,
             stopping: false,
-            next_expiry: None,
         }
+    }
+
+    /// Takes back what a previous run left (see [`Restart`]).
+    pub(super) fn restore(&mut self, restart: Restart) {
+        self.sessions.restore(restart, &mut self.tell);
+    }
+
+    /// True while lines appended or queued this turn wait to be written.
+    pub(super) fn has_unflushed(&self) -> bool {
+        self.tell.fanout.has_unflushed()
+    }
+
+    /// Bytes appended and queued since the batch began: the loop ends a
+    /// batch early once they pass `Limits::batch_bytes`.
+    pub(super) fn batch_bytes(&self) -> usize {
+        self.tell.batch_bytes
+    }
+
+    /// A new batch begins: its bytes are counted from zero.
+    pub(super) fn new_batch(&mut self) {
+        self.tell.batch_bytes = 0;
+    }
+
+    /// When the loop must look again at the latest: a client behind is due,
+    /// a crowded room's second is up, or a held session may run out.
+    pub(super) fn next_look(&self) -> Option<Instant> {
+        [
+            self.tell.fanout.next_check(),
+            self.tell.presence.next_due(),
+            self.sessions.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// What time alone brings: retries due, crowded rooms told, held
+    /// sessions run out.
+    pub(super) fn tick(&mut self, now: Instant) {
+        self.service(now);
+        self.tell.tell_crowds(now);
+        self.sessions.expire(now, &self.shared, &mut self.tell);
     }
 
     /// Writes again to the clients that are behind and due, and announces
     /// those it had to evict.
     pub(super) fn service(&mut self, now: Instant) {
-        let evicted = self.fanout.service(now);
+        let evicted = self.tell.fanout.service(now);
         self.announce_evictions(evicted);
     }
 
     /// Writes what the batch appended and queued, and announces evictions.
     pub(super) fn flush(&mut self, now: Instant) {
-        let evicted = self.fanout.flush(now);
+        let evicted = self.tell.fanout.flush(now);
         self.announce_evictions(evicted);
     }
 
     /// After the goodbye: everyone gets what they are due, then FIN.
-    pub(super) fn goodbye(&mut self, grace: std::time::Duration) {
+    pub(super) fn goodbye(&mut self, grace: Duration) {
         self.stopping = true;
-        self.fanout.goodbye(grace);
-    }
-
-    /// Hands a record to the recorder (which never makes the chat wait).
-    fn record(&mut self, entry: Entry, room: Option<RoomId>, line: Option<u64>) {
-        if !self.recorder.is_on() {
-            return;
-        }
-        let room = room.and_then(|room| self.fanout.room_name(room));
-        self.recorder.record(Record {
-            at: SystemTime::now(),
-            room,
-            line,
-            entry,
-        });
+        self.tell.fanout.goodbye(grace);
     }
 
     /// Lays one event out. Returns true for shutdown.
@@ -97,29 +123,32 @@ impl Layout {
             Event::Welcome { id, name, announce } => {
                 self.welcome(id, &name);
                 if announce {
-                    self.announce_join(id, &name);
+                    self.tell.announce_join(id, &name);
                 }
             }
-            Event::Joined { id, name } => self.announce_join(id, &name),
+            Event::Joined { id, name } => self.tell.announce_join(id, &name),
             Event::Chat {
                 from,
                 bytes,
                 lines,
                 entries,
             } => {
-                if let Some(room) = self.fanout.room_of(from) {
-                    self.count_deliveries(room, lines);
-                    let first = self.append(room, &bytes, lines as u32, Some(from), Kind::Public);
+                if let Some(room) = self.tell.fanout.room_of(from) {
+                    self.tell.count_deliveries(room, lines);
+                    let first =
+                        self.tell
+                            .append(room, &bytes, lines as u32, Some(from), Kind::Public);
                     for (i, entry) in entries.into_iter().enumerate() {
-                        self.record(entry, Some(room), first.map(|seq| seq + i as u64));
+                        self.tell
+                            .record(entry, Some(room), first.map(|seq| seq + i as u64));
                     }
                 }
             }
             Event::Action { from, line, entry } => {
-                if let Some(room) = self.fanout.room_of(from) {
-                    self.count_deliveries(room, 1);
-                    let seq = self.append(room, &line, 1, Some(from), Kind::Public);
-                    self.record(entry, Some(room), seq);
+                if let Some(room) = self.tell.fanout.room_of(from) {
+                    self.tell.count_deliveries(room, 1);
+                    let seq = self.tell.append(room, &line, 1, Some(from), Kind::Public);
+                    self.tell.record(entry, Some(room), seq);
                 }
             }
             Event::Notice {
@@ -128,15 +157,14 @@ impl Layout {
                 entry,
             } => {
                 // Renames: names are unique on the whole server, so everyone hears.
-                if self.fanout.room_of(except).is_some() {
-                    self.batch_bytes += line.len();
+                if self.tell.fanout.room_of(except).is_some() {
                     let rooms = self
-                        .fanout
+                        .tell
                         .append_everywhere(&line, Some(except), Kind::Notice);
                     // The largest number it took: a restarted server goes
                     // on counting past it (see `recorder/reload.rs`).
                     let last = rooms.iter().map(|&(_, seq)| seq).max();
-                    self.record(entry, None, last);
+                    self.tell.record(entry, None, last);
                 }
             }
             Event::Direct {
@@ -145,10 +173,10 @@ impl Layout {
                 line,
                 entry,
             } => {
-                if self.fanout.room_of(from).is_some() {
+                if self.tell.fanout.room_of(from).is_some() {
                     self.send_to(to, &line);
                     if let Some(entry) = entry {
-                        self.record(entry, None, None);
+                        self.tell.record(entry, None, None);
                     }
                 }
             }
@@ -160,13 +188,12 @@ impl Layout {
                 to_name,
             } => self.moved(id, &name, (to, to_name), by),
             Event::Say { line, text } => {
-                self.batch_bytes += line.len();
-                let rooms = self.fanout.append_everywhere(&line, None, Kind::Public);
+                let rooms = self.tell.append_everywhere(&line, None, Kind::Public);
                 // Recorded for each room, in its place: a restarted server
                 // gives it back to the room's history.
                 for (room, seq) in rooms {
                     let entry = Entry::Say { text: text.clone() };
-                    self.record(entry, Some(room), Some(seq));
+                    self.tell.record(entry, Some(room), Some(seq));
                 }
             }
             Event::Kick {
@@ -174,66 +201,46 @@ impl Layout {
                 reason,
                 banned_for,
             } => self.kick(id, reason, banned_for),
-            Event::Record(entry) => self.record(entry, None, None),
+            Event::Record(entry) => self.tell.record(entry, None, None),
             Event::Leave {
                 id,
                 reason,
                 farewell,
                 may_come_back,
             } => self.leave(id, reason, farewell, may_come_back),
-            Event::Session { id, token, name } => self.start_session(id, token, &name),
+            Event::Session { id, token, name } => {
+                self.sessions.start(id, token, &name, &mut self.tell);
+            }
             Event::Resume {
                 id,
                 token,
                 last,
                 resumed,
                 was,
-            } => self.resume(id, token, last, resumed, &was),
+            } => {
+                let (shared, tell) = (&self.shared, &mut self.tell);
+                self.sessions
+                    .resume((id, &was), (token, last), resumed, shared, tell);
+            }
             Event::Shutdown => {
-                let rooms =
-                    self.fanout
-                        .append_everywhere(&lines::shutting_down(), None, Kind::Notice);
+                let goodbye = lines::shutting_down();
+                let rooms = self.tell.append_everywhere(&goodbye, None, Kind::Notice);
                 // The goodbye is numbered too: a restarted server counts on
                 // from past it, or a client that read it would miss the
                 // first line after the restart.
                 let last = rooms.iter().map(|&(_, seq)| seq).max();
-                self.record(Entry::Shutdown, None, last);
+                self.tell.record(Entry::Shutdown, None, last);
                 return true;
             }
         }
         false
     }
 
-    /// Appends to a room's log, counting the batch's bytes.
-    fn append(
-        &mut self,
-        room: RoomId,
-        bytes: &[u8],
-        lines: u32,
-        except: Option<ClientId>,
-        kind: Kind,
-    ) -> Option<u64> {
-        self.batch_bytes += bytes.len();
-        self.fanout.append(room, bytes, lines, except, kind)
-    }
-
     /// Queues lines for one client; one whose own queue overflows is evicted.
     fn send_to(&mut self, id: ClientId, bytes: &[u8]) {
-        self.batch_bytes += bytes.len();
-        if let Some(eviction) = self.fanout.send_to(id, bytes) {
+        if let Some(eviction) = self.tell.send_to(id, bytes) {
             self.announce_evictions(vec![eviction]);
         }
-    }
-
-    /// Counts what one chat or action event delivers: its `lines` times the
-    /// others in the sender's room. Once per event, not per recipient: a rate
-    /// to watch (the dashboard's deliveries/s), not an audit.
-    fn count_deliveries(&self, room: RoomId, lines: u64) {
-        let recipients = self.fanout.count(room).saturating_sub(1) as u64;
-        self.shared
-            .stats
-            .deliveries
-            .fetch_add(lines * recipients, Relaxed);
     }
 
     /// Starts writing to a client that has registered, in the lobby: its
@@ -245,8 +252,8 @@ impl Layout {
             return;
         };
         self.shared.stats.note_clients(self.shared.registry.len());
-        self.fanout.join(id, stream, meters);
-        let others = self.presence.others();
+        self.tell.fanout.join(id, stream, meters);
+        let others = self.tell.presence.others();
         let config = &self.shared.config;
         let recording = match (&config.transcript, config.record_private) {
             (None, _) => lines::Recording::Off,
@@ -255,45 +262,8 @@ impl Layout {
         };
         let welcome = lines::welcome(name, others, &config.demo_modes(), recording);
         self.send_to(id, &welcome);
-        let history = lines::history(&self.fanout.history(RoomId::LOBBY));
+        let history = lines::history(&self.tell.fanout.history(RoomId::LOBBY));
         self.send_to(id, &history);
-    }
-
-    /// `* NAME joined`, to the others in the client's room (counted instead,
-    /// in a crowded room).
-    fn announce_join(&mut self, id: ClientId, name: &str) {
-        let Some(room) = self.fanout.room_of(id) else {
-            return;
-        };
-        let members = self.fanout.count(room);
-        let seq = match self.presence.joined(id, room, members, Instant::now()) {
-            None => return,
-            Some(Say::Now) => self.append(room, &lines::joined(name), 1, Some(id), Kind::Notice),
-            Some(Say::Later) => None,
-        };
-        let entry = Entry::Join {
-            name: name.to_string(),
-        };
-        self.record(entry, Some(room), seq);
-    }
-
-    /// `* NAME left (REASON)`, to the room the client was in (counted
-    /// instead, in a crowded room), if the others were told it joined.
-    fn announce_leave(&mut self, id: ClientId, room: RoomId, name: &str, reason: Option<String>) {
-        let members = self.fanout.count(room);
-        let seq = match self.presence.left(id, room, members, Instant::now()) {
-            None => return,
-            Some(Say::Now) => {
-                let line = lines::left(name, reason.as_deref());
-                self.append(room, &line, 1, None, Kind::Notice)
-            }
-            Some(Say::Later) => None,
-        };
-        let entry = Entry::Leave {
-            name: name.to_string(),
-            reason,
-        };
-        self.record(entry, Some(room), seq);
     }
 
     /// Removes a client that is leaving of its own accord (or whose reader saw
@@ -306,7 +276,7 @@ impl Layout {
         farewell: Option<Vec<u8>>,
         may_come_back: bool,
     ) {
-        let until = self.hold_until();
+        let until = self.sessions.hold_until();
         let departed = if may_come_back {
             self.shared.registry.hold(id, reason.clone(), until)
         } else {
@@ -326,15 +296,15 @@ impl Layout {
         if held {
             // Its connection broke: nothing more reaches it; its room stays
             // open for it, and nobody is told it left unless it stays away.
-            self.fanout.hold(id);
-            self.held_until(&record.name, until);
+            self.tell.fanout.hold(id);
+            self.sessions.held_until(&record.name, until, &self.shared);
             return;
         }
         if let Some(farewell) = farewell {
             self.send_to(id, &farewell);
         }
-        if let Some(room) = self.fanout.leave(id, false) {
-            self.announce_leave(id, room, &record.name, reason);
+        if let Some(room) = self.tell.fanout.leave(id, false) {
+            self.tell.announce_leave(id, room, &record.name, reason);
         }
     }
 
@@ -342,7 +312,7 @@ impl Layout {
     /// room is told why. Its reader, which may be waiting in a read, is woken
     /// once the line is written.
     fn kick(&mut self, id: ClientId, reason: Option<String>, banned_for: Option<u64>) {
-        if self.fanout.room_of(id).is_none() {
+        if self.tell.fanout.room_of(id).is_none() {
             return;
         }
         let Some(record) = self.shared.registry.remove(id) else {
@@ -356,10 +326,10 @@ impl Layout {
             ),
         };
         self.send_to(id, &last);
-        if let Some(room) = self.fanout.leave(id, true) {
+        if let Some(room) = self.tell.fanout.leave(id, true) {
             self.shared.stats.kicked.fetch_add(1, Relaxed);
             self.shared.log.info(&format!("{} {told}", record.name));
-            self.announce_leave(id, room, &record.name, Some(told));
+            self.tell.announce_leave(id, room, &record.name, Some(told));
         }
     }
 
@@ -375,7 +345,7 @@ impl Layout {
                 kept,
             } = eviction;
             let reason = failure.reason().to_string();
-            let until = self.hold_until();
+            let until = self.sessions.hold_until();
             let departed = if kept && !self.stopping {
                 self.shared.registry.hold(id, Some(reason.clone()), until)
             } else {
@@ -386,7 +356,7 @@ impl Layout {
             };
             let held = departed.as_ref().is_some_and(|(_, held)| *held);
             if kept && !held {
-                self.fanout.release_room(room);
+                self.tell.fanout.release_room(room);
             }
             let Some((record, _)) = departed else {
                 continue;
@@ -401,11 +371,12 @@ impl Layout {
                 .log
                 .info(&format!("{} evicted ({reason})", record.name));
             if held {
-                self.held_until(&record.name, until);
+                self.sessions.held_until(&record.name, until, &self.shared);
             } else if self.stopping {
-                self.presence.forget(id);
+                self.tell.presence.forget(id);
             } else {
-                self.announce_leave(id, room, &record.name, Some(reason));
+                self.tell
+                    .announce_leave(id, room, &record.name, Some(reason));
             }
         }
     }
@@ -415,19 +386,27 @@ impl Layout {
     /// joined` (neither, for a muted client), and it hears `* you are now in
     /// ROOM` (or who moved it there), then that room's history.
     fn moved(&mut self, id: ClientId, name: &str, (to, to_name): (RoomId, Arc<str>), by: MovedBy) {
-        let Some(from) = self.fanout.room_of(id) else {
+        let Some(from) = self.tell.fanout.room_of(id) else {
             return;
         };
-        self.fanout.move_to(id, to, &to_name);
-        let counts = ((from, self.fanout.count(from)), (to, self.fanout.count(to)));
-        let told = self.presence.moved(id, counts.0, counts.1, Instant::now());
+        self.tell.fanout.move_to(id, to, &to_name);
+        let counts = (
+            (from, self.tell.fanout.count(from)),
+            (to, self.tell.fanout.count(to)),
+        );
+        let told = self
+            .tell
+            .presence
+            .moved(id, counts.0, counts.1, Instant::now());
         if let (Some((left, joined)), false) = (told, by == MovedBy::ItselfMuted) {
             if left == Say::Now {
                 let went = lines::went_to(&to_name);
-                self.append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
+                self.tell
+                    .append(from, &lines::left(name, Some(&went)), 1, None, Kind::Notice);
             }
             if joined == Say::Now {
-                self.append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
+                self.tell
+                    .append(to, &lines::joined(name), 1, Some(id), Kind::Notice);
             }
         }
         let line = match by {
@@ -435,21 +414,13 @@ impl Layout {
             MovedBy::Itself | MovedBy::ItselfMuted => lines::you_are_in(&to_name),
         };
         self.send_to(id, &line);
-        let history = lines::history(&self.fanout.history(to));
+        let history = lines::history(&self.tell.fanout.history(to));
         self.send_to(id, &history);
         let entry = Entry::Move {
             name: name.to_string(),
             room: to_name.to_string(),
         };
         // The entry names the room itself.
-        self.record(entry, None, None);
-    }
-
-    /// Tells each crowded room whose second is up who came and went.
-    pub(super) fn tell_crowds(&mut self, now: Instant) {
-        let fanout = &self.fanout;
-        for (room, line) in self.presence.due(now, |room| fanout.count(room)) {
-            self.append(room, &line, 1, None, Kind::Notice);
-        }
+        self.tell.record(entry, None, None);
     }
 }

@@ -1,32 +1,50 @@
-//! The layout's part in sessions: a previous run's rooms and held sessions
-//! taken back, a departed client's name held for its owner and let go
-//! when the hold runs out, a token handed out, and a connection that takes
-//! a held session back. The same [`Layout`] as `mod.rs`, in a file of its
-//! own because these follow rules of their own (the room hears nothing of
-//! a comeback within the hold) and a student reading how a line travels
-//! can leave them aside.
+//! [`Sessions`]: the layout's part in sessions. A previous run's rooms and
+//! held sessions taken back, a departed client's name held for its owner
+//! and let go when the hold runs out, a token handed out, and a connection
+//! that takes a held session back. Apart from `mod.rs` because these follow
+//! rules of their own (the room hears nothing of a comeback within the
+//! hold), and a student reading how a line travels can leave them aside.
+//! What it tells the rooms and the recorder goes through [`Tell`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::Layout;
+use super::tell::Tell;
 use crate::server::broadcaster::restart::Restart;
 use crate::server::client::ClientId;
 use crate::server::recorder::Entry;
 use crate::server::session::{Replaced, Resumed};
+use crate::server::shared::Shared;
 use crate::server::socket::Failure;
 use crate::server::token::Token;
 
-impl Layout {
+/// When held sessions run out; the registry holds the sessions themselves.
+#[derive(Debug)]
+pub(super) struct Sessions {
+    /// How long a departed client's session is held (`--hold-secs`).
+    hold: Duration,
+    /// When a held session may next run out (checked then, not every turn).
+    next_expiry: Option<Instant>,
+}
+
+impl Sessions {
+    /// Nothing held yet.
+    pub(super) fn new(hold: Duration) -> Sessions {
+        Sessions {
+            hold,
+            next_expiry: None,
+        }
+    }
+
     /// Takes back what a previous run left (see [`Restart`]): the rooms'
     /// lines, and the held sessions, which the rooms knew.
-    pub(in crate::server::broadcaster) fn restore(&mut self, restart: Restart) {
+    pub(super) fn restore(&mut self, restart: Restart, tell: &mut Tell) {
         for (room, name, lines) in restart.rooms {
-            self.fanout.restore(room, &name, &lines);
+            tell.fanout.restore(room, &name, &lines);
         }
-        self.fanout.continue_numbering(restart.next_line);
+        tell.fanout.continue_numbering(restart.next_line);
         for (id, room, name) in &restart.held {
-            self.presence.known(*id);
-            self.fanout.keep_room(*room, name);
+            tell.presence.known(*id);
+            tell.fanout.keep_room(*room, name);
         }
         if !restart.held.is_empty() {
             self.next_expiry = Some(restart.until);
@@ -35,60 +53,61 @@ impl Layout {
 
     /// When a session held from now on runs out.
     pub(super) fn hold_until(&self) -> Instant {
-        Instant::now() + self.shared.config.hold
+        Instant::now() + self.hold
     }
 
-    /// A session is held until `until`: the next expiry to look at may be sooner.
-    pub(super) fn held_until(&mut self, name: &str, until: Instant) {
+    /// `name`'s session is held until `until`: the next expiry to look at
+    /// may be sooner.
+    pub(super) fn held_until(&mut self, name: &str, until: Instant, shared: &Shared) {
         self.next_expiry = Some(self.next_expiry.map_or(until, |at| at.min(until)));
-        self.shared.log.info(&format!(
+        shared.log.info(&format!(
             "{name}'s session is held for {} s",
-            self.shared.config.hold.as_secs()
+            self.hold.as_secs()
         ));
     }
 
     /// When the next held session runs out, if one may.
-    pub(in crate::server::broadcaster) fn next_expiry(&self) -> Option<Instant> {
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
         self.next_expiry
     }
 
     /// Tells the rooms of held sessions that ran out by `now` that their
     /// clients left, and lets those rooms go.
-    pub(in crate::server::broadcaster) fn expire_holds(&mut self, now: Instant) {
+    pub(super) fn expire(&mut self, now: Instant, shared: &Shared, tell: &mut Tell) {
         if !matches!(self.next_expiry, Some(at) if at <= now) {
             return;
         }
-        for held in self.shared.registry.expire(now) {
-            self.fanout.release_room(held.room);
-            self.announce_leave(held.id, held.room, &held.name, held.reason);
+        for held in shared.registry.expire(now) {
+            tell.fanout.release_room(held.room);
+            tell.announce_leave(held.id, held.room, &held.name, held.reason);
         }
-        self.next_expiry = self.shared.registry.next_expiry();
+        self.next_expiry = shared.registry.next_expiry();
     }
 
     /// A client asked for a session: it gets its token, and numbered runs.
-    pub(super) fn start_session(&mut self, id: ClientId, token: Token, name: &str) {
-        if self.fanout.room_of(id).is_none() {
+    pub(super) fn start(&self, id: ClientId, token: Token, name: &str, tell: &mut Tell) {
+        if tell.fanout.room_of(id).is_none() {
             return;
         }
-        self.fanout.start_session(id, token.as_str());
+        tell.fanout.start_session(id, token.as_str());
         let entry = Entry::Session {
             token: token.to_string(),
             name: name.to_string(),
         };
-        self.record(entry, None, None);
+        tell.record(entry, None, None);
     }
 
-    /// A new connection took a session back: it replaces the old one (a
-    /// connection the server still thought alive is cut off), the room
-    /// goes on knowing it under its new id without a word, and it gets the
-    /// lines it missed.
+    /// A new connection (`id`, known until now by the address `was`) took a
+    /// session back: it replaces the old one (a connection the server still
+    /// thought alive is cut off), the room goes on knowing it under its new
+    /// id without a word, and it gets the lines it missed after `last`.
     pub(super) fn resume(
-        &mut self,
-        id: ClientId,
-        token: Token,
-        last: u64,
+        &self,
+        (id, was): (ClientId, &str),
+        (token, last): (Token, u64),
         resumed: Resumed,
-        was: &str,
+        shared: &Shared,
+        tell: &mut Tell,
     ) {
         let Resumed {
             name,
@@ -97,28 +116,28 @@ impl Layout {
             replaced,
         } = resumed;
         let former = replaced.id();
-        if let Some(room) = self.fanout.room_of(id) {
+        if let Some(room) = tell.fanout.room_of(id) {
             // Told as a newcomer under its address already (no join grace,
             // or a resume that came after it): that newcomer leaves, so
             // every join the room heard has its leave.
-            self.announce_leave(id, room, was, None);
+            tell.announce_leave(id, room, was, None);
         }
         if let Replaced::Live(old) = replaced {
             // Its room was kept for it: the resume below takes it over.
-            self.fanout.evict(old, Failure::Reset);
+            tell.fanout.evict(old, Failure::Reset);
         }
-        self.presence.transfer(former, id);
-        let missed = self
+        tell.presence.transfer(former, id);
+        let missed = tell
             .fanout
             .resume(id, former, (room, &room_name), token.as_str(), last);
-        self.fanout.release_room(room);
-        self.shared
+        tell.fanout.release_room(room);
+        shared
             .log
             .info(&format!("{name} is back ({missed} lines missed)"));
         let entry = Entry::Session {
             token: token.to_string(),
             name: name.to_string(),
         };
-        self.record(entry, None, None);
+        tell.record(entry, None, None);
     }
 }
