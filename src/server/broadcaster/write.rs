@@ -16,6 +16,23 @@ use crate::server::client::ClientId;
 use crate::server::socket::{write_all_blocking, write_now, write_once, Failure};
 use crate::server::stats::Stats;
 
+/// When a write is made, and whether it may wait at all.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct When {
+    pub(super) now: Instant,
+    /// Another client's socket was full lately: no write may wait (see
+    /// `Writer`'s `HURRY_FOR`).
+    pub(super) hurry: bool,
+}
+
+impl When {
+    /// True when a write to `peer` may wait for its socket, briefly: it has
+    /// kept up lately, and nobody's socket was full.
+    pub(super) fn may_wait(self, peer: &Peer) -> bool {
+        !self.hurry && !peer.pace.is_careful(self.now)
+    }
+}
+
 /// Writes the room's common view to a member that shares it.
 pub(super) fn write_common(
     peer: &mut Peer,
@@ -23,8 +40,9 @@ pub(super) fn write_common(
     plan: &Plan,
     limits: &Limits,
     stats: &Stats,
-    now: Instant,
+    when: When,
 ) -> Result<(), Failure> {
+    let now = when.now;
     let written = {
         let slices = plan.slices(log, &[], std::iter::empty());
         write(
@@ -32,7 +50,7 @@ pub(super) fn write_common(
             &slices,
             plan.total,
             limits,
-            peer.pace.is_careful(now),
+            when.may_wait(peer),
         )?
     };
     stats.bytes_out.fetch_add(written as u64, Relaxed);
@@ -51,8 +69,9 @@ pub(super) fn write_tailored(
     plan: &mut Plan,
     limits: &Limits,
     stats: &Stats,
-    now: Instant,
+    when: When,
 ) -> Result<(), Failure> {
+    let now = when.now;
     if let Some(skipped) = peer.skip_if_lost(log, limits.landing) {
         stats.lines_skipped.fetch_add(skipped, Relaxed);
     }
@@ -65,14 +84,9 @@ pub(super) fn write_tailored(
             break;
         }
         let written = {
+            let may_wait = when.may_wait(peer);
             let slices = peer.slices(plan, log);
-            write(
-                &peer.stream,
-                &slices,
-                plan.total,
-                limits,
-                peer.pace.is_careful(now),
-            )?
+            write(&peer.stream, &slices, plan.total, limits, may_wait)?
         };
         stats.bytes_out.fetch_add(written as u64, Relaxed);
         taken += written;
@@ -86,16 +100,16 @@ pub(super) fn write_tailored(
     Ok(())
 }
 
-/// One write to one client: without waiting at all for a client that is
-/// or was lately behind; with the short socket timeout for one that keeps
-/// up (it costs one system call instead of three, and a socket with room
-/// takes the bytes at once); blocking in the demo mode.
+/// One write to one client: with the short socket timeout when it `may_wait`
+/// (one system call instead of three, and a socket with room takes the
+/// bytes at once), without waiting at all otherwise; blocking in the demo
+/// mode.
 fn write(
     stream: &TcpStream,
     slices: &[IoSlice<'_>],
     total: usize,
     limits: &Limits,
-    careful: bool,
+    may_wait: bool,
 ) -> Result<usize, Failure> {
     let result = match limits.write_timeout {
         None => {
@@ -103,8 +117,8 @@ fn write(
             let mut slices = slices.to_vec();
             write_all_blocking(stream, &mut slices).map(|()| total)
         }
-        Some(_) if careful => write_now(stream, slices),
-        Some(_) => write_once(stream, slices),
+        Some(_) if may_wait => write_once(stream, slices),
+        Some(_) => write_now(stream, slices),
     };
     result.map_err(|e| Failure::of(&e))
 }

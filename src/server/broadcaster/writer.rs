@@ -19,13 +19,24 @@ use super::limits::Limits;
 use super::logs::Logs;
 use super::peer::Peer;
 use super::plan::Plan;
-use super::write::{write_common, write_tailored};
+use super::write::{write_common, write_tailored, When};
 use crate::server::client::ClientId;
 use crate::server::socket::Failure;
 use crate::server::stats::Stats;
 
 /// The clients whose writes failed, or who stalled, and why.
 pub(super) type Failures = Vec<(ClientId, Failure)>;
+
+/// After a write that waited for a full socket, no write waits for this
+/// long. A write that may wait has the socket's 1 ms timeout, but the
+/// kernel counts it in timer ticks: measured, a write to a full socket
+/// returned after 6 to 8 ms. When many sockets fill at once (a crowded
+/// machine, a burst bigger than their buffers), a flush that let each of
+/// them wait in turn took 76 ms, and a pair chatting in another room
+/// waited for it (bench scenario G: p99 51 ms, worst 150 ms). After the
+/// first such wait every write is made without waiting, which costs two
+/// more system calls each (the switch to non-blocking and back).
+const HURRY_FOR: Duration = Duration::from_secs(1);
 
 /// The writing of flushes and services: who is behind, and the scratch plans.
 #[derive(Debug)]
@@ -36,6 +47,8 @@ pub(super) struct Writer {
     behind: BTreeSet<ClientId>,
     /// Counts flushes, so a peer is written at most once per flush.
     turn: u64,
+    /// Until when no write may wait (see [`HURRY_FOR`]).
+    hurry_until: Option<Instant>,
     /// Scratch plans, kept to reuse their buffers.
     plan: Plan,
     common: Plan,
@@ -50,6 +63,7 @@ impl Writer {
             stats,
             behind: BTreeSet::new(),
             turn: 0,
+            hurry_until: None,
             plan: Plan::default(),
             common: Plan::default(),
             common_session: Plan::default(),
@@ -99,6 +113,8 @@ impl Writer {
                         .ids(id)
                         .iter()
                         .all(|i| excepted.binary_search(i).is_err());
+                let when = self.when(now);
+                let may_wait = when.may_wait(peer);
                 let (limits, stats) = (&self.limits, &*self.stats);
                 let result = if shares {
                     let index = usize::from(peer.session);
@@ -111,10 +127,11 @@ impl Writer {
                         common.common(&room.log, from, to, peer.session);
                         commons_made[index] = true;
                     }
-                    write_common(peer, &room.log, common, limits, stats, now)
+                    write_common(peer, &room.log, common, limits, stats, when)
                 } else {
-                    write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, now)
+                    write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, when)
                 };
+                self.waited_if(may_wait, peer, now);
                 results.push((id, result));
             }
         }
@@ -177,8 +194,27 @@ impl Writer {
         let Some(room) = logs.get(peer.room) else {
             return Ok(());
         };
+        let when = self.when(now);
+        let may_wait = when.may_wait(peer);
         let (limits, stats) = (&self.limits, &*self.stats);
-        write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, now)
+        let result = write_tailored(id, peer, &room.log, &mut self.plan, limits, stats, when);
+        self.waited_if(may_wait, peer, now);
+        result
+    }
+
+    /// The moment of a write, and whether writes may wait.
+    fn when(&self, now: Instant) -> When {
+        let hurry = self.hurry_until.is_some_and(|until| now < until);
+        When { now, hurry }
+    }
+
+    /// After a write to `peer` that `may_wait`ed: if it left bytes waiting,
+    /// the socket was full and the write waited for its timeout; from now
+    /// on, none waits (see [`HURRY_FOR`]).
+    fn waited_if(&mut self, may_wait: bool, peer: &Peer, now: Instant) {
+        if may_wait && peer.pace.is_behind() {
+            self.hurry_until = Some(now + HURRY_FOR);
+        }
     }
 
     /// After a write to `id`: keeps track of who is behind, finds the
