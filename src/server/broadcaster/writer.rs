@@ -35,7 +35,11 @@ pub(super) type Failures = Vec<(ClientId, Failure)>;
 /// them wait in turn took 76 ms, and a pair chatting in another room
 /// waited for it (bench scenario G: p99 51 ms, worst 150 ms). After the
 /// first such wait every write is made without waiting, which costs two
-/// more system calls each (the switch to non-blocking and back).
+/// more system calls each (the switch to non-blocking and back). A second,
+/// as for one client that was behind (`CAREFUL_FOR` in `pace.rs`): the
+/// server pays one such wait a second at most. (Windows of 1 ms let G's
+/// pair wait 111 ms again; 50 ms did as well as a second; D's spread hid
+/// any difference between them.)
 const HURRY_FOR: Duration = Duration::from_secs(1);
 
 /// The writing of flushes and services: who is behind, and the scratch plans.
