@@ -19,10 +19,9 @@ use super::held_enter::HeldEnter;
 use super::link::{Link, NetEvent};
 use super::people::People;
 use super::render::Painter;
-use super::screen::Screen;
 use super::session::Do;
 use crate::config::ClientConfig;
-use crate::term::{Action, RawMode};
+use crate::term::{Action, Editor, RawMode, Screen};
 
 /// What the `keys` thread and the network threads tell the drawing thread.
 #[derive(Debug)]
@@ -94,7 +93,7 @@ pub(crate) fn session(
 ) -> io::Result<Ending> {
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENTS_CAPACITY);
     spawn_key_reader(events_tx.clone())?;
-    let mut screen = Screen::new(raw, painter)?;
+    let mut screen = Screen::new(raw, Editor::new())?;
     let (link, first) = Link::start(config, stream, events_tx)?;
     let mut chat = Chat {
         link,
@@ -102,6 +101,7 @@ pub(crate) fn session(
         code: CodePrompt::default(),
         held_enter: HeldEnter::default(),
         prompt: String::new(),
+        painter,
     };
     let stopped = chat.run(&mut screen, &events_rx, stop, first);
     let (ending, you_quit) = match stopped {
@@ -113,7 +113,7 @@ pub(crate) fn session(
     };
     // The half-typed chat line is what stays on the screen, never a code.
     chat.code.done(&mut screen.editor);
-    let mut out = screen.close(unsent_note(&ending))?;
+    let mut out = screen.close(&painter.status(unsent_note(&ending)), "")?;
     // Like plain mode at the end of input: half-close, so the server says
     // goodbye to the others, and show what it still sends.
     if you_quit && chat.link.half_close() {
@@ -172,6 +172,8 @@ struct Chat {
     held_enter: HeldEnter,
     /// The prompt as last set, styled.
     prompt: String,
+    /// How lines are styled for the screen.
+    painter: Painter,
 }
 
 impl Chat {
@@ -312,7 +314,7 @@ impl Chat {
             // it stays on the input line, and the status in the prompt says why.
             let (held, note) = self.held_enter.hold(bytes);
             if let Some(note) = note {
-                above.push(screen.painter.status(note));
+                above.push(self.painter.status(note));
             }
             held
         };
@@ -353,7 +355,7 @@ impl Chat {
             return;
         }
         let me = self.link.session().name().unwrap_or("you");
-        above.push(screen.painter.echo(&line, me));
+        above.push(self.painter.echo(&line, me));
     }
 
     /// The code typed at the `code>` prompt: the chat's editor comes back,
@@ -364,7 +366,7 @@ impl Chat {
             Ok(dos) => {
                 self.apply(screen, dos, above);
             }
-            Err(e) => above.push(screen.painter.status(&format!("Cannot send the code: {e}"))),
+            Err(e) => above.push(self.painter.status(&format!("Cannot send the code: {e}"))),
         }
     }
 
@@ -380,12 +382,12 @@ impl Chat {
                 Do::Show(line) => {
                     self.people.line(&line);
                     let me = self.link.session().name();
-                    above.push(screen.painter.incoming(&line, me));
+                    above.push(self.painter.incoming(&line, me));
                 }
-                Do::Tell(text) => above.push(screen.painter.status(&text)),
+                Do::Tell(text) => above.push(self.painter.status(&text)),
                 Do::AskCode => {
                     let told = self.code.ask(&mut screen.editor);
-                    above.push(screen.painter.status(told));
+                    above.push(self.painter.status(told));
                 }
                 Do::Ready => self.held_enter.ready(),
                 Do::End(ending) => return Some(Flow::End(Stop::Ended(ending))),
@@ -401,17 +403,16 @@ impl Chat {
     /// name with the session's status before it while it is not connected.
     /// True if it changed.
     fn set_prompt(&mut self, screen: &mut Screen) -> bool {
-        let (plain, styled) = self.code.prompt(screen.painter).unwrap_or_else(|| {
+        let (plain, styled) = self.code.prompt(self.painter).unwrap_or_else(|| {
             let session = self.link.session();
             let status = session.status(Instant::now());
-            screen
-                .painter
+            self.painter
                 .prompt_with_status(session.name(), status.as_deref())
         });
         if styled == self.prompt {
             return false;
         }
-        screen.set_prompt(&plain, &styled);
+        screen.editor.set_prompt(&plain, &styled);
         self.prompt = styled;
         true
     }

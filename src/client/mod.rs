@@ -34,8 +34,6 @@ mod people;
 mod plain;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod render;
-#[cfg(unix)]
-mod screen;
 mod session;
 
 pub use connect::connect;

@@ -16,6 +16,8 @@ mod keys;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod recent;
 #[cfg(unix)]
+mod screen;
+#[cfg(unix)]
 mod tty;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod width;
@@ -30,4 +32,6 @@ pub(crate) use editor::{Action, Editor};
 pub(crate) use escapes::EscapeStripper;
 pub(crate) use keys::clean_typed_line;
 #[cfg(unix)]
-pub(crate) use tty::{is_interactive, restore, RawMode, Size};
+pub(crate) use screen::Screen;
+#[cfg(unix)]
+pub(crate) use tty::{is_interactive, restore, RawMode};

@@ -4,9 +4,7 @@
 //! a channel ([`ScreenLog`], the log's sink), and the console thread alone
 //! draws, as the client's interactive mode does.
 
-use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
-use std::os::fd::AsFd;
+use std::io::{self, IsTerminal, Read};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -18,7 +16,7 @@ use parking_lot::Mutex;
 
 use crate::log::{self, Diversion, Level, Sink};
 use crate::server::shared::Shared;
-use crate::term::{self, Action, Completer, Editor, RawMode, Size};
+use crate::term::{self, Action, Completer, Editor, RawMode, Screen};
 
 use super::actions::Console;
 use super::completion;
@@ -57,7 +55,9 @@ pub(super) fn possible() -> bool {
 /// nothing was drawn, and the console can read plain lines instead.
 pub(super) fn run(console: &mut Console) -> io::Result<()> {
     let raw = RawMode::enable()?;
-    let out = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+    let mut editor = Editor::new();
+    editor.set_prompt(PROMPT, PROMPT);
+    let mut screen = Screen::new(raw, editor)?;
     let (keys_tx, keys_rx) = bounded(64);
     spawn_key_reader(keys_tx)?;
     let (lines_tx, lines_rx) = bounded(LOG_CAPACITY);
@@ -74,15 +74,6 @@ pub(super) fn run(console: &mut Console) -> io::Result<()> {
     // console for the terminal back.
     let diversion = log::divert(sink.clone());
     console.keep_answers();
-    let mut editor = Editor::new();
-    editor.set_prompt(PROMPT, PROMPT);
-    let mut screen = Screen {
-        raw,
-        editor,
-        size: Size::new(),
-        out,
-        diversion,
-    };
     let channels = Channels {
         keys: keys_rx,
         lines: lines_rx,
@@ -92,28 +83,38 @@ pub(super) fn run(console: &mut Console) -> io::Result<()> {
     let log = console.shared.log;
     match end {
         Ok(End::Closed(done)) => {
-            screen.finish("(not run)", "");
+            finish(screen, diversion, "");
             let _ = done.send(());
         }
         Ok(End::Interrupted) => {
             // What the terminal echoes for Ctrl-C in its normal mode, so the
             // handler's `stopping` line reads as it always has.
-            screen.finish("(not run)", "^C");
+            finish(screen, diversion, "^C");
             interrupt(console);
         }
         Ok(End::Input) => {
-            screen.finish("(not run)", "");
+            finish(screen, diversion, "");
             log.always("console: end of input; the console stops");
         }
-        Ok(End::Stopping) => screen.finish("(not run)", ""),
+        Ok(End::Stopping) => finish(screen, diversion, ""),
         Err(e) => {
-            screen.finish("(not run)", "");
+            finish(screen, diversion, "");
             log.always(&format!(
                 "console: cannot draw on the terminal ({e}); the console stops"
             ));
         }
     }
     Ok(())
+}
+
+/// Leaves the terminal as it was: a command typed and not run stays on
+/// screen, marked `(not run)`, `then` is written at the start of the next
+/// row, the terminal is restored, and the log goes to stderr again (as
+/// `diversion` is dropped). Writing may fail (the terminal is gone): the
+/// rest is done all the same.
+fn finish(screen: Screen, diversion: Diversion, then: &str) {
+    let _ = screen.close("(not run)", then);
+    drop(diversion);
 }
 
 /// Why the console stopped.
@@ -268,72 +269,6 @@ fn spawn_key_reader(keys_tx: Sender<Vec<u8>>) -> io::Result<()> {
             }
         })?;
     Ok(())
-}
-
-/// The terminal as the console draws it: switched, the editor's input line
-/// at the bottom, the log diverted to it. Only the console thread has it.
-#[derive(Debug)]
-struct Screen {
-    raw: RawMode,
-    editor: Editor,
-    size: Size,
-    /// The terminal, written directly: each frame in one write, so the
-    /// terminal never shows half of one (see the client's screen).
-    out: File,
-    diversion: Diversion,
-}
-
-impl Screen {
-    /// Prints `above` (if any) above the input line, and draws the input line.
-    fn draw(&mut self, above: &[String]) -> io::Result<()> {
-        let width = self.size.columns();
-        let bytes = if above.is_empty() {
-            self.editor.draw(width)
-        } else {
-            self.editor.print_above(above, width)
-        };
-        self.write(&bytes)
-    }
-
-    fn check_resize(&mut self) -> io::Result<()> {
-        if self.size.read_now() {
-            self.draw(&[])?;
-        }
-        Ok(())
-    }
-
-    /// Ctrl-L: the screen cleared and drawn again.
-    fn redraw_all(&mut self) -> io::Result<()> {
-        self.size.read_now();
-        let bytes = self
-            .editor
-            .redraw_screen(self.size.columns(), self.size.rows());
-        self.write(&bytes)
-    }
-
-    fn write(&mut self, bytes: &str) -> io::Result<()> {
-        self.out.write_all(bytes.as_bytes())?;
-        self.out.flush()
-    }
-
-    /// Leaves the terminal as it was: a command typed and not run stays on
-    /// screen with `note`, `then` is written at the start of the next row,
-    /// the terminal is restored, and the log goes to stderr again. Writing
-    /// may fail (the terminal is gone): the rest is done all the same.
-    fn finish(self, note: &str, then: &str) {
-        let Screen {
-            raw,
-            mut editor,
-            mut size,
-            mut out,
-            diversion,
-        } = self;
-        let mut bytes = editor.keep(note, size.columns());
-        bytes.push_str(then);
-        let _ = out.write_all(bytes.as_bytes()).and_then(|()| out.flush());
-        drop(raw);
-        drop(diversion);
-    }
 }
 
 /// The log's sink while the console is interactive (see [`Sink`]): chat is counted for the summary, every

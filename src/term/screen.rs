@@ -1,43 +1,38 @@
-//! The terminal as interactive mode draws it: the switched terminal, the line
-//! editor's input line at the bottom, and the lines printed above it. It
-//! outlives a connection, and with it the half-typed line.
+//! The switched terminal as an interactive program draws it: the line
+//! editor's input line on the bottom row, lines printed above it, each frame
+//! written whole. The client's interactive mode and the server's console
+//! both draw through a [`Screen`]; what they print is theirs.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 
-use super::render::Painter;
-use crate::term::{Editor, RawMode, Size};
+use super::editor::Editor;
+use super::tty::{RawMode, Size};
 
-/// Everything on the screen, owned by the one thread that draws.
+/// The terminal and its input line, owned by the one thread that draws.
 #[derive(Debug)]
 pub(crate) struct Screen {
     /// The switched terminal; restored when this is dropped.
     raw: RawMode,
     pub(crate) editor: Editor,
-    pub(crate) painter: Painter,
     size: Size,
     out: File,
 }
 
 impl Screen {
-    /// A screen on this process's terminal, already switched by `raw`.
+    /// A screen on this process's terminal, already switched by `raw`, with
+    /// `editor`'s input line (and its prompt) at the bottom.
     ///
     /// # Errors
     /// The terminal's descriptor cannot be duplicated.
-    pub(crate) fn new(raw: RawMode, painter: Painter) -> io::Result<Screen> {
+    pub(crate) fn new(raw: RawMode, editor: Editor) -> io::Result<Screen> {
         Ok(Screen {
             raw,
-            editor: Editor::new(),
-            painter,
+            editor,
             size: Size::new(),
             out: terminal_output()?,
         })
-    }
-
-    /// Sets the prompt: `plain` to measure it, `styled` to draw it.
-    pub(crate) fn set_prompt(&mut self, plain: &str, styled: &str) {
-        self.editor.set_prompt(plain, styled);
     }
 
     /// Prints `above` (if any) above the input line, and draws the input line.
@@ -91,22 +86,22 @@ impl Screen {
         self.draw(&[])
     }
 
-    /// Ends interactive mode: leaves the half-typed line on screen, whole,
-    /// with `note` after it (or, if nothing was typed, erases the input line
-    /// for the shell's prompt), and restores the terminal. Returns the
-    /// terminal's output for whatever is printed after.
+    /// Ends interactive drawing: leaves the half-typed line on screen,
+    /// whole, with `note` after it (or, if nothing was typed, erases the
+    /// input line for the shell's prompt), writes `then`, and restores the
+    /// terminal. Returns the terminal's output for whatever is printed after.
     ///
     /// # Errors
     /// Writing to the terminal failed (it is restored all the same).
-    pub(crate) fn close(self, note: &str) -> io::Result<File> {
+    pub(crate) fn close(self, note: &str, then: &str) -> io::Result<File> {
         let Screen {
             raw,
             mut editor,
-            painter,
             mut size,
             mut out,
         } = self;
-        let bytes = editor.keep(&painter.status(note), size.columns());
+        let mut bytes = editor.keep(note, size.columns());
+        bytes.push_str(then);
         let written = out.write_all(bytes.as_bytes()).and_then(|()| out.flush());
         drop(raw);
         written.map(|()| out)
