@@ -244,12 +244,7 @@ fn a_background_server_is_not_stopped_by_its_console() {
     use std::process::Command;
 
     let test = "a_background_server_is_not_stopped_by_its_console";
-    if !tools::ready(
-        test,
-        tools::tmux_missing(),
-        "SKIP_TMUX",
-        tools::INSTALL_TMUX,
-    ) {
+    if !tools::tmux_ready(test) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("chatroom-bg-{}", std::process::id()));
@@ -449,17 +444,6 @@ mod on_a_terminal {
     use super::common::{shell_quote, Client, Tmux};
     use super::tools;
 
-    /// True if a tmux test may run: tmux is there, or the test fails saying how
-    /// to install it, unless `SKIP_TMUX` is set.
-    fn tmux_ready(test: &str) -> bool {
-        tools::ready(
-            test,
-            tools::tmux_missing(),
-            "SKIP_TMUX",
-            tools::INSTALL_TMUX,
-        )
-    }
-
     /// The last row of the screen that is not empty: the console's input line.
     fn last_line(screen: &str) -> &str {
         screen.lines().rev().find(|l| !l.is_empty()).unwrap_or("")
@@ -491,7 +475,7 @@ mod on_a_terminal {
     #[test]
     fn a_log_line_leaves_the_command_being_typed_whole() {
         let test = "a_log_line_leaves_the_command_being_typed_whole";
-        if !tmux_ready(test) {
+        if !tools::tmux_ready(test) {
             return;
         }
         let Some((tmux, addr)) = console_in_tmux(test, &["--join-grace-ms", "0"]) else {
@@ -538,7 +522,7 @@ mod on_a_terminal {
     #[test]
     fn a_flood_of_chat_is_summed_up_on_a_terminal() {
         let test = "a_flood_of_chat_is_summed_up_on_a_terminal";
-        if !tmux_ready(test) {
+        if !tools::tmux_ready(test) {
             return;
         }
         let Some((tmux, addr)) =
@@ -587,7 +571,7 @@ mod on_a_terminal {
     #[test]
     fn tab_up_and_ctrl_c_at_the_console() {
         let test = "tab_up_and_ctrl_c_at_the_console";
-        if !tmux_ready(test) {
+        if !tools::tmux_ready(test) {
             return;
         }
         let Some((tmux, addr)) = console_in_tmux(test, &["--join-grace-ms", "0"]) else {

@@ -121,12 +121,7 @@ fn interactive_mode_removes_every_sequence_whole() {
     use common::{shell_quote, Tmux};
 
     let test = "interactive_mode_removes_every_sequence_whole";
-    if !tools::ready(
-        test,
-        tools::tmux_missing(),
-        "SKIP_TMUX",
-        tools::INSTALL_TMUX,
-    ) {
+    if !tools::tmux_ready(test) {
         return;
     }
 

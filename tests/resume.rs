@@ -342,7 +342,7 @@ fn a_reconnect_keeps_the_half_typed_line() {
     use common::Tmux;
 
     let test = "a_reconnect_keeps_the_half_typed_line";
-    if !ready(test) {
+    if !tools::tmux_ready(test) {
         return;
     }
     let fake = Fake::start();
@@ -420,7 +420,7 @@ fn the_code_is_asked_for_on_the_input_line() {
     use common::Tmux;
 
     let test = "the_code_is_asked_for_on_the_input_line";
-    if !ready(test) {
+    if !tools::tmux_ready(test) {
         return;
     }
     let fake = Fake::start();
@@ -447,17 +447,6 @@ fn the_code_is_asked_for_on_the_input_line() {
     tmux.keys(&["Up"]);
     tmux.type_text("x");
     tmux.wait_for("an empty history", |s| last_line(s) == "ann> x");
-}
-
-/// True if a tmux test may run (see `tests/tools`).
-#[cfg(unix)]
-fn ready(test: &str) -> bool {
-    tools::ready(
-        test,
-        tools::tmux_missing(),
-        "SKIP_TMUX",
-        tools::INSTALL_TMUX,
-    )
 }
 
 /// The shell command that runs ann's client in tmux against `fake`.

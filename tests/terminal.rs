@@ -28,17 +28,6 @@ fn client_command(server: &TestServer, env: &str, args: &[&str]) -> String {
     command
 }
 
-/// True if the test may run: tmux is there, or the test fails saying how to
-/// install it, unless `SKIP_TMUX` is set.
-fn ready(test: &str) -> bool {
-    tools::ready(
-        test,
-        tools::tmux_missing(),
-        "SKIP_TMUX",
-        tools::INSTALL_TMUX,
-    )
-}
-
 /// Ann's flags. These tests are about the terminal, so the client exits
 /// when the server goes (`--no-reconnect`), as it always did, whether or
 /// not the server keeps sessions; `tests/resume.rs` tests reconnecting.
@@ -90,7 +79,7 @@ fn last_line(screen: &str) -> &str {
 /// was, and is then sent whole; the sent line is echoed as `ann> …`.
 #[test]
 fn half_typed_line_survives_an_incoming_message() {
-    if !ready("half_typed_line_survives_an_incoming_message") {
+    if !tools::tmux_ready("half_typed_line_survives_an_incoming_message") {
         return;
     }
     let server = TestServer::start();
@@ -120,7 +109,7 @@ fn half_typed_line_survives_an_incoming_message() {
 /// included.
 #[test]
 fn editing_keys_shape_what_is_sent() {
-    if !ready("editing_keys_shape_what_is_sent") {
+    if !tools::tmux_ready("editing_keys_shape_what_is_sent") {
         return;
     }
     let server = TestServer::start();
@@ -160,7 +149,7 @@ fn editing_keys_shape_what_is_sent() {
 /// line, scrolled to the cursor and marked, and no wrapped pieces of the old one.
 #[test]
 fn a_resize_leaves_one_clean_input_line() {
-    if !ready("a_resize_leaves_one_clean_input_line") {
+    if !tools::tmux_ready("a_resize_leaves_one_clean_input_line") {
         return;
     }
     let server = TestServer::start();
@@ -186,7 +175,7 @@ fn a_resize_leaves_one_clean_input_line() {
 /// the same screen has no colour codes at all.
 #[test]
 fn colour_on_a_terminal_and_none_with_no_color() {
-    if !ready("colour_on_a_terminal_and_none_with_no_color") {
+    if !tools::tmux_ready("colour_on_a_terminal_and_none_with_no_color") {
         return;
     }
     let server = TestServer::start();
@@ -273,7 +262,7 @@ fn terminal_restored_after(
 /// After Ctrl-C, with a half-typed line, the terminal is back in its original mode.
 #[test]
 fn ctrl_c_restores_the_terminal() {
-    if !ready("ctrl_c_restores_the_terminal") {
+    if !tools::tmux_ready("ctrl_c_restores_the_terminal") {
         return;
     }
     terminal_restored_after("ctrl-c", 0, |tmux, server, _pid| {
@@ -287,7 +276,7 @@ fn ctrl_c_restores_the_terminal() {
 /// Ctrl-D on an empty line quits and restores the terminal.
 #[test]
 fn ctrl_d_restores_the_terminal() {
-    if !ready("ctrl_d_restores_the_terminal") {
+    if !tools::tmux_ready("ctrl_d_restores_the_terminal") {
         return;
     }
     terminal_restored_after("ctrl-d", 0, |tmux, server, _pid| {
@@ -299,7 +288,7 @@ fn ctrl_d_restores_the_terminal() {
 /// `/quit` (the server says `* bye` and closes) restores the terminal.
 #[test]
 fn quit_command_restores_the_terminal() {
-    if !ready("quit_command_restores_the_terminal") {
+    if !tools::tmux_ready("quit_command_restores_the_terminal") {
         return;
     }
     terminal_restored_after("quit", 0, |tmux, server, _pid| {
@@ -312,7 +301,7 @@ fn quit_command_restores_the_terminal() {
 /// The server shutting down restores the terminal; the exit code says so (4).
 #[test]
 fn server_shutdown_restores_the_terminal() {
-    if !ready("server_shutdown_restores_the_terminal") {
+    if !tools::tmux_ready("server_shutdown_restores_the_terminal") {
         return;
     }
     terminal_restored_after("server-gone", 4, |_tmux, server, _pid| {
@@ -324,7 +313,7 @@ fn server_shutdown_restores_the_terminal() {
 /// SIGTERM (from `kill`, or a session manager) restores the terminal too.
 #[test]
 fn sigterm_restores_the_terminal() {
-    if !ready("sigterm_restores_the_terminal") {
+    if !tools::tmux_ready("sigterm_restores_the_terminal") {
         return;
     }
     terminal_restored_after("sigterm", 0, |_tmux, server, pid| {
@@ -341,7 +330,7 @@ fn sigterm_restores_the_terminal() {
 /// and `fg` brings it back with the half-typed line, which is then sent whole.
 #[test]
 fn ctrl_z_suspends_and_fg_resumes() {
-    if !ready("ctrl_z_suspends_and_fg_resumes") {
+    if !tools::tmux_ready("ctrl_z_suspends_and_fg_resumes") {
         return;
     }
     let server = TestServer::start();
@@ -385,7 +374,7 @@ fn ann_then_status(test: &str, server: &TestServer, bob: &mut Client) -> Option<
 /// was scrolled sideways), with a note that it was not sent.
 #[test]
 fn ctrl_c_keeps_the_half_typed_line() {
-    if !ready("ctrl_c_keeps_the_half_typed_line") {
+    if !tools::tmux_ready("ctrl_c_keeps_the_half_typed_line") {
         return;
     }
     let server = TestServer::start();
@@ -414,7 +403,7 @@ fn ctrl_c_keeps_the_half_typed_line() {
 /// exit code is 4.
 #[test]
 fn a_shutdown_keeps_the_half_typed_line() {
-    if !ready("a_shutdown_keeps_the_half_typed_line") {
+    if !tools::tmux_ready("a_shutdown_keeps_the_half_typed_line") {
         return;
     }
     let server = TestServer::start();
@@ -441,7 +430,7 @@ fn a_shutdown_keeps_the_half_typed_line() {
 /// half-typed line stays with a note; the exit code is 3.
 #[test]
 fn a_lost_connection_keeps_the_half_typed_line() {
-    if !ready("a_lost_connection_keeps_the_half_typed_line") {
+    if !tools::tmux_ready("a_lost_connection_keeps_the_half_typed_line") {
         return;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -503,7 +492,7 @@ fn accept_within_timeout(listener: std::net::TcpListener) -> std::net::TcpStream
 /// the window shows `>` where it goes on.
 #[test]
 fn word_keys_move_and_delete_by_word() {
-    if !ready("word_keys_move_and_delete_by_word") {
+    if !tools::tmux_ready("word_keys_move_and_delete_by_word") {
         return;
     }
     let server = TestServer::start();
@@ -539,7 +528,7 @@ fn word_keys_move_and_delete_by_word() {
 /// each further Tab offers the next choice.
 #[test]
 fn tab_completes_commands_and_names() {
-    if !ready("tab_completes_commands_and_names") {
+    if !tools::tmux_ready("tab_completes_commands_and_names") {
         return;
     }
     let server = TestServer::start();
@@ -587,7 +576,7 @@ fn tab_completes_commands_and_names() {
 /// the chat lines and the input line again.
 #[test]
 fn ctrl_l_redraws_the_screen() {
-    if !ready("ctrl_l_redraws_the_screen") {
+    if !tools::tmux_ready("ctrl_l_redraws_the_screen") {
         return;
     }
     let server = TestServer::start();

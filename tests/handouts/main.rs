@@ -134,12 +134,7 @@ fn main() {
         println!("\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n");
         return;
     }
-    if !tools::ready(
-        "handouts",
-        tools::tmux_missing(),
-        "SKIP_TMUX",
-        tools::INSTALL_TMUX,
-    ) {
+    if !tools::tmux_ready("handouts") {
         println!("\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n", chosen.len());
         return;
     }

@@ -46,6 +46,14 @@ pub(crate) fn tmux_missing() -> Option<String> {
     }
 }
 
+/// True if a test that needs tmux may go on (see [`ready`]): tmux is
+/// there, or the test fails saying how to install it, unless `SKIP_TMUX`
+/// is set.
+#[allow(dead_code)]
+pub(crate) fn tmux_ready(test: &str) -> bool {
+    ready(test, tmux_missing(), "SKIP_TMUX", INSTALL_TMUX)
+}
+
 /// The command that installs tmux on Debian and Ubuntu (as root: CI is).
 #[allow(dead_code)]
 pub(crate) const INSTALL_TMUX: &str = "sudo apt-get install tmux";
