@@ -1,7 +1,9 @@
 //! What the chaos soak (`make soak`, `examples/soak/`) found in the server,
 //! each as the smallest test that shows it, kept once fixed so it stays so.
+//! Linux only: it reads the server's kernel queues in `/proc/net/tcp`.
+#![cfg(target_os = "linux")]
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -59,7 +61,7 @@ fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
         }
         flooder
     });
-    let slow_port = slow.local_addr().expect("local addr").port();
+    let slow_addr = slow.local_addr().expect("local addr");
     let mut buffer = [0u8; SIP];
     let (mut read, mut most_queued) = (0usize, 0u64);
     let mut full_since: Option<Instant> = None;
@@ -71,7 +73,8 @@ fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
             Err(e) if common::is_timeout(&e) => {}
             Err(_) => break Err("reset by the server"),
         }
-        let queued = server_send_queue(server.addr.port(), slow_port).unwrap_or(0);
+        // What the server's kernel holds to send to the slow reader.
+        let queued = common::queue(server.addr, slow_addr).map_or(0, |q| q.send);
         most_queued = most_queued.max(queued);
         if queued > 1024 * 1024 && full_since.is_none() {
             full_since = Some(Instant::now());
@@ -99,22 +102,4 @@ fn a_reader_at_a_few_kb_per_second_is_never_evicted_while_it_reads() {
     drop(sending.join().expect("the flooder"));
     drop(server);
     let _ = watching.join();
-}
-
-/// Bytes the kernel holds to send from the server's end of the connection
-/// to `client_port` (Linux: `/proc/net/tcp`'s `tx_queue`).
-fn server_send_queue(server_port: u16, client_port: u16) -> io::Result<u64> {
-    let table = std::fs::read_to_string("/proc/net/tcp")?;
-    let hex = |port: u16| format!(":{port:04X}");
-    for line in table.lines().skip(1) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() > 4
-            && fields[1].ends_with(&hex(server_port))
-            && fields[2].ends_with(&hex(client_port))
-        {
-            let tx = fields[4].split(':').next().unwrap_or("0");
-            return u64::from_str_radix(tx, 16).map_err(io::Error::other);
-        }
-    }
-    Ok(0)
 }

@@ -49,17 +49,17 @@ fn until_empty(what: &str, queued: impl Fn() -> Option<u64>) {
 #[cfg(target_os = "linux")]
 /// Bytes queued on one socket, as `/proc/net/tcp` shows them.
 #[derive(Debug)]
-struct Queues {
+pub(crate) struct Queues {
     /// Sent and not yet acknowledged by the peer.
-    send: u64,
+    pub(crate) send: u64,
     /// Received and not yet read by the socket's owner.
-    receive: u64,
+    pub(crate) receive: u64,
 }
 
 #[cfg(target_os = "linux")]
 /// The queues of the socket whose own address is `local` and whose peer is
 /// `remote`, if the table has it.
-fn queue(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
+pub(crate) fn queue(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
     let table = match local {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
